@@ -1,0 +1,71 @@
+import { z } from 'zod';
+
+/**
+ * Runtime configuration, read and validated once per cold start. A bad deploy fails at module
+ * load, not in the middle of a request. Secrets (the MongoDB URI) are never logged: use
+ * `describeConfig` for log lines.
+ */
+const optionalUrl = z.url().optional();
+
+export const configSchema = z.object({
+  /** When set, data comes from MongoDB; otherwise from the embedded store in DATA_DIR. */
+  MONGODB_URI: z.string().min(1).optional(),
+  /** SSM SecureString parameter holding the URI (deployed stages); read at cold start. */
+  MONGODB_URI_PARAMETER: z.string().min(1).optional(),
+  MONGODB_DB: z.string().min(1).default('billing'),
+  MONGODB_SERVER_SELECTION_TIMEOUT_MS: z.coerce.number().int().positive().default(3000),
+  DATA_DIR: z.string().min(1).default('.data/store'),
+  RUNS_TABLE: z.string().min(1).default('matching-runs'),
+  IDEMPOTENCY_TABLE: z.string().min(1).default('idempotency'),
+  RESULTS_BUCKET: z.string().min(1).default('matching-results'),
+  WORKER_FUNCTION_NAME: z.string().min(1).default('matching-worker'),
+  /** Emulator endpoints for local runs and tests; unset in AWS. */
+  DYNAMODB_ENDPOINT: optionalUrl,
+  S3_ENDPOINT: optionalUrl,
+  LAMBDA_ENDPOINT: optionalUrl,
+  PRESIGNED_URL_TTL_SECONDS: z.coerce.number().int().min(1).max(900).default(300),
+  IDEMPOTENCY_TTL_SECONDS: z.coerce.number().int().min(60).default(86_400),
+  AWS_REGION: z.string().min(1).default('us-east-1'),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+let cached: Config | undefined;
+
+/** Parses `env` (default `process.env`). Throws a readable error naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new Error(`Invalid configuration: ${problems.join('; ')}`);
+  }
+  return parsed.data;
+}
+
+/** The process-wide configuration, parsed on first use. */
+export function config(): Config {
+  cached ??= loadConfig();
+  return cached;
+}
+
+/** Test hook: forget the cached configuration so the next `config()` re-reads the environment. */
+export function resetConfig(): void {
+  cached = undefined;
+}
+
+/** A loggable view of the configuration: the MongoDB URI is reduced to its host list. */
+export function describeConfig(c: Config): Record<string, unknown> {
+  return {
+    store: c.MONGODB_URI || c.MONGODB_URI_PARAMETER ? 'mongodb' : 'embedded',
+    mongoHosts: c.MONGODB_URI ? redactMongoUri(c.MONGODB_URI) : undefined,
+    database: c.MONGODB_DB,
+    runsTable: c.RUNS_TABLE,
+    resultsBucket: c.RESULTS_BUCKET,
+  };
+}
+
+/** Removes credentials and query options from a MongoDB connection string. */
+export function redactMongoUri(uri: string): string {
+  const match = /^(mongodb(?:\+srv)?:\/\/)(?:[^@/]*@)?([^/?]*)/.exec(uri);
+  return match ? `${match[1]}${match[2]}` : '<unparseable uri>';
+}
