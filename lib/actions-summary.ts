@@ -1,0 +1,229 @@
+import type { Document } from 'mongodb';
+import { Account } from './account.js';
+import { ValidationError } from './errors.js';
+import type { DocumentStore } from './store/document-store.js';
+
+/** The action types every summary lists, always in this order, even with count 0. */
+export const ACTION_TYPES = ['create', 'read', 'update', 'delete'] as const;
+
+/** Default and maximum page size of {@link listAccountActions}. */
+export const DEFAULT_ACTIONS_PAGE_LIMIT = 100;
+export const MAX_ACTIONS_PAGE_LIMIT = 1000;
+
+/** How often an account performed one action type, and when last (`null` when never, or undated). */
+export type ActionSummary = { type: string; last: Date | null; count: number };
+
+/** One output document of the actions summary. */
+export type AccountActions = { number: string; actions: ActionSummary[] };
+
+/** A keyset page: accounts with `number > after` (all when absent), at most `limit` of them. */
+export type ActionsPage = { after?: string; limit: number };
+
+// Everything below is per-document expression work inside one $project: no $unwind, no $group, so
+// the pipeline streams, never hits the 100 MB blocking-stage limit, and keeps accounts without
+// actions. Only operators that both MongoDB 5.0 and mingo 7 implement are used ($sortArray is 5.2+,
+// so extra types are ordered by an insertion sort written with $reduce).
+
+/** Values of `field` when it is an array, else an empty array (missing, null, or a wrong type). */
+function arrayOrEmpty(field: string): Document {
+  return { $cond: [{ $isArray: [field] }, field, []] };
+}
+
+function isOfType(expression: string, bsonType: string): Document {
+  return { $eq: [{ $type: expression }, bsonType] };
+}
+
+/** Every action of every session, keeping only documents whose `type` is a string. */
+function countableActions(): Document {
+  return {
+    $filter: {
+      input: {
+        $reduce: {
+          input: arrayOrEmpty('$sessions'),
+          initialValue: [],
+          in: {
+            $concatArrays: [
+              '$$value',
+              { $cond: [isOfType('$$this', 'object'), arrayOrEmpty('$$this.actions'), []] },
+            ],
+          },
+        },
+      },
+      as: 'action',
+      cond: { $and: [isOfType('$$action', 'object'), isOfType('$$action.type', 'string')] },
+    },
+  };
+}
+
+/**
+ * Distinct non-canonical types of `$$actions`, ascending (binary string order, as MongoDB's `$lt`).
+ * Inserting each value between the smaller and the larger ones also drops duplicates.
+ */
+function extraTypesAscending(): Document {
+  return {
+    $reduce: {
+      input: {
+        $setDifference: [
+          { $map: { input: '$$actions', as: 'action', in: '$$action.type' } },
+          { $literal: [...ACTION_TYPES] },
+        ],
+      },
+      initialValue: [],
+      in: {
+        $concatArrays: [
+          { $filter: { input: '$$value', as: 'known', cond: { $lt: ['$$known', '$$this'] } } },
+          ['$$this'],
+          { $filter: { input: '$$value', as: 'known', cond: { $gt: ['$$known', '$$this'] } } },
+        ],
+      },
+    },
+  };
+}
+
+/** `{ type, last, count }` for `$$actionType` over `$$actions`. Undated actions count but have no `last`. */
+function summaryOfType(): Document {
+  return {
+    $let: {
+      vars: {
+        ofType: {
+          $filter: { input: '$$actions', as: 'action', cond: { $eq: ['$$action.type', '$$actionType'] } },
+        },
+      },
+      in: {
+        type: '$$actionType',
+        last: {
+          $ifNull: [
+            {
+              $max: {
+                $map: {
+                  input: {
+                    $filter: {
+                      input: '$$ofType',
+                      as: 'action',
+                      cond: isOfType('$$action.created_at', 'date'),
+                    },
+                  },
+                  as: 'action',
+                  in: '$$action.created_at',
+                },
+              },
+            },
+            null,
+          ],
+        },
+        count: { $size: '$$ofType' },
+      },
+    },
+  };
+}
+
+function summaryStage(): Document {
+  return {
+    $project: {
+      _id: 0,
+      number: 1,
+      actions: {
+        $let: {
+          vars: { actions: countableActions() },
+          in: {
+            $let: {
+              vars: { extraTypes: extraTypesAscending() },
+              in: {
+                $map: {
+                  input: { $concatArrays: [{ $literal: [...ACTION_TYPES] }, '$$extraTypes'] },
+                  as: 'actionType',
+                  in: summaryOfType(),
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+  };
+}
+
+/**
+ * The summary of one account. `$match` on `number` comes first so MongoDB uses the unique index
+ * and the rest of the pipeline sees at most one document.
+ *
+ * @throws ValidationError('number', reason) for a malformed number (never reaches the database).
+ */
+export function accountActionsPipeline(number: string): Document[] {
+  return [{ $match: { number: Account.parseNumber(number) } }, summaryStage()];
+}
+
+/**
+ * One keyset page of summaries, ordered by `number`: `$match` (`number > after`, or any string
+ * number on the first page) → `$sort` → `$limit` → per-document summary. The match and sort are
+ * served by the unique index on `number`; the summary runs only on the page's documents.
+ *
+ * @throws ValidationError('after' | 'limit', reason) for a malformed cursor or page size.
+ */
+export function actionsPagePipeline(page: ActionsPage): Document[] {
+  const limit = parseLimit(page.limit);
+  const number =
+    page.after === undefined ? { $type: 'string' } : { $gt: Account.parseNumber(page.after, 'after') };
+  return [{ $match: { number } }, { $sort: { number: 1 } }, { $limit: limit }, summaryStage()];
+}
+
+function parseLimit(limit: unknown): number {
+  if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > MAX_ACTIONS_PAGE_LIMIT) {
+    throw new ValidationError('limit', `must be an integer from 1 to ${MAX_ACTIONS_PAGE_LIMIT}`);
+  }
+  return limit;
+}
+
+/**
+ * The actions summary of account `number`, or `undefined` when there is no such account.
+ *
+ * @throws ValidationError('number', reason) for a malformed number.
+ */
+export async function getAccountActions(
+  store: DocumentStore,
+  number: string,
+): Promise<AccountActions | undefined> {
+  const pipeline = accountActionsPipeline(number);
+  for await (const document of store.aggregate(Account.COLLECTION, pipeline)) {
+    // Leaving the loop closes the cursor; the unique index means there is no second document.
+    return toAccountActions(document);
+  }
+  return undefined;
+}
+
+/**
+ * One page of summaries ordered by `number`. `after` in the result is the cursor for the next page:
+ * the last number when the page is full, otherwise `null` (there is nothing more).
+ *
+ * @throws ValidationError('after' | 'limit', reason)
+ */
+export async function listAccountActions(
+  store: DocumentStore,
+  page: ActionsPage,
+): Promise<{ items: AccountActions[]; after: string | null }> {
+  const pipeline = actionsPagePipeline(page);
+  const items: AccountActions[] = [];
+  for await (const document of store.aggregate(Account.COLLECTION, pipeline)) {
+    items.push(toAccountActions(document));
+  }
+  const last = items.at(-1);
+  return { items, after: last !== undefined && items.length === page.limit ? last.number : null };
+}
+
+/** Narrows a pipeline output document to its TypeScript shape (the pipeline guarantees it). */
+function toAccountActions(document: Document): AccountActions {
+  const actions: unknown = document.actions;
+  return {
+    number: String(document.number),
+    actions: Array.isArray(actions) ? actions.map(toActionSummary) : [],
+  };
+}
+
+function toActionSummary(summary: Document): ActionSummary {
+  const last: unknown = summary.last;
+  return {
+    type: String(summary.type),
+    last: last instanceof Date ? last : null,
+    count: Number(summary.count),
+  };
+}
