@@ -1,0 +1,228 @@
+import { describe, expect, it } from 'vitest';
+import { dynamoDocumentClient } from '../../lib/aws/clients.js';
+import { MAX_FAILURE_REASON_LENGTH } from '../../lib/aws/failure-reason.js';
+import { type NewMatchingRun, newRunId, RunLedger } from '../../lib/aws/run-ledger.js';
+import { runOutputKeys } from '../../lib/aws/run-outputs.js';
+import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.js';
+import type { MatchStats } from '../../lib/matching/types.js';
+import { useEmulators } from '../support/emulators.js';
+
+const stats: MatchStats = {
+  accruals: 7,
+  payments: 5,
+  matched: 5,
+  sameMonth: 1,
+  oldest: 4,
+  unmatched: 0,
+  unpaid: 2,
+  rejected: 0,
+  durationMs: 3,
+};
+
+describe('RunLedger (against the DynamoDB emulator)', () => {
+  const local = useEmulators();
+  const ledger = () => new RunLedger(dynamoDocumentClient(local().cfg), local().emulators.tables.runs);
+
+  async function queuedRun(overrides: Partial<NewMatchingRun> = {}) {
+    const { run } = await ledger().create({
+      runId: newRunId(),
+      policy: 'chronological',
+      trigger: 'http',
+      ...overrides,
+    });
+    return run;
+  }
+
+  async function failedRun() {
+    const run = await queuedRun();
+    await ledger().markRunning(run.runId);
+    return ledger().markFailed(run.runId, 'S3 is unavailable');
+  }
+
+  async function succeededRun() {
+    const run = await queuedRun();
+    await ledger().markRunning(run.runId);
+    return ledger().markSucceeded(run.runId, stats, runOutputKeys(run.runId));
+  }
+
+  describe('create', () => {
+    it('records a new run as queued with no attempts yet', async () => {
+      const runId = newRunId();
+      const before = Date.now();
+      const { run, created } = await ledger().create({ runId, policy: 'month-first', trigger: 'event' });
+
+      expect(created).toBe(true);
+      expect(run).toMatchObject({
+        runId,
+        status: 'queued',
+        policy: 'month-first',
+        trigger: 'event',
+        attempts: 0,
+      });
+      expect(Date.parse(run.createdAt)).toBeGreaterThanOrEqual(before - 1);
+      expect(run.updatedAt).toBe(run.createdAt);
+      expect(await ledger().get(runId)).toEqual(run);
+    });
+
+    it('stores the optional partition field and idempotency key, and omits them when absent', async () => {
+      const withOptions = await queuedRun({ partitionBy: 'account', idempotencyKey: 'key-1' });
+      const without = await queuedRun();
+
+      expect(await ledger().get(withOptions.runId)).toMatchObject({
+        partitionBy: 'account',
+        idempotencyKey: 'key-1',
+      });
+      const stored = await ledger().get(without.runId);
+      expect(stored).toBeDefined();
+      expect(Object.keys(stored ?? {})).not.toContain('partitionBy');
+      expect(Object.keys(stored ?? {})).not.toContain('idempotencyKey');
+    });
+
+    it('returns the existing run unchanged when the run id was already recorded', async () => {
+      const first = await queuedRun({ policy: 'chronological' });
+      const again = await ledger().create({ runId: first.runId, policy: 'month-first', trigger: 'event' });
+
+      expect(again.created).toBe(false);
+      expect(again.run).toEqual(first);
+    });
+
+    it('gives exactly one `created: true` when the same run is created concurrently', async () => {
+      const runId = newRunId();
+      const results = await Promise.all(
+        Array.from({ length: 5 }, () => ledger().create({ runId, policy: 'chronological', trigger: 'http' })),
+      );
+      expect(results.filter((result) => result.created)).toHaveLength(1);
+      expect(new Set(results.map((result) => result.run.createdAt)).size).toBe(1);
+    });
+
+    it.each(['', 'run-1', '../../etc/passwd', newRunId().toLowerCase()])(
+      'rejects the run id %j',
+      async (runId) => {
+        await expect(
+          ledger().create({ runId, policy: 'chronological', trigger: 'http' }),
+        ).rejects.toBeInstanceOf(ValidationError);
+      },
+    );
+  });
+
+  describe('get', () => {
+    it.each([
+      ['an unknown run id', newRunId()],
+      ['a string that is not a run id', 'not-a-run'],
+    ])('returns undefined for %s', async (_label, runId) => {
+      expect(await ledger().get(runId)).toBeUndefined();
+    });
+  });
+
+  describe('lifecycle', () => {
+    it('goes queued → running → succeeded, recording attempts, stats, outputs and timestamps', async () => {
+      const run = await queuedRun();
+
+      const running = await ledger().markRunning(run.runId);
+      expect(running).toMatchObject({ status: 'running', attempts: 1 });
+      expect(running.startedAt).toBeDefined();
+
+      const outputs = runOutputKeys(run.runId);
+      const succeeded = await ledger().markSucceeded(run.runId, stats, outputs);
+      expect(succeeded).toMatchObject({ status: 'succeeded', attempts: 1, stats, outputs });
+      expect(succeeded.finishedAt).toBeDefined();
+      expect(succeeded.error).toBeUndefined();
+      expect(await ledger().get(run.runId)).toEqual(succeeded);
+    });
+
+    it('lets a failed run be retried: running again, one more attempt, the old error cleared', async () => {
+      const failed = await failedRun();
+      expect(failed).toMatchObject({ status: 'failed', attempts: 1, error: 'S3 is unavailable' });
+      expect(failed.finishedAt).toBeDefined();
+
+      const retried = await ledger().markRunning(failed.runId);
+      expect(retried).toMatchObject({ status: 'running', attempts: 2 });
+      expect(retried.error).toBeUndefined();
+      expect(retried.finishedAt).toBeUndefined();
+
+      const succeeded = await ledger().markSucceeded(failed.runId, stats, runOutputKeys(failed.runId));
+      expect(succeeded).toMatchObject({ status: 'succeeded', attempts: 2 });
+    });
+
+    it('can fail a run that never started (the worker could not be invoked)', async () => {
+      const run = await queuedRun();
+      expect(await ledger().markFailed(run.runId, 'worker invocation failed')).toMatchObject({
+        status: 'failed',
+        attempts: 0,
+        error: 'worker invocation failed',
+      });
+    });
+
+    it('lets exactly one of several concurrent workers start a run', async () => {
+      const run = await queuedRun();
+      const results = await Promise.allSettled(
+        Array.from({ length: 5 }, () => ledger().markRunning(run.runId)),
+      );
+
+      expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(1);
+      for (const result of results) {
+        if (result.status === 'rejected') expect(result.reason).toBeInstanceOf(ConflictError);
+      }
+      expect(await ledger().get(run.runId)).toMatchObject({ status: 'running', attempts: 1 });
+    });
+  });
+
+  describe('refused transitions', () => {
+    const transitions = {
+      markRunning: (l: RunLedger, runId: string) => l.markRunning(runId),
+      markSucceeded: (l: RunLedger, runId: string) => l.markSucceeded(runId, stats, runOutputKeys(runId)),
+      markFailed: (l: RunLedger, runId: string) => l.markFailed(runId, 'late failure'),
+    };
+    const setups = {
+      queued: () => queuedRun(),
+      running: async () => ledger().markRunning((await queuedRun()).runId),
+      succeeded: succeededRun,
+      failed: failedRun,
+    };
+
+    it.each([
+      ['running', 'markRunning'],
+      ['succeeded', 'markRunning'],
+      ['succeeded', 'markSucceeded'],
+      ['succeeded', 'markFailed'],
+      ['queued', 'markSucceeded'],
+      ['failed', 'markSucceeded'],
+      ['failed', 'markFailed'],
+    ] as const)('a %s run refuses %s with a ConflictError and stays as it was', async (from, transition) => {
+      const run = await setups[from]();
+      const error = await transitions[transition](ledger(), run.runId).catch((e: unknown) => e);
+
+      expect(error).toBeInstanceOf(ConflictError);
+      expect((error as ConflictError).message).toContain(from);
+      expect(await ledger().get(run.runId)).toEqual(run);
+    });
+
+    it.each(Object.keys(transitions) as (keyof typeof transitions)[])(
+      '%s of an unknown run is a NotFoundError and creates nothing',
+      async (transition) => {
+        const runId = newRunId();
+        await expect(transitions[transition](ledger(), runId)).rejects.toBeInstanceOf(NotFoundError);
+        expect(await ledger().get(runId)).toBeUndefined();
+      },
+    );
+  });
+
+  describe('failure reasons', () => {
+    it('stores one line without the stack trace', async () => {
+      const run = await queuedRun();
+      const error = new Error('boom\nsecond line');
+      const reason = `${error.stack ?? ''}`;
+      const failed = await ledger().markFailed(run.runId, reason);
+
+      expect(failed.error).toBe('Error: boom second line');
+      expect(failed.error).not.toMatch(/\bat\s|\.ts:\d+/);
+    });
+
+    it(`truncates a long reason to ${MAX_FAILURE_REASON_LENGTH} characters`, async () => {
+      const run = await queuedRun();
+      const failed = await ledger().markFailed(run.runId, 'x'.repeat(10_000));
+      expect(failed.error).toHaveLength(MAX_FAILURE_REASON_LENGTH);
+      expect(failed.error?.endsWith('…')).toBe(true);
+    });
+  });
+});
