@@ -1,0 +1,168 @@
+import { readFile } from 'node:fs/promises';
+import { EJSON } from 'bson';
+import type { Document } from 'mongodb';
+import { ValidationError } from '../errors.js';
+import { findJsonSyntaxError } from './json-syntax.js';
+
+/**
+ * A documents file (JSON array or NDJSON) that cannot be read or parsed. It is a
+ * `ValidationError` on field `file` (the command line turns it into exit code 2); `path` and `line`
+ * say where, so an operator can fix one bad record in a large `mongoexport`.
+ */
+export class DocumentsFileError extends ValidationError {
+  constructor(
+    readonly path: string,
+    readonly line: number | undefined,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super('file', `${path}${line === undefined ? '' : ` line ${line}`}: ${detail}`, options);
+  }
+}
+
+/**
+ * Extended JSON `{"$date": "2024-01-31T10:00:00"}` without an offset: bson parses it as local
+ * time, the spec says UTC. Matching on the raw text is safe: inside a JSON string every quote is
+ * escaped, so the pattern can only match a real `$date` key.
+ */
+const DATE_WITHOUT_OFFSET = /("\$date"\s*:\s*")(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)"/g;
+
+interface BsonNumberWrapper {
+  readonly _bsontype: 'Int32' | 'Double' | 'Long';
+  valueOf(): number;
+  toBigInt?(): bigint;
+  toNumber?(): number;
+}
+
+function isBsonNumberWrapper(value: object): value is BsonNumberWrapper {
+  const tag = (value as { _bsontype?: unknown })._bsontype;
+  return tag === 'Int32' || tag === 'Double' || tag === 'Long';
+}
+
+/**
+ * Canonical-mode EJSON keeps numbers wrapped (Int32, Double, Long). The driver hands out plain
+ * numbers for int32/double and for longs that fit a double exactly (`promoteValues`); do the same,
+ * so a document looks alike whichever store produced it.
+ */
+function promoteNumbers(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = promoteNumbers(value[i]);
+    return value;
+  }
+  if (isBsonNumberWrapper(value)) {
+    if (value._bsontype !== 'Long') return value.valueOf();
+    const big = value.toBigInt ? value.toBigInt() : BigInt(String(value));
+    const asNumber = Number(big);
+    return Number.isSafeInteger(asNumber) ? asNumber : value;
+  }
+  if (Object.getPrototypeOf(value) === Object.prototype) {
+    const record = value as Record<string, unknown>;
+    for (const key of Object.keys(record)) {
+      const current = record[key];
+      const promoted = promoteNumbers(current);
+      // defineProperty, not assignment: a `__proto__` key must stay a plain data property.
+      if (promoted !== current)
+        Object.defineProperty(record, key, {
+          value: promoted,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+    }
+  }
+  return value;
+}
+
+function parseEjson(text: string): unknown {
+  return promoteNumbers(EJSON.parse(text.replace(DATE_WITHOUT_OFFSET, '$1$2Z"'), { relaxed: false }));
+}
+
+function isDocument(value: unknown): value is Document {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function describeFailure(text: string, error: unknown): { line: number | undefined; detail: string } {
+  const syntax = findJsonSyntaxError(text);
+  if (syntax) {
+    return { line: syntax.line, detail: `invalid JSON at column ${syntax.column}: ${syntax.reason}` };
+  }
+  // Valid JSON that bson rejects: a malformed `$oid`, `$date`, `$numberLong`, ...
+  return {
+    line: undefined,
+    detail: `invalid Extended JSON: ${error instanceof Error ? error.message : String(error)}`,
+  };
+}
+
+function parseArray(text: string, path: string): Document[] {
+  let parsed: unknown;
+  try {
+    parsed = parseEjson(text);
+  } catch (error) {
+    const { line, detail } = describeFailure(text, error);
+    throw new DocumentsFileError(path, line, detail, { cause: error });
+  }
+  if (!Array.isArray(parsed))
+    throw new DocumentsFileError(path, undefined, 'expected a JSON array of documents');
+  parsed.forEach((element, index) => {
+    if (!isDocument(element)) {
+      throw new DocumentsFileError(path, undefined, `element ${index} is not a document`);
+    }
+  });
+  return parsed;
+}
+
+function parseLines(text: string, path: string): Document[] {
+  const documents: Document[] = [];
+  const lines = text.split('\n');
+  for (let index = 0; index < lines.length; index++) {
+    const line = (lines[index] ?? '').trim();
+    if (line === '') continue;
+    let parsed: unknown;
+    try {
+      parsed = parseEjson(line);
+    } catch (error) {
+      const { detail } = describeFailure(line, error);
+      throw new DocumentsFileError(path, index + 1, detail, { cause: error });
+    }
+    if (!isDocument(parsed)) throw new DocumentsFileError(path, index + 1, 'not a JSON object');
+    documents.push(parsed);
+  }
+  return documents;
+}
+
+/**
+ * Parses documents from text: a JSON array (first non-blank character `[`) or NDJSON (one
+ * document per line, blank lines ignored; `mongoexport` output as is). Values are Extended JSON in
+ * canonical or relaxed form: `{"$date": …}` → Date (UTC when the string has no offset),
+ * `{"$oid": …}` → ObjectId, `{"$numberLong": …}` → number when exact, else Long. `path` only
+ * names the source in errors.
+ *
+ * @throws DocumentsFileError naming `path` and, where known, the line.
+ */
+export function parseDocuments(text: string, path: string): Document[] {
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  return body.trimStart().startsWith('[') ? parseArray(body, path) : parseLines(body, path);
+}
+
+/**
+ * Reads a JSON-array or NDJSON file of Extended JSON documents; see {@link parseDocuments}.
+ *
+ * @example
+ * ```ts
+ * const payments = await readDocumentsFile('exports/payment.ndjson');
+ * ```
+ * @throws DocumentsFileError when the file cannot be read or a record cannot be parsed.
+ */
+export async function readDocumentsFile(path: string): Promise<Document[]> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new DocumentsFileError(path, undefined, `cannot read file${code ? ` (${code})` : ''}`, {
+      cause: error,
+    });
+  }
+  return parseDocuments(text, path);
+}

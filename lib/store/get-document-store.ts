@@ -1,0 +1,135 @@
+import { MongoClient } from 'mongodb';
+import { type Config, config } from '../config.js';
+import { ServiceUnavailableError } from '../errors.js';
+import type { DocumentStore } from './document-store.js';
+import { EmbeddedDocumentStore } from './embedded-store.js';
+import { toStoreError } from './mongo-errors.js';
+import { MongoDocumentStore } from './mongo-store.js';
+
+/** Shown to the server in logs and `currentOp`, to tell our connections from others'. */
+export const MONGO_APP_NAME = 'zhkh-billing-backend';
+
+/**
+ * A Lambda container serves one request at a time; a few pooled connections cover the parallel
+ * cursors of one invocation (accruals and payments), while hundreds of warm containers must stay
+ * under the cluster's connection limit.
+ */
+export const MONGO_MAX_POOL_SIZE = 5;
+
+/** Store promises by configuration: one per container in production, where the config is fixed. */
+const stores = new Map<string, Promise<DocumentStore>>();
+/** URIs read from SSM, by parameter name: fetched once per cold start. */
+const urisFromParameters = new Map<string, Promise<string>>();
+
+/** Caches `promise` under `key` until it rejects, so a failed attempt is retried by the next call. */
+function cacheUntilRejected<T>(
+  cache: Map<string, Promise<T>>,
+  key: string,
+  create: () => Promise<T>,
+): Promise<T> {
+  const cached = cache.get(key);
+  if (cached) return cached;
+  const created = create();
+  cache.set(key, created);
+  created.catch(() => {
+    if (cache.get(key) === created) cache.delete(key);
+  });
+  return created;
+}
+
+async function readUriParameter(name: string): Promise<string> {
+  let value: unknown;
+  try {
+    // Loaded on demand: local runs and the embedded store never pay for the SSM client.
+    const { getParameter } = await import('@aws-lambda-powertools/parameters/ssm');
+    value = await getParameter(name, { decrypt: true });
+  } catch (error) {
+    throw new ServiceUnavailableError(`cannot read the MongoDB URI from SSM parameter ${name}`, 5, {
+      cause: error,
+    });
+  }
+  if (typeof value !== 'string' || value === '') {
+    throw new ServiceUnavailableError(`SSM parameter ${name} holds no MongoDB URI`);
+  }
+  return value;
+}
+
+function mongoUri(cfg: Config): Promise<string> {
+  if (cfg.MONGODB_URI) return Promise.resolve(cfg.MONGODB_URI);
+  const name = cfg.MONGODB_URI_PARAMETER ?? '';
+  return cacheUntilRejected(urisFromParameters, name, () => readUriParameter(name));
+}
+
+async function connectMongoStore(cfg: Config): Promise<DocumentStore> {
+  const uri = await mongoUri(cfg);
+  let client: MongoClient;
+  try {
+    client = new MongoClient(uri, {
+      appName: MONGO_APP_NAME,
+      maxPoolSize: MONGO_MAX_POOL_SIZE,
+      serverSelectionTimeoutMS: cfg.MONGODB_SERVER_SELECTION_TIMEOUT_MS,
+    });
+  } catch (error) {
+    throw toStoreError(error);
+  }
+  try {
+    // Connecting here, at cold start, makes an unreachable cluster fail the first request within
+    // the server-selection timeout, instead of every handler discovering it separately.
+    await client.connect();
+  } catch (error) {
+    await client.close().catch(() => undefined);
+    throw toStoreError(error);
+  }
+  return new MongoDocumentStore(client, cfg.MONGODB_DB);
+}
+
+function usesMongo(cfg: Config): boolean {
+  return Boolean(cfg.MONGODB_URI || cfg.MONGODB_URI_PARAMETER);
+}
+
+function storeKey(cfg: Config): string {
+  if (!usesMongo(cfg)) return JSON.stringify(['embedded', cfg.DATA_DIR]);
+  return JSON.stringify([
+    'mongodb',
+    cfg.MONGODB_URI ?? `ssm:${cfg.MONGODB_URI_PARAMETER}`,
+    cfg.MONGODB_DB,
+    cfg.MONGODB_SERVER_SELECTION_TIMEOUT_MS,
+  ]);
+}
+
+/**
+ * The document store for this container: MongoDB when `MONGODB_URI` is set (or, failing that,
+ * `MONGODB_URI_PARAMETER` names an SSM SecureString holding it), otherwise the embedded store on
+ * `DATA_DIR`. Created once and reused by every invocation; do not `close()` it in a handler.
+ *
+ * An unreachable MongoDB rejects with `ServiceUnavailableError` within about
+ * `MONGODB_SERVER_SELECTION_TIMEOUT_MS`; a failed attempt is not cached, so the next call
+ * connects afresh.
+ *
+ * @example
+ * ```ts
+ * const store = await getDocumentStore();
+ * const actions = await getAccountActions(store, number);
+ * ```
+ */
+export function getDocumentStore(cfg: Config = config()): Promise<DocumentStore> {
+  return cacheUntilRejected(stores, storeKey(cfg), async () =>
+    usesMongo(cfg) ? connectMongoStore(cfg) : new EmbeddedDocumentStore({ dataDir: cfg.DATA_DIR }),
+  );
+}
+
+/** Test hook: closes every cached store and forgets cached URIs, as a new cold start would. */
+export async function resetDocumentStore(): Promise<void> {
+  const pending = [...stores.values()];
+  stores.clear();
+  urisFromParameters.clear();
+  await Promise.all(
+    pending.map(async (store) => {
+      try {
+        await (await store).close();
+      } catch {
+        // A store that never connected has nothing to close.
+      }
+    }),
+  );
+}

@@ -1,0 +1,43 @@
+/**
+ * The document store: one small interface (`DocumentStore`) with a MongoDB and an embedded
+ * (mingo) implementation, the per-container factory, Extended JSON file reading, the indexes the
+ * queries rely on, and demo data.
+ */
+
+export {
+  bsonTypeRank,
+  compareBson,
+  compareUtf8,
+  type SortDirections,
+  sortDocuments,
+  sortKeyOf,
+} from './bson-order.js';
+export {
+  DEMO_DEFAULTS,
+  type DemoData,
+  type DemoDataOptions,
+  generateDemoData,
+  type WrittenCollection,
+  writeDemoData,
+} from './demo-data.js';
+export type { DocumentStore, FindOptions, SortSpec } from './document-store.js';
+export { DocumentsFileError, parseDocuments, readDocumentsFile } from './documents-file.js';
+export { EmbeddedDocumentStore, type EmbeddedStoreSource } from './embedded-store.js';
+export {
+  getDocumentStore,
+  MONGO_APP_NAME,
+  MONGO_MAX_POOL_SIZE,
+  resetDocumentStore,
+} from './get-document-store.js';
+export {
+  ACCOUNT_COLLECTION,
+  DEFAULT_PARTITION_FIELDS,
+  type EnsuredIndex,
+  ensureIndexes,
+  type IndexDefinition,
+  indexDefinitions,
+  MATCHING_COLLECTIONS,
+} from './indexes.js';
+export { MONGO_COMPATIBLE_CONTEXT, mingoOptions } from './mingo-context.js';
+export { toStoreError } from './mongo-errors.js';
+export { DEFAULT_FIND_BATCH_SIZE, MongoDocumentStore } from './mongo-store.js';

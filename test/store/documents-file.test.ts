@@ -1,0 +1,155 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Long, ObjectId } from 'bson';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ValidationError } from '../../lib/errors.js';
+import { DocumentsFileError, parseDocuments, readDocumentsFile } from '../../lib/store/documents-file.js';
+import { findJsonSyntaxError } from '../../lib/store/json-syntax.js';
+
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'documents-file-'));
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function fileWith(name: string, text: string): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(path, text);
+  return path;
+}
+
+async function readFailure(path: string): Promise<DocumentsFileError> {
+  try {
+    await readDocumentsFile(path);
+  } catch (error) {
+    if (error instanceof DocumentsFileError) return error;
+    throw error;
+  }
+  throw new Error('expected a DocumentsFileError');
+}
+
+describe('readDocumentsFile', () => {
+  it('reads a JSON array of Extended JSON documents', async () => {
+    const path = await fileWith(
+      'array.json',
+      `[
+        {"_id": {"$oid": "65a000000000000000000001"}, "date": {"$date": "2024-01-31T10:00:00Z"}, "n": 5, "x": 1.5},
+        {"_id": 2}
+      ]`,
+    );
+    const [first, second] = await readDocumentsFile(path);
+    expect(first?._id).toBeInstanceOf(ObjectId);
+    expect((first?._id as ObjectId | undefined)?.toHexString()).toBe('65a000000000000000000001');
+    expect(first?.date).toEqual(new Date('2024-01-31T10:00:00Z'));
+    expect(first?.n).toBe(5);
+    expect(first?.x).toBe(1.5);
+    expect(second).toEqual({ _id: 2 });
+  });
+
+  it('reads NDJSON, skipping blank lines and accepting CRLF line ends', async () => {
+    const path = await fileWith('lines.ndjson', '{"id": 1}\r\n\r\n   \n{"id": "b"}\n{"id": 3}');
+    expect(await readDocumentsFile(path)).toEqual([{ id: 1 }, { id: 'b' }, { id: 3 }]);
+  });
+
+  it('reads mongoexport output in canonical Extended JSON', async () => {
+    const path = await fileWith(
+      'export.ndjson',
+      [
+        '{"_id":{"$oid":"65a000000000000000000002"},"id":{"$numberInt":"7"},"amount":{"$numberDouble":"10.5"},' +
+          '"date":{"$date":{"$numberLong":"1706695200000"}},"seq":{"$numberLong":"42"},' +
+          '"big":{"$numberLong":"9007199254740993"}}',
+      ].join('\n'),
+    );
+    const [doc] = await readDocumentsFile(path);
+    expect(doc?._id).toBeInstanceOf(ObjectId);
+    expect(doc?.id).toBe(7);
+    expect(doc?.amount).toBe(10.5);
+    expect(doc?.date).toEqual(new Date(1706695200000));
+    expect(doc?.seq).toBe(42);
+    expect(doc?.big).toBeInstanceOf(Long);
+    expect(String(doc?.big)).toBe('9007199254740993');
+  });
+
+  it('reads a $date string without an offset as UTC, whatever the local time zone', async () => {
+    const savedZone = process.env.TZ;
+    process.env.TZ = 'Asia/Yekaterinburg';
+    try {
+      const [doc] = parseDocuments('{"date": {"$date": "2024-01-31T10:00:00"}}', 'inline');
+      expect((doc?.date as Date | undefined)?.toISOString()).toBe('2024-01-31T10:00:00.000Z');
+    } finally {
+      if (savedZone === undefined) delete process.env.TZ;
+      else process.env.TZ = savedZone;
+    }
+  });
+
+  it('ignores a byte order mark', () => {
+    expect(parseDocuments('\uFEFF[{"a": 1}]', 'bom.json')).toEqual([{ a: 1 }]);
+  });
+
+  it('keeps a "__proto__" key as plain data', () => {
+    const [doc] = parseDocuments('{"__proto__": {"polluted": true}, "a": {"$numberInt": "1"}}', 'inline');
+    expect(Object.getPrototypeOf(doc)).toBe(Object.prototype);
+    expect((doc as { polluted?: unknown }).polluted).toBeUndefined();
+    expect(doc?.a).toBe(1);
+  });
+
+  it.each([
+    [
+      'a truncated record',
+      '{"id": 1}\n{"id": 2}\n{"id": 3, "date": {"$date": "2024-01-01T00:00:00Z"}\n',
+      3,
+      /invalid JSON/,
+    ],
+    ['a trailing comma', '{"id": 1}\n\n{"id": 2,}\n', 3, /invalid JSON/],
+    ['a malformed ObjectId', '{"id": 1}\n{"id": {"$oid": "not-hex"}}\n', 2, /invalid Extended JSON/],
+    ['a line that is not a document', '{"id": 1}\n[1, 2]\n', 2, /not a JSON object/],
+  ])('names the file and line of %s in NDJSON', async (_title, text, line, reason) => {
+    const path = await fileWith(`bad-${line}.ndjson`, text);
+    const error = await readFailure(path);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect(error.field).toBe('file');
+    expect(error.path).toBe(path);
+    expect(error.line).toBe(line);
+    expect(error.message).toContain(`${path} line ${line}:`);
+    expect(error.message).toMatch(reason);
+  });
+
+  it('names the line of a syntax error inside a JSON array', async () => {
+    const path = await fileWith('bad-array.json', '[\n  {"id": 1},\n  {"id": 2},\n  {"id": }\n]\n');
+    const error = await readFailure(path);
+    expect(error.line).toBe(4);
+    expect(error.message).toMatch(/line 4: invalid JSON at column 10: unexpected '}'/);
+  });
+
+  it('names the element of a JSON array that is not a document', async () => {
+    const path = await fileWith('scalar-element.json', '[{"id": 1}, 42]');
+    await expect(readDocumentsFile(path)).rejects.toThrow(/element 1 is not a document/);
+  });
+
+  it('reports a missing file by path and error code', async () => {
+    const path = join(dir, 'absent.ndjson');
+    const error = await readFailure(path);
+    expect(error.message).toBe(`file: ${path}: cannot read file (ENOENT)`);
+  });
+});
+
+describe('findJsonSyntaxError', () => {
+  it.each([
+    ['{"a": 1}', undefined],
+    ['[1, -2.5e3, "x\\u00e9", true, false, null, {}]', undefined],
+    ['{"a": 1', { line: 1, column: 8, reason: "expected ',' or '}' but found end of input" }],
+    ['{\n"a": tru}', { line: 2, column: 6, reason: "unexpected 't'" }],
+    ['[01]', { line: 1, column: 3, reason: "expected ',' or ']' but found '1'" }],
+    ['"\\x"', { line: 1, column: 2, reason: 'invalid escape' }],
+    ['{"a": 1} {}', { line: 1, column: 10, reason: 'unexpected content after the JSON value' }],
+  ])('locates the first error in %j', (text, expected) => {
+    const found = findJsonSyntaxError(text);
+    if (expected === undefined) expect(found).toBeUndefined();
+    else expect(found).toMatchObject(expected);
+  });
+});

@@ -1,0 +1,180 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EJSON } from 'bson';
+import type { Document } from 'mongodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ValidationError } from '../../lib/errors.js';
+import { compareBson } from '../../lib/store/bson-order.js';
+import { writeDemoData } from '../../lib/store/demo-data.js';
+import { DocumentsFileError } from '../../lib/store/documents-file.js';
+import { EmbeddedDocumentStore } from '../../lib/store/embedded-store.js';
+import { describeDocumentStoreContract } from './contract.js';
+
+const directories: string[] = [];
+
+async function freshDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'embedded-store-'));
+  directories.push(dir);
+  return dir;
+}
+
+afterAll(async () => {
+  await Promise.all(directories.map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
+async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of iterable) out.push(item);
+  return out;
+}
+
+describeDocumentStoreContract('EmbeddedDocumentStore over in-memory collections', async (collections) => {
+  return new EmbeddedDocumentStore({ collections });
+});
+
+describeDocumentStoreContract(
+  'EmbeddedDocumentStore over NDJSON files (relaxed Extended JSON)',
+  async (collections) => {
+    const dir = await freshDir();
+    for (const [name, documents] of Object.entries(collections)) {
+      const lines = documents.map((document) => EJSON.stringify(document, { relaxed: true }));
+      await writeFile(join(dir, `${name}.ndjson`), `${lines.join('\n')}\n`);
+    }
+    return new EmbeddedDocumentStore({ dataDir: dir });
+  },
+);
+
+describeDocumentStoreContract(
+  'EmbeddedDocumentStore over JSON array files (canonical Extended JSON)',
+  async (collections) => {
+    const dir = await freshDir();
+    for (const [name, documents] of Object.entries(collections)) {
+      await writeFile(
+        join(dir, `${name}.json`),
+        EJSON.stringify(documents, undefined, 2, { relaxed: false }),
+      );
+    }
+    return new EmbeddedDocumentStore({ dataDir: dir });
+  },
+);
+
+describe('EmbeddedDocumentStore on a data directory', () => {
+  it('reads a collection file on first use and keeps serving that snapshot', async () => {
+    const dir = await freshDir();
+    const store = new EmbeddedDocumentStore({ dataDir: dir });
+    await writeFile(join(dir, 'Account.json'), '[{"number": "7800000000001"}]');
+    expect(await collect(store.find('Account', {}, { projection: { _id: 0 } }))).toEqual([
+      { number: '7800000000001' },
+    ]);
+    await writeFile(join(dir, 'Account.json'), '[]');
+    expect(await collect(store.find('Account', {}))).toHaveLength(1);
+  });
+
+  it('refuses a directory holding both Account.json and Account.ndjson', async () => {
+    const dir = await freshDir();
+    await writeFile(join(dir, 'Account.json'), '[]');
+    await writeFile(join(dir, 'Account.ndjson'), '');
+    const store = new EmbeddedDocumentStore({ dataDir: dir });
+    await expect(collect(store.find('Account', {}))).rejects.toThrow(
+      /both .*Account\.json and .*Account\.ndjson/,
+    );
+  });
+
+  it('names the file and line of a broken record, and reads the file again once it is fixed', async () => {
+    const dir = await freshDir();
+    const path = join(dir, 'payment.ndjson');
+    await writeFile(path, '{"id": 1}\n{"id": 2,}\n');
+    const store = new EmbeddedDocumentStore({ dataDir: dir });
+    const failure = collect(store.find('payment', {}));
+    await expect(failure).rejects.toBeInstanceOf(DocumentsFileError);
+    await expect(failure).rejects.toThrow(`${path} line 2`);
+    await writeFile(path, '{"id": 1}\n{"id": 2}\n');
+    expect(await collect(store.find('payment', {}))).toHaveLength(2);
+  });
+
+  it.each(['../secrets', 'a/b', '', '.hidden'])('refuses the collection name %j', async (name) => {
+    const store = new EmbeddedDocumentStore({ dataDir: await freshDir() });
+    await expect(collect(store.find(name, {}))).rejects.toBeInstanceOf(ValidationError);
+  });
+
+  it('serves the demo data set in (date, id) order with dates as Date', async () => {
+    const dir = await freshDir();
+    await writeDemoData(dir, { accounts: 50, accruals: 120, payments: 110, seed: 3 });
+    const store = new EmbeddedDocumentStore({ dataDir: dir });
+    const payments = await collect(store.find('payment', {}, { sort: { date: 1, id: 1 } }));
+    expect(payments).toHaveLength(113);
+    expect(payments.filter((p) => p.date instanceof Date).length).toBeGreaterThan(100);
+    for (let i = 1; i < payments.length; i++) {
+      const [previous, current] = [payments[i - 1], payments[i]];
+      const order = compareBson(previous?.date, current?.date) || compareBson(previous?.id, current?.id);
+      expect(order).toBeLessThanOrEqual(0);
+    }
+  });
+});
+
+describe('EmbeddedDocumentStore pipelines', () => {
+  const collections = (): Record<string, Document[]> => ({
+    Account: [
+      { _id: 1, number: '7800000000001', city: 'Казань' },
+      { _id: 2, number: '7800000000002', city: 'Пермь' },
+      { _id: 3, number: '7800000000003', city: 'Казань' },
+    ],
+    accrual: [
+      { id: 1, account: '7800000000001', amount: 100 },
+      { id: 2, account: '7800000000001', amount: 50 },
+      { id: 3, account: '7800000000003', amount: 70 },
+    ],
+  });
+  let store: EmbeddedDocumentStore;
+
+  beforeAll(() => {
+    store = new EmbeddedDocumentStore({ collections: collections() });
+  });
+
+  it.each<[string, Document[], Document[]]>([
+    [
+      '$group with accumulators',
+      [{ $group: { _id: '$city', n: { $sum: 1 } } }, { $sort: { _id: 1 } }],
+      [
+        { _id: 'Казань', n: 2 },
+        { _id: 'Пермь', n: 1 },
+      ],
+    ],
+    [
+      '$setWindowFields with a window operator',
+      [
+        { $setWindowFields: { sortBy: { number: 1 }, output: { position: { $documentNumber: {} } } } },
+        { $project: { _id: 0, number: 1, position: 1 } },
+      ],
+      [
+        { number: '7800000000001', position: 1 },
+        { number: '7800000000002', position: 2 },
+        { number: '7800000000003', position: 3 },
+      ],
+    ],
+    [
+      '$lookup from another collection',
+      [
+        { $lookup: { from: 'accrual', localField: 'number', foreignField: 'account', as: 'accruals' } },
+        { $project: { _id: 0, number: 1, owed: { $sum: '$accruals.amount' } } },
+      ],
+      [
+        { number: '7800000000001', owed: 150 },
+        { number: '7800000000002', owed: 0 },
+        { number: '7800000000003', owed: 70 },
+      ],
+    ],
+    [
+      '$facet with $count',
+      [{ $facet: { all: [{ $count: 'n' }], kazan: [{ $match: { city: 'Казань' } }, { $count: 'n' }] } }],
+      [{ all: [{ n: 3 }], kazan: [{ n: 2 }] }],
+    ],
+  ])('supports %s', async (_title, pipeline, expected) => {
+    expect(await collect(store.aggregate('Account', pipeline))).toEqual(expected);
+  });
+
+  it.each(['$out', '$merge'])('refuses the write stage %s: the store is read-only', async (stage) => {
+    await expect(collect(store.aggregate('Account', [{ [stage]: 'copy' }]))).rejects.toThrow(stage);
+  });
+});
