@@ -1,0 +1,3 @@
+import { matchingWorkerHandler } from '../lib/matching-worker.js';
+
+export const handler = matchingWorkerHandler();

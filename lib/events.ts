@@ -1,0 +1,109 @@
+import { z } from 'zod';
+import { runIdSchema } from './aws/run-id.js';
+import { POLICIES } from './matching/types.js';
+
+/**
+ * What the matching worker accepts: the `PaymentsImported` EventBridge event (published after a
+ * payment import) and the asynchronous invocation sent by `POST /matching-runs`. Every value that
+ * later reaches a query, a DynamoDB key or an S3 key is validated here first.
+ */
+
+export const PAYMENTS_IMPORTED_SOURCE = 'billing.payments';
+export const PAYMENTS_IMPORTED_DETAIL_TYPE = 'PaymentsImported';
+
+/** A matching policy name (SPEC §3). */
+export const policySchema = z.enum(POLICIES, { error: `must be one of ${POLICIES.join(', ')}` });
+
+/**
+ * A partition field name: a plain top-level field, so it cannot be a `$` operator, a dotted path
+ * into another document or anything longer than a sane identifier.
+ */
+export const partitionFieldSchema = z
+  .string({ error: 'must be a string' })
+  .regex(
+    /^[A-Za-z_][A-Za-z0-9_]{0,63}$/,
+    'must be a field name: a letter or _, then up to 63 letters, digits or _',
+  );
+
+/** The `detail` of a PaymentsImported event. Unknown detail fields are ignored (producers may add some). */
+export const paymentsImportedDetailSchema = z.object({
+  /** The import batch; one import gives one matching run however often the event is delivered. */
+  importId: z
+    .string({ error: 'must be a string' })
+    .min(1, 'must not be empty')
+    .max(128, 'must be at most 128 characters')
+    .regex(/^[^\p{Cc}]+$/u, 'must not contain control characters'),
+  policy: policySchema.optional(),
+  partitionBy: partitionFieldSchema.optional(),
+  paymentCount: z.number().int().nonnegative().optional(),
+});
+
+export type PaymentsImportedDetail = z.infer<typeof paymentsImportedDetailSchema>;
+
+/** The EventBridge envelope of a PaymentsImported event (other envelope fields are ignored). */
+export const paymentsImportedEventSchema = z.object({
+  id: z.string().min(1),
+  'detail-type': z.literal(PAYMENTS_IMPORTED_DETAIL_TYPE),
+  source: z.literal(PAYMENTS_IMPORTED_SOURCE),
+  time: z.string(),
+  detail: paymentsImportedDetailSchema,
+});
+
+export type PaymentsImportedEvent = z.infer<typeof paymentsImportedEventSchema>;
+
+/** The payload `POST /matching-runs` sends to the worker (InvocationType 'Event'). */
+export const matchingRunInvocationSchema = z.strictObject({
+  kind: z.literal('matching-run'),
+  runId: runIdSchema,
+});
+
+export type MatchingRunInvocation = z.infer<typeof matchingRunInvocationSchema>;
+
+/** A worker input after validation; `invalid` carries the reason it is discarded. */
+export type WorkerInput =
+  | { readonly kind: 'matching-run'; readonly runId: string }
+  | { readonly kind: 'payments-imported'; readonly event: PaymentsImportedEvent }
+  | { readonly kind: 'invalid'; readonly reason: string };
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 3)
+    .map((issue) => `${issue.path.map(String).join('.') || '(event)'}: ${issue.message}`)
+    .join('; ');
+}
+
+/**
+ * Classifies a raw worker event. Never throws: a malformed event is reported as `invalid` so the
+ * worker can log the reason and return, instead of failing and being redelivered forever.
+ *
+ * @example
+ * ```ts
+ * parseWorkerInput({ kind: 'matching-run', runId }); // { kind: 'matching-run', runId }
+ * parseWorkerInput({ 'detail-type': 'Other' });      // { kind: 'invalid', reason: 'unknown detail-type "Other"' }
+ * ```
+ */
+export function parseWorkerInput(event: unknown): WorkerInput {
+  if (typeof event !== 'object' || event === null || Array.isArray(event)) {
+    return { kind: 'invalid', reason: 'event is not an object' };
+  }
+  if ('kind' in event) {
+    const parsed = matchingRunInvocationSchema.safeParse(event);
+    return parsed.success
+      ? { kind: 'matching-run', runId: parsed.data.runId }
+      : { kind: 'invalid', reason: `malformed matching-run invocation: ${describeIssues(parsed.error)}` };
+  }
+  if ('detail-type' in event) {
+    const detailType = event['detail-type'];
+    if (detailType !== PAYMENTS_IMPORTED_DETAIL_TYPE) {
+      return {
+        kind: 'invalid',
+        reason: `unknown detail-type ${JSON.stringify(String(detailType)).slice(0, 80)}`,
+      };
+    }
+    const parsed = paymentsImportedEventSchema.safeParse(event);
+    return parsed.success
+      ? { kind: 'payments-imported', event: parsed.data }
+      : { kind: 'invalid', reason: `malformed PaymentsImported event: ${describeIssues(parsed.error)}` };
+  }
+  return { kind: 'invalid', reason: 'neither a matching-run invocation nor an EventBridge event' };
+}

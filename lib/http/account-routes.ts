@@ -1,0 +1,21 @@
+import { getAccountActions, listAccountActions } from '../actions-summary.js';
+import { NotFoundError } from '../errors.js';
+import { getDocumentStore } from '../store/get-document-store.js';
+import type { RouteHandler } from './http-handler.js';
+import type { getAccountActionsRequest, listAccountActionsRequest } from './schemas.js';
+
+/** `GET /accounts/{number}/actions` (SPEC §2): the summary of one account, 404 when there is none. */
+export const getAccountActionsRoute: RouteHandler<typeof getAccountActionsRequest> = async ({ path }) => {
+  const summary = await getAccountActions(await getDocumentStore(), path.number);
+  if (!summary) throw new NotFoundError(`account ${path.number} does not exist`);
+  return { status: 200, body: summary };
+};
+
+/** `GET /accounts/actions?limit=&after=` (SPEC §2): one keyset page, `after` is the next page's cursor. */
+export const listAccountActionsRoute: RouteHandler<typeof listAccountActionsRequest> = async ({ query }) => {
+  const page = await listAccountActions(await getDocumentStore(), {
+    limit: query.limit,
+    ...(query.after === undefined ? {} : { after: query.after }),
+  });
+  return { status: 200, body: page };
+};

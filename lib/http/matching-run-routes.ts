@@ -1,0 +1,42 @@
+import { ResultsBucket } from '../aws/results-bucket.js';
+import { newRunId, RunLedger } from '../aws/run-ledger.js';
+import { config } from '../config.js';
+import { LambdaWorkerDispatcher, MatchingRuns, runPath } from '../matching-runs.js';
+import type { RouteHandler } from './http-handler.js';
+import type { createMatchingRunRequest, getMatchingRunRequest } from './schemas.js';
+
+let service: MatchingRuns | undefined;
+
+/** The container's MatchingRuns service, built on first use from the configuration. */
+export function matchingRuns(): MatchingRuns {
+  service ??= new MatchingRuns({
+    ledger: new RunLedger(),
+    bucket: new ResultsBucket(),
+    dispatcher: new LambdaWorkerDispatcher(),
+    presignTtlSeconds: config().PRESIGNED_URL_TTL_SECONDS,
+    newRunId: () => newRunId(),
+  });
+  return service;
+}
+
+/** `POST /matching-runs`: 202 with the run id, its URL and `Location`; same answer for a repeated Idempotency-Key. */
+export const createMatchingRunRoute: RouteHandler<typeof createMatchingRunRequest> = async ({
+  headers,
+  body,
+}) => {
+  const started = await matchingRuns().start({
+    ...body,
+    ...(headers['idempotency-key'] === undefined ? {} : { idempotencyKey: headers['idempotency-key'] }),
+  });
+  return {
+    status: 202,
+    headers: { Location: runPath(started.runId) },
+    body: { runId: started.runId, status: started.status, url: started.url },
+  };
+};
+
+/** `GET /matching-runs/{runId}`: status, stats, error and outputs (presigned URLs once succeeded). */
+export const getMatchingRunRoute: RouteHandler<typeof getMatchingRunRequest> = async ({ path }) => ({
+  status: 200,
+  body: await matchingRuns().describe(path.runId),
+});

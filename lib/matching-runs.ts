@@ -1,0 +1,241 @@
+import { createHash } from 'node:crypto';
+import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
+import { toAppError } from './aws/aws-errors.js';
+import { lambdaClient } from './aws/clients.js';
+import type { ResultsBucket } from './aws/results-bucket.js';
+import {
+  describeFailure,
+  type MatchingRun,
+  type RunLedger,
+  type RunStatus,
+  type RunTrigger,
+} from './aws/run-ledger.js';
+import type { RunOutputKeys } from './aws/run-outputs.js';
+import { config } from './config.js';
+import { ConflictError, NotFoundError, ServiceUnavailableError } from './errors.js';
+import type { MatchingRunInvocation } from './events.js';
+import { DEFAULT_POLICY, type MatchStats, type Policy } from './matching/types.js';
+
+const CROCKFORD_BASE32 = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+
+/**
+ * The run id for an idempotency key: a SHA-256 of (scope, key) written in the ledger's run-id
+ * alphabet (26 Crockford base32 characters, first one 0-7), so it passes `runIdSchema` and every
+ * repetition of the key lands on the same ledger item, whose conditional create then makes one run.
+ * Unlike `newRunId` it does not sort by time; 125 hash bits make collisions irrelevant.
+ *
+ * @example
+ * ```ts
+ * derivedRunId('event', 'import-2024-05-31'); // same value on every delivery of that import
+ * ```
+ */
+export function derivedRunId(scope: RunTrigger, key: string): string {
+  const digest = createHash('sha256').update(scope).update('\0').update(key, 'utf8').digest();
+  let bits = BigInt(`0x${digest.toString('hex')}`) >> 128n; // the top 128 bits are plenty
+  let id = '';
+  for (let i = 0; i < 25; i++) {
+    id = CROCKFORD_BASE32.charAt(Number(bits & 31n)) + id;
+    bits >>= 5n;
+  }
+  return CROCKFORD_BASE32.charAt(Number(bits & 7n)) + id;
+}
+
+/** Starts the worker for a run without waiting for it. */
+export interface WorkerDispatcher {
+  dispatch(runId: string): Promise<void>;
+}
+
+/** Dispatches through Lambda's asynchronous invocation (InvocationType 'Event'): 202, then the worker runs on its own. */
+export class LambdaWorkerDispatcher implements WorkerDispatcher {
+  readonly #client: LambdaClient;
+  readonly #functionName: string;
+
+  constructor(client?: LambdaClient, functionName?: string) {
+    this.#client = client ?? lambdaClient();
+    this.#functionName = functionName ?? config().WORKER_FUNCTION_NAME;
+  }
+
+  async dispatch(runId: string): Promise<void> {
+    const payload: MatchingRunInvocation = { kind: 'matching-run', runId };
+    let status: number | undefined;
+    try {
+      const answer = await this.#client.send(
+        new InvokeCommand({
+          FunctionName: this.#functionName,
+          InvocationType: 'Event',
+          Payload: Buffer.from(JSON.stringify(payload)),
+        }),
+      );
+      status = answer.StatusCode;
+    } catch (error) {
+      throw toAppError('Lambda', error);
+    }
+    if (status !== 202) throw new Error(`asynchronous invocation of the worker answered ${status}, not 202`);
+  }
+}
+
+/** A run's output as shown over HTTP: the S3 key, plus a presigned download URL once the run succeeded. */
+export interface RunOutputView {
+  readonly key: string;
+  readonly url?: string;
+}
+
+/** The HTTP representation of a matching run (`GET /matching-runs/{runId}`). */
+export interface MatchingRunView {
+  readonly runId: string;
+  readonly status: RunStatus;
+  readonly policy: Policy;
+  readonly partitionBy?: string;
+  readonly trigger: RunTrigger;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly startedAt?: string;
+  readonly finishedAt?: string;
+  readonly attempts: number;
+  readonly stats?: MatchStats;
+  readonly error?: string;
+  readonly outputs?: {
+    readonly resultJson: RunOutputView;
+    readonly matchesCsv: RunOutputView;
+    readonly unmatchedPaymentsCsv: RunOutputView;
+  };
+}
+
+/** What `POST /matching-runs` asks for. */
+export interface StartRunRequest {
+  readonly policy?: Policy;
+  readonly partitionBy?: string;
+  /** From the `Idempotency-Key` header: repeated requests with one key give one run. */
+  readonly idempotencyKey?: string;
+}
+
+/** The 202 answer of `POST /matching-runs`; `created` is false when the idempotency key was seen before. */
+export interface StartedRun {
+  readonly runId: string;
+  readonly status: RunStatus;
+  readonly url: string;
+  readonly created: boolean;
+}
+
+export interface MatchingRunsDeps {
+  readonly ledger: RunLedger;
+  readonly bucket: ResultsBucket;
+  readonly dispatcher: WorkerDispatcher;
+  /** Lifetime of presigned download URLs (PRESIGNED_URL_TTL_SECONDS, at most 900). */
+  readonly presignTtlSeconds: number;
+  /** Makes the id of a run started without an idempotency key. */
+  readonly newRunId: () => string;
+}
+
+/** The path of a run's status resource, used for `url` and `Location`. */
+export function runPath(runId: string): string {
+  return `/matching-runs/${runId}`;
+}
+
+/**
+ * The HTTP-facing service of matching runs: records a run and dispatches the worker
+ * (`POST /matching-runs`), and describes a run with download links (`GET /matching-runs/{runId}`).
+ */
+export class MatchingRuns {
+  readonly #deps: MatchingRunsDeps;
+
+  constructor(deps: MatchingRunsDeps) {
+    this.#deps = deps;
+  }
+
+  /**
+   * Records a `queued` run and starts the worker asynchronously. With an idempotency key the run
+   * id is derived from it, so repeated and concurrent requests find the same ledger item: only
+   * the request that created it dispatches, the others get the same run id. A key reused with a
+   * different policy or partition field is a ConflictError. If the dispatch fails the run is
+   * marked failed and a ServiceUnavailableError (503) is thrown; repeating the request with the
+   * same key then dispatches that run again.
+   */
+  async start(request: StartRunRequest): Promise<StartedRun> {
+    const { ledger, dispatcher } = this.#deps;
+    const policy = request.policy ?? DEFAULT_POLICY;
+    const runId =
+      request.idempotencyKey === undefined
+        ? this.#deps.newRunId()
+        : derivedRunId('http', request.idempotencyKey);
+    const { run, created } = await ledger.create({
+      runId,
+      policy,
+      trigger: 'http',
+      ...(request.partitionBy === undefined ? {} : { partitionBy: request.partitionBy }),
+      ...(request.idempotencyKey === undefined ? {} : { idempotencyKey: request.idempotencyKey }),
+    });
+    if (!created && (run.policy !== policy || run.partitionBy !== request.partitionBy)) {
+      throw new ConflictError(
+        'Idempotency-Key was already used for a run with a different policy or partitionBy',
+      );
+    }
+    // A repeat whose first attempt could not even start the worker (failed, never run) retries the dispatch.
+    const dispatchNeeded = created || (run.status === 'failed' && run.attempts === 0);
+    if (!dispatchNeeded) return { runId, status: run.status, url: runPath(runId), created };
+    try {
+      await dispatcher.dispatch(runId);
+    } catch (error) {
+      await this.#recordDispatchFailure(runId, error);
+      throw new ServiceUnavailableError('the matching worker could not be started', 5, { cause: error });
+    }
+    return { runId, status: 'queued', url: runPath(runId), created };
+  }
+
+  async #recordDispatchFailure(runId: string, error: unknown): Promise<void> {
+    try {
+      await this.#deps.ledger.markFailed(runId, `could not start the worker: ${describeFailure(error)}`);
+    } catch {
+      // The run stays queued; the caller still gets a 503 and may repeat the request.
+    }
+  }
+
+  /** The run with presigned output URLs when it succeeded. Throws NotFoundError for an unknown run. */
+  async describe(runId: string): Promise<MatchingRunView> {
+    const run = await this.#deps.ledger.get(runId);
+    if (!run) throw new NotFoundError(`matching run ${runId} does not exist`);
+    return toRunView(run, run.status === 'succeeded' ? await this.#presignAll(run.outputs) : undefined);
+  }
+
+  async #presignAll(
+    outputs: RunOutputKeys | undefined,
+  ): Promise<Record<keyof RunOutputKeys, string> | undefined> {
+    if (!outputs) return undefined;
+    const ttl = this.#deps.presignTtlSeconds;
+    const [resultJson, matchesCsv, unmatchedPaymentsCsv] = await Promise.all([
+      this.#deps.bucket.presign(outputs.resultJson, ttl),
+      this.#deps.bucket.presign(outputs.matchesCsv, ttl),
+      this.#deps.bucket.presign(outputs.unmatchedPaymentsCsv, ttl),
+    ]);
+    return { resultJson, matchesCsv, unmatchedPaymentsCsv };
+  }
+}
+
+/** The HTTP view of a ledger item: internal fields (the idempotency key) left out, URLs added when given. */
+export function toRunView(run: MatchingRun, urls?: Record<keyof RunOutputKeys, string>): MatchingRunView {
+  const output = (name: keyof RunOutputKeys, key: string): RunOutputView =>
+    urls === undefined ? { key } : { key, url: urls[name] };
+  return {
+    runId: run.runId,
+    status: run.status,
+    policy: run.policy,
+    ...(run.partitionBy === undefined ? {} : { partitionBy: run.partitionBy }),
+    trigger: run.trigger,
+    createdAt: run.createdAt,
+    updatedAt: run.updatedAt,
+    ...(run.startedAt === undefined ? {} : { startedAt: run.startedAt }),
+    ...(run.finishedAt === undefined ? {} : { finishedAt: run.finishedAt }),
+    attempts: run.attempts,
+    ...(run.stats === undefined ? {} : { stats: run.stats }),
+    ...(run.error === undefined ? {} : { error: run.error }),
+    ...(run.outputs === undefined
+      ? {}
+      : {
+          outputs: {
+            resultJson: output('resultJson', run.outputs.resultJson),
+            matchesCsv: output('matchesCsv', run.outputs.matchesCsv),
+            unmatchedPaymentsCsv: output('unmatchedPaymentsCsv', run.outputs.unmatchedPaymentsCsv),
+          },
+        }),
+  };
+}

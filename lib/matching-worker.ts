@@ -1,0 +1,170 @@
+import { IdempotencyAlreadyInProgressError, makeIdempotent } from '@aws-lambda-powertools/idempotency';
+import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import { idempotencyConfig, idempotencyPersistenceLayer } from './aws/idempotency.js';
+import { ResultsBucket } from './aws/results-bucket.js';
+import { RunLedger } from './aws/run-ledger.js';
+import { config } from './config.js';
+import { type PaymentsImportedDetail, parseWorkerInput } from './events.js';
+import { logger } from './http/logger.js';
+import { DEFAULT_POLICY } from './matching/types.js';
+import { type MatchingJobDeps, type MatchingJobOutcome, runMatchingJob } from './matching-job.js';
+import { derivedRunId } from './matching-runs.js';
+import { getDocumentStore } from './store/get-document-store.js';
+
+/** A run failed because of an outage and was recorded as failed; thrown so Lambda retries the invocation. */
+class TransientRunFailure extends Error {
+  constructor(runId: string, reason: string) {
+    super(`matching run ${runId} failed transiently: ${reason}`);
+    this.name = 'TransientRunFailure';
+  }
+}
+
+/** What one worker invocation did; returned for synchronous invocations and tests. */
+export type WorkerResult =
+  | MatchingJobOutcome
+  | { readonly status: 'duplicate'; readonly runId: string; readonly reason: string }
+  | { readonly status: 'discarded'; readonly reason: string };
+
+export interface WorkerDeps {
+  readonly ledger: RunLedger;
+  readonly bucket: ResultsBucket;
+  readonly store: () => Promise<MatchingJobDeps['store']>;
+  readonly persistenceStore: BasePersistenceLayer;
+  readonly idempotencyTtlSeconds?: number;
+  readonly safetyMarginMs?: number;
+  /**
+   * Let Lambda's asynchronous retries (then the on-failure destination) handle what is worth
+   * retrying: the invocation throws when a failure could not be recorded, or when a run failed
+   * because of an outage (it is recorded as failed first; the retry claims it again). Off under
+   * serverless-offline, where a rejected asynchronous invocation is an unhandled rejection that
+   * stops the whole offline process.
+   */
+  readonly lambdaRetries: boolean;
+}
+
+function productionDeps(): WorkerDeps {
+  const cfg = config();
+  return {
+    ledger: new RunLedger(),
+    bucket: new ResultsBucket(),
+    store: () => getDocumentStore(cfg),
+    persistenceStore: idempotencyPersistenceLayer(cfg),
+    idempotencyTtlSeconds: cfg.IDEMPOTENCY_TTL_SECONDS,
+    lambdaRetries: process.env.IS_OFFLINE !== 'true',
+    ...(process.env.WORKER_SAFETY_MARGIN_MS
+      ? { safetyMarginMs: Number.parseInt(process.env.WORKER_SAFETY_MARGIN_MS, 10) }
+      : {}),
+  };
+}
+
+/**
+ * The matching worker's logic, independent of Lambda plumbing. Two inputs:
+ * - `{ kind: 'matching-run', runId }` from `POST /matching-runs`: run the job for that run;
+ * - a `PaymentsImported` event: derive the run id from `detail.importId`, create the run and run
+ *   it. Redeliveries are caught twice: Powertools idempotency records in DynamoDB (key = importId,
+ *   TTL) and the run ledger's conditional create (same derived run id → `created: false`).
+ * Malformed events are logged and discarded, never thrown, so they are not redelivered forever.
+ */
+export function createMatchingWorker(deps: WorkerDeps) {
+  const jobDeps = async (context: Context): Promise<MatchingJobDeps> => ({
+    store: await deps.store(),
+    ledger: deps.ledger,
+    bucket: deps.bucket,
+    deadline: () => context.getRemainingTimeInMillis(),
+    ...(deps.safetyMarginMs === undefined ? {} : { safetyMarginMs: deps.safetyMarginMs }),
+  });
+
+  const idempotency = idempotencyConfig({
+    eventKeyJmesPath: 'importId',
+    ...(deps.idempotencyTtlSeconds === undefined ? {} : { expiresAfterSeconds: deps.idempotencyTtlSeconds }),
+  });
+
+  const startImportRun = makeIdempotent(
+    async (detail: PaymentsImportedDetail, context: Context): Promise<WorkerResult> => {
+      const runId = derivedRunId('event', detail.importId);
+      const { run, created } = await deps.ledger.create({
+        runId,
+        trigger: 'event',
+        policy: detail.policy ?? DEFAULT_POLICY,
+        ...(detail.partitionBy === undefined ? {} : { partitionBy: detail.partitionBy }),
+      });
+      // A queued or failed run is taken up again (Lambda retrying an invocation that crashed or
+      // failed transiently); markRunning lets only one invocation claim it.
+      if (!created && (run.status === 'running' || run.status === 'succeeded')) {
+        logger.info('duplicate PaymentsImported event: the run already exists', {
+          runId,
+          status: run.status,
+        });
+        return { status: 'duplicate', runId, reason: `run already ${run.status}` };
+      }
+      logger.info(
+        created
+          ? 'PaymentsImported: matching run created'
+          : `PaymentsImported: resuming the ${run.status} run`,
+        {
+          runId,
+          paymentCount: detail.paymentCount,
+        },
+      );
+      return retryIfTransient(await runMatchingJob(runId, await jobDeps(context)));
+    },
+    // (detail, context) has the handler shape: Powertools hashes `detail` and registers the context itself.
+    { persistenceStore: deps.persistenceStore, config: idempotency },
+  );
+
+  /** Throws for a run that failed because of an outage, so Lambda retries the invocation later. */
+  function retryIfTransient(outcome: MatchingJobOutcome): MatchingJobOutcome {
+    if (deps.lambdaRetries && outcome.status === 'failed' && outcome.transient) {
+      throw new TransientRunFailure(outcome.runId, outcome.reason);
+    }
+    return outcome;
+  }
+
+  async function onPaymentsImported(detail: PaymentsImportedDetail, context: Context): Promise<WorkerResult> {
+    try {
+      return await startImportRun(detail, context);
+    } catch (error) {
+      if (!(error instanceof IdempotencyAlreadyInProgressError)) throw error;
+      const runId = derivedRunId('event', detail.importId);
+      logger.info('duplicate PaymentsImported event while the first delivery is in progress', { runId });
+      return { status: 'duplicate', runId, reason: 'first delivery in progress' };
+    }
+  }
+
+  return async function handleWorkerEvent(event: unknown, context: Context): Promise<WorkerResult> {
+    const input = parseWorkerInput(event);
+    try {
+      switch (input.kind) {
+        case 'invalid':
+          logger.error('discarding a malformed worker event', { reason: input.reason });
+          return { status: 'discarded', reason: input.reason };
+        case 'matching-run':
+          logger.appendKeys({ runId: input.runId });
+          return retryIfTransient(await runMatchingJob(input.runId, await jobDeps(context)));
+        case 'payments-imported':
+          logger.appendKeys({ importId: input.event.detail.importId, eventId: input.event.id });
+          return await onPaymentsImported(input.event.detail, context);
+      }
+    } catch (error) {
+      if (error instanceof TransientRunFailure) {
+        logger.warn('matching run failed transiently; leaving it to the Lambda retry', {
+          reason: error.message,
+        });
+      } else {
+        logger.error('matching worker failed without recording the failure', { error });
+      }
+      if (deps.lambdaRetries) throw error;
+      return { status: 'discarded', reason: 'failure could not be recorded' };
+    }
+  };
+}
+
+/** The Lambda handler: Powertools context in every log line, production dependencies created at cold start. */
+export function matchingWorkerHandler(deps: WorkerDeps = productionDeps()) {
+  return middy<unknown, WorkerResult>()
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .handler(createMatchingWorker(deps));
+}

@@ -1,0 +1,420 @@
+import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import type { Document } from 'mongodb';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import {
+  createDynamoClient,
+  createS3Client,
+  dynamoDocumentClient,
+  LOCAL_CREDENTIALS,
+} from '../../lib/aws/clients.js';
+import { idempotencyPersistenceLayer } from '../../lib/aws/idempotency.js';
+import { ResultsBucket } from '../../lib/aws/results-bucket.js';
+import { newRunId, RunLedger } from '../../lib/aws/run-ledger.js';
+import { runOutputKeys } from '../../lib/aws/run-outputs.js';
+import { loadConfig } from '../../lib/config.js';
+import { ConflictError, NotFoundError, ServiceUnavailableError } from '../../lib/errors.js';
+import { type MatchOptions, matchPayments, toMatchResult } from '../../lib/matching/index.js';
+import { inputSort, runMatchingJob } from '../../lib/matching-job.js';
+import { derivedRunId, MatchingRuns, type WorkerDispatcher } from '../../lib/matching-runs.js';
+import { createMatchingWorker, type WorkerDeps } from '../../lib/matching-worker.js';
+import { generateDemoData } from '../../lib/store/demo-data.js';
+import { EmbeddedDocumentStore } from '../../lib/store/embedded-store.js';
+import { lambdaContext } from '../http/request-events.js';
+import { closedEndpoint, useEmulators } from '../support/emulators.js';
+
+// Assertions are on ledger items and S3 objects; the job's log lines are not under test here.
+vi.hoisted(() => {
+  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+});
+
+/**
+ * The matching job, the worker's event handling and the MatchingRuns service, in process, against
+ * the DynamoDB and S3 emulators and an in-memory embedded store.
+ */
+
+const data = generateDemoData({ accounts: 30, accruals: 120, payments: 110, seed: 3 });
+
+function store(): EmbeddedDocumentStore {
+  // The store takes ownership of the arrays it is given: hand it copies.
+  return new EmbeddedDocumentStore({
+    collections: { accrual: [...data.accrual], payment: [...data.payment] },
+  });
+}
+
+/** Records upload order and can fail or "use up time" at a chosen key. */
+class InstrumentedBucket extends ResultsBucket {
+  readonly uploaded: string[] = [];
+  failOn?: string;
+  onUpload?: (key: string) => void;
+
+  override async upload(key: string, chunks: Iterable<string> | AsyncIterable<string>, contentType: string) {
+    this.onUpload?.(key);
+    if (this.failOn !== undefined && key.endsWith(this.failOn)) {
+      throw new ServiceUnavailableError('S3 is unavailable (injected)');
+    }
+    await super.upload(key, chunks, contentType);
+    this.uploaded.push(key.slice(key.lastIndexOf('/') + 1));
+  }
+}
+
+describe('matching job and worker (against the emulators)', () => {
+  const local = useEmulators();
+  const ledger = () => new RunLedger(dynamoDocumentClient(local().cfg), local().emulators.tables.runs);
+  const bucket = () =>
+    new InstrumentedBucket(
+      createS3Client({ region: 'us-east-1', endpoint: local().emulators.s3Endpoint }),
+      local().emulators.bucket,
+    );
+
+  async function queuedRun(options: MatchOptions = {}): Promise<string> {
+    const runId = newRunId();
+    await ledger().create({
+      runId,
+      trigger: 'http',
+      policy: options.policy ?? 'chronological',
+      ...(options.partitionBy ? { partitionBy: options.partitionBy } : {}),
+    });
+    return runId;
+  }
+
+  async function objectText(key: string): Promise<string | undefined> {
+    const s3 = createS3Client({ region: 'us-east-1', endpoint: local().emulators.s3Endpoint });
+    try {
+      const { Body } = await s3.send(new GetObjectCommand({ Bucket: local().emulators.bucket, Key: key }));
+      return await Body?.transformToString();
+    } catch {
+      return undefined;
+    } finally {
+      s3.destroy();
+    }
+  }
+
+  describe('runMatchingJob', () => {
+    it('matches, writes result.json last, and marks the run succeeded with the output keys', async () => {
+      const runId = await queuedRun({ policy: 'month-first', partitionBy: 'account' });
+      const results = bucket();
+      const outcome = await runMatchingJob(runId, {
+        store: store(),
+        ledger: ledger(),
+        bucket: results,
+        now: () => new Date('2024-06-01T00:00:00Z'),
+      });
+
+      expect(outcome.status).toBe('succeeded');
+      expect(results.uploaded).toEqual(['matches.csv', 'unmatched-payments.csv', 'result.json']);
+      const run = await ledger().get(runId);
+      expect(run).toMatchObject({ status: 'succeeded', attempts: 1, outputs: runOutputKeys(runId) });
+
+      const sort = inputSort('account');
+      const direct = await matchPayments(
+        store().find<Document>('accrual', {}, { sort }),
+        store().find<Document>('payment', {}, { sort }),
+        {
+          policy: 'month-first',
+          partitionBy: 'account',
+        },
+      );
+      const written = JSON.parse((await objectText(runOutputKeys(runId).resultJson)) ?? 'null');
+      const expected = JSON.parse(
+        JSON.stringify(toMatchResult(direct, { runId, generatedAt: '2024-06-01T00:00:00.000Z' })),
+      );
+      expect({ ...written, stats: { ...written.stats, durationMs: 0 } }).toEqual({
+        ...expected,
+        stats: { ...expected.stats, durationMs: 0 },
+      });
+    });
+
+    it('skips a run another invocation already claimed or finished', async () => {
+      const runId = await queuedRun();
+      await runMatchingJob(runId, { store: store(), ledger: ledger(), bucket: bucket() });
+      const again = await runMatchingJob(runId, { store: store(), ledger: ledger(), bucket: bucket() });
+      expect(again.status).toBe('skipped');
+      expect((await ledger().get(runId))?.attempts).toBe(1);
+    });
+
+    it('skips an unknown run', async () => {
+      expect(
+        (await runMatchingJob(newRunId(), { store: store(), ledger: ledger(), bucket: bucket() })).status,
+      ).toBe('skipped');
+    });
+
+    it('fails the run with the cause and deletes partial outputs when an upload fails, and a retry succeeds', async () => {
+      const runId = await queuedRun();
+      const failing = bucket();
+      failing.failOn = 'result.json';
+      const outcome = await runMatchingJob(runId, { store: store(), ledger: ledger(), bucket: failing });
+
+      expect(outcome).toMatchObject({
+        status: 'failed',
+        reason: expect.stringMatching(/S3 is unavailable \(injected\)/),
+      });
+      expect(failing.uploaded).toEqual(['matches.csv', 'unmatched-payments.csv']);
+      const keys = runOutputKeys(runId);
+      for (const key of [keys.matchesCsv, keys.unmatchedPaymentsCsv, keys.resultJson]) {
+        expect(await objectText(key), key).toBeUndefined();
+      }
+      expect(await ledger().get(runId)).toMatchObject({
+        status: 'failed',
+        error: expect.stringMatching(/injected/),
+      });
+
+      const retry = await runMatchingJob(runId, { store: store(), ledger: ledger(), bucket: bucket() });
+      expect(retry.status).toBe('succeeded');
+      expect(await ledger().get(runId)).toMatchObject({ status: 'succeeded', attempts: 2 });
+      expect(await objectText(keys.resultJson)).toContain(runId);
+    });
+
+    it('does not start reading when the deadline is already within the safety margin', async () => {
+      const runId = await queuedRun();
+      const results = bucket();
+      const outcome = await runMatchingJob(runId, {
+        store: store(),
+        ledger: ledger(),
+        bucket: results,
+        deadline: () => 10_000,
+      });
+      expect(outcome).toMatchObject({
+        status: 'failed',
+        reason: expect.stringMatching(/^timed out: less than 15 s/),
+      });
+      expect(results.uploaded).toEqual([]);
+      expect(await ledger().get(runId)).toMatchObject({
+        status: 'failed',
+        error: expect.stringMatching(/^timed out/),
+      });
+    });
+
+    it('stops between uploads when time runs short, leaving no outputs behind', async () => {
+      const runId = await queuedRun();
+      let remaining = 600_000;
+      const results = bucket();
+      results.onUpload = (key) => {
+        if (key.endsWith('unmatched-payments.csv')) remaining = 2_000;
+      };
+      const outcome = await runMatchingJob(runId, {
+        store: store(),
+        ledger: ledger(),
+        bucket: results,
+        deadline: () => remaining,
+        safetyMarginMs: 5_000,
+      });
+      expect(outcome).toMatchObject({
+        status: 'failed',
+        reason: expect.stringMatching(/^timed out: less than 5 s .* while writing outputs$/),
+      });
+      expect(results.uploaded).not.toContain('result.json');
+      expect(await objectText(runOutputKeys(runId).matchesCsv)).toBeUndefined();
+    });
+  });
+
+  describe('matching worker', () => {
+    const deps = (overrides: Partial<WorkerDeps> = {}): WorkerDeps => ({
+      ledger: ledger(),
+      bucket: bucket(),
+      store: async () => store(),
+      persistenceStore: idempotencyPersistenceLayer(
+        local().cfg,
+        createDynamoClient({ region: 'us-east-1', endpoint: local().emulators.dynamodbEndpoint }),
+      ),
+      lambdaRetries: true,
+      ...overrides,
+    });
+
+    /** A Lambda context with the worker's 15 minutes ahead of it. */
+    const workerContext = () => lambdaContext('worker-test', 900_000);
+
+    function paymentsImported(importId: string, detail: Record<string, unknown> = {}) {
+      return {
+        id: `e-${importId}`,
+        'detail-type': 'PaymentsImported',
+        source: 'billing.payments',
+        time: '2024-06-01T00:00:00Z',
+        detail: { importId, ...detail },
+      };
+    }
+
+    it('runs a matching-run invocation from POST /matching-runs', async () => {
+      const runId = await queuedRun();
+      const result = await createMatchingWorker(deps())({ kind: 'matching-run', runId }, workerContext());
+      expect(result).toMatchObject({ status: 'succeeded', runId });
+    });
+
+    it('makes one run of an event delivered three times at once, and records the delivery for idempotency', async () => {
+      const importId = `import-${newRunId()}`;
+      const worker = createMatchingWorker(deps());
+      const results = await Promise.all(
+        [1, 2, 3].map(() => worker(paymentsImported(importId, { policy: 'month-first' }), workerContext())),
+      );
+      const runId = derivedRunId('event', importId);
+      expect(results.map((r) => ('runId' in r ? r.runId : undefined))).toEqual([runId, runId, runId]);
+      expect(results.filter((r) => r.status === 'succeeded')).toHaveLength(1);
+      expect(await ledger().get(runId)).toMatchObject({
+        status: 'succeeded',
+        trigger: 'event',
+        policy: 'month-first',
+        attempts: 1,
+      });
+
+      const later = await worker(paymentsImported(importId), workerContext());
+      expect(later).toMatchObject({ runId });
+      expect((await ledger().get(runId))?.attempts).toBe(1);
+
+      const dynamo = new DynamoDBClient({
+        region: 'us-east-1',
+        endpoint: local().emulators.dynamodbEndpoint,
+        credentials: LOCAL_CREDENTIALS,
+      });
+      try {
+        const { Items = [] } = await dynamo.send(
+          new ScanCommand({ TableName: local().emulators.tables.idempotency }),
+        );
+        expect(
+          Items.some(
+            (item) => item.status?.S === 'COMPLETED' && Number(item.expiration?.N) > Date.now() / 1000,
+          ),
+        ).toBe(true);
+      } finally {
+        dynamo.destroy();
+      }
+    });
+
+    it('records a run that failed on an outage, then throws so Lambda retries it; the retry succeeds', async () => {
+      const importId = `import-${newRunId()}`;
+      const runId = derivedRunId('event', importId);
+      const failing = bucket();
+      failing.failOn = 'matches.csv';
+      await expect(
+        createMatchingWorker(deps({ bucket: failing }))(paymentsImported(importId), workerContext()),
+      ).rejects.toThrow(/failed transiently/);
+      expect(await ledger().get(runId)).toMatchObject({ status: 'failed', attempts: 1 });
+
+      const retried = await createMatchingWorker(deps())(paymentsImported(importId), workerContext());
+      expect(retried).toMatchObject({ status: 'succeeded', runId });
+      expect(await ledger().get(runId)).toMatchObject({ status: 'succeeded', attempts: 2 });
+    });
+
+    it('returns a failed run as final when retries are off (serverless offline)', async () => {
+      const runId = await queuedRun();
+      const failing = bucket();
+      failing.failOn = 'matches.csv';
+      const result = await createMatchingWorker(deps({ bucket: failing, lambdaRetries: false }))(
+        { kind: 'matching-run', runId },
+        workerContext(),
+      );
+      expect(result).toMatchObject({ status: 'failed', transient: true });
+    });
+
+    it.each<[string, unknown]>([
+      ['an array', []],
+      ['an unknown detail-type', { ...paymentsImported('x'), 'detail-type': 'Other' }],
+      ['an unknown source', { ...paymentsImported('x'), source: 'someone.else' }],
+      ['an over-long importId', paymentsImported('x'.repeat(129))],
+      ['an object as policy', paymentsImported('x', { policy: { $ne: null } })],
+    ])('discards %s without throwing', async (_case, event) => {
+      const result = await createMatchingWorker(deps())(event, workerContext());
+      expect(result.status).toBe('discarded');
+    });
+
+    it('rethrows a failure it cannot record (so Lambda retries), unless told not to', async () => {
+      const unreachable = new RunLedger(
+        dynamoDocumentClient(loadConfig({ DYNAMODB_ENDPOINT: await closedEndpoint() })),
+        'runs',
+      );
+      const event = paymentsImported(`import-${newRunId()}`);
+      const persistenceStore = idempotencyPersistenceLayer(
+        local().cfg,
+        createDynamoClient({ region: 'us-east-1', endpoint: local().emulators.dynamodbEndpoint }),
+      );
+      await expect(
+        createMatchingWorker(deps({ ledger: unreachable, persistenceStore }))(event, workerContext()),
+      ).rejects.toThrow();
+      const quiet = await createMatchingWorker(deps({ ledger: unreachable, lambdaRetries: false }))(
+        paymentsImported(`import-${newRunId()}`),
+        workerContext(),
+      );
+      expect(quiet.status).toBe('discarded');
+    });
+  });
+
+  describe('MatchingRuns (POST /matching-runs service)', () => {
+    let dispatched: string[];
+    let failDispatch: boolean;
+    const dispatcher: WorkerDispatcher = {
+      dispatch: async (runId) => {
+        if (failDispatch) throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+        dispatched.push(runId);
+      },
+    };
+    const service = () =>
+      new MatchingRuns({
+        ledger: ledger(),
+        bucket: bucket(),
+        dispatcher,
+        presignTtlSeconds: 120,
+        newRunId: () => newRunId(),
+      });
+
+    beforeEach(() => {
+      dispatched = [];
+      failDispatch = false;
+    });
+
+    it('starts a new run per request without an idempotency key', async () => {
+      const [a, b] = await Promise.all([service().start({}), service().start({})]);
+      expect(a?.runId).not.toBe(b?.runId);
+      expect(dispatched.sort()).toEqual([a?.runId, b?.runId].sort());
+      expect(await ledger().get(a?.runId ?? '')).toMatchObject({
+        status: 'queued',
+        policy: 'chronological',
+        trigger: 'http',
+      });
+    });
+
+    it('gives concurrent requests with one key one run, dispatched once', async () => {
+      const key = `key-${newRunId()}`;
+      const answers = await Promise.all([1, 2, 3].map(() => service().start({ idempotencyKey: key })));
+      expect(new Set(answers.map((a) => a.runId))).toEqual(new Set([derivedRunId('http', key)]));
+      expect(answers.filter((a) => a.created)).toHaveLength(1);
+      expect(dispatched).toEqual([derivedRunId('http', key)]);
+    });
+
+    it('refuses a key reused with a different policy', async () => {
+      const key = `key-${newRunId()}`;
+      await service().start({ idempotencyKey: key });
+      await expect(service().start({ idempotencyKey: key, policy: 'month-first' })).rejects.toBeInstanceOf(
+        ConflictError,
+      );
+    });
+
+    it('marks the run failed and answers 503 when the worker cannot be started; the same key retries it', async () => {
+      const key = `key-${newRunId()}`;
+      failDispatch = true;
+      await expect(service().start({ idempotencyKey: key })).rejects.toBeInstanceOf(ServiceUnavailableError);
+      expect(await ledger().get(derivedRunId('http', key))).toMatchObject({
+        status: 'failed',
+        error: expect.stringMatching(/^could not start the worker/),
+      });
+      failDispatch = false;
+      const retried = await service().start({ idempotencyKey: key });
+      expect(retried.runId).toBe(derivedRunId('http', key));
+      expect(dispatched).toEqual([retried.runId]);
+    });
+
+    it('describes a run with presigned URLs only once it succeeded', async () => {
+      const runId = await queuedRun();
+      const queued = await service().describe(runId);
+      expect(queued).toMatchObject({ runId, status: 'queued' });
+      expect(queued.outputs).toBeUndefined();
+      await runMatchingJob(runId, { store: store(), ledger: ledger(), bucket: bucket() });
+      const done = await service().describe(runId);
+      expect(done.outputs?.resultJson.key).toBe(runOutputKeys(runId).resultJson);
+      expect(new URL(done.outputs?.resultJson.url ?? '').searchParams.get('X-Amz-Expires')).toBe('120');
+      expect(JSON.stringify(done)).not.toContain('idempotencyKey');
+    });
+
+    it('reports an unknown run as not found', async () => {
+      await expect(service().describe(newRunId())).rejects.toBeInstanceOf(NotFoundError);
+    });
+  });
+});

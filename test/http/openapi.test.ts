@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { readYaml } from './yaml.js';
+
+type Routes = string[];
+
+async function openapiRoutes(): Promise<Routes> {
+  const document = (await readYaml('openapi.yaml')) as {
+    openapi: string;
+    paths: Record<string, Record<string, unknown>>;
+  };
+  expect(document.openapi).toMatch(/^3\.1\./);
+  return Object.entries(document.paths)
+    .flatMap(([path, operations]) =>
+      Object.keys(operations).map((method) => `${method.toUpperCase()} ${path}`),
+    )
+    .sort();
+}
+
+async function serverlessRoutes(): Promise<Routes> {
+  const service = (await readYaml('serverless.yml')) as {
+    functions: Record<string, { events?: Array<{ httpApi?: { method: string; path: string } }> }>;
+  };
+  return Object.values(service.functions)
+    .flatMap((fn) => fn.events ?? [])
+    .flatMap((event) =>
+      event.httpApi ? [`${event.httpApi.method.toUpperCase()} ${event.httpApi.path}`] : [],
+    )
+    .sort();
+}
+
+describe('openapi.yaml', () => {
+  it('describes exactly the HTTP routes serverless.yml deploys', async () => {
+    const [documented, deployed] = await Promise.all([openapiRoutes(), serverlessRoutes()]);
+    expect(deployed).toHaveLength(4);
+    expect(documented).toEqual(deployed);
+  });
+
+  it('resolves every $ref to a component it defines', async () => {
+    const document = await readYaml('openapi.yaml');
+    const refs = JSON.stringify(document).match(/"\$ref":"[^"]+"/g) ?? [];
+    expect(refs.length).toBeGreaterThan(10);
+    for (const ref of refs) {
+      const path = ref.slice('"$ref":"#/'.length, -1).split('/');
+      let node: unknown = document;
+      for (const segment of path) node = (node as Record<string, unknown> | undefined)?.[segment];
+      expect(node, ref).toBeDefined();
+    }
+  });
+});

@@ -1,0 +1,425 @@
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/**
+ * `serverless package --stage prod` needs no AWS account: it resolves the configuration, bundles
+ * every function with esbuild and writes the CloudFormation template. These tests read what would
+ * be deployed.
+ */
+
+const run = promisify(execFile);
+const SERVICE_DIR = process.cwd();
+const MIB = 1024 * 1024;
+
+type Json = Record<string, unknown>;
+interface Resource {
+  Type: string;
+  Properties: Json;
+}
+interface Statement {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+  Condition?: Json;
+}
+
+const FUNCTIONS = {
+  getAccountActions: 'functions/get-account-actions.mjs',
+  listAccountActions: 'functions/list-account-actions.mjs',
+  createMatchingRun: 'functions/create-matching-run.mjs',
+  getMatchingRun: 'functions/get-matching-run.mjs',
+  matchingWorker: 'functions/matching-worker.mjs',
+} as const;
+type FunctionKey = keyof typeof FUNCTIONS;
+
+let packageDir: string;
+let bundleDir: string;
+let resources: Record<string, Resource>;
+
+function logicalId(key: FunctionKey): string {
+  return `${key.charAt(0).toUpperCase()}${key.slice(1)}LambdaFunction`;
+}
+
+function resource(id: string): Resource {
+  const found = resources[id];
+  if (!found) throw new Error(`no resource ${id} in the template`);
+  return found;
+}
+
+function ofType(type: string): Array<[string, Resource]> {
+  return Object.entries(resources).filter(([, r]) => r.Type === type);
+}
+
+/** A CloudFormation `Fn::Sub` template, written with `#{…}` so it does not read as a JS template. */
+function cfn(template: string): string {
+  return template.replaceAll('#{', '$' + '{');
+}
+
+/** A readable name for a policy Resource: `RunsTable`, `ResultsBucket/matching-runs/*`, or the ARN template. */
+function resourceName(value: unknown): string {
+  const v = value as Json;
+  if (typeof value === 'string') return value;
+  if (Array.isArray(v['Fn::GetAtt'])) return String((v['Fn::GetAtt'] as string[])[0]);
+  if (typeof v['Fn::Sub'] === 'string')
+    return (v['Fn::Sub'] as string).replace(cfn('#{ResultsBucket.Arn}'), 'ResultsBucket');
+  if (v.Ref) return String(v.Ref);
+  return JSON.stringify(value);
+}
+
+/** Every (action → resources) pair granted to the role of `key`. */
+function grants(key: FunctionKey): Map<string, string[]> {
+  const fn = resource(logicalId(key));
+  const roleId = ((fn.Properties.Role as Json)['Fn::GetAtt'] as string[])[0] ?? '';
+  const policies = resource(roleId).Properties.Policies as Array<{
+    PolicyDocument: { Statement: Statement[] };
+  }>;
+  const result = new Map<string, string[]>();
+  for (const statement of policies.flatMap((p) => p.PolicyDocument.Statement)) {
+    expect(statement.Effect).toBe('Allow');
+    const actions = Array.isArray(statement.Action) ? statement.Action : [statement.Action];
+    const targets = (Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource]).map(
+      resourceName,
+    );
+    for (const action of actions) result.set(action, [...(result.get(action) ?? []), ...targets].sort());
+  }
+  return result;
+}
+
+beforeAll(async () => {
+  packageDir = await mkdtemp(path.join(os.tmpdir(), 'sls-package-'));
+  await run(
+    process.execPath,
+    [
+      'node_modules/osls/bin/serverless.js',
+      'package',
+      '--stage',
+      'prod',
+      '--param=jwtIssuer=https://login.example.com/',
+      '--param=jwtAudience=zhkh-billing-api',
+      '--package',
+      packageDir,
+    ],
+    {
+      cwd: SERVICE_DIR,
+      env: {
+        ...process.env,
+        SLS_TELEMETRY_DISABLED: '1',
+        AWS_ACCESS_KEY_ID: 'package-test',
+        AWS_SECRET_ACCESS_KEY: 'package-test',
+        ESBUILD_WORK_FOLDER: `.esbuild/package-${process.pid}`,
+      },
+      timeout: 110_000,
+    },
+  );
+  const template = JSON.parse(
+    await readFile(path.join(packageDir, 'cloudformation-template-update-stack.json'), 'utf8'),
+  ) as { Resources: Record<string, Resource> };
+  resources = template.Resources;
+}, 120_000);
+
+afterAll(async () => {
+  if (packageDir) await rm(packageDir, { recursive: true, force: true });
+  if (bundleDir) await rm(bundleDir, { recursive: true, force: true });
+});
+
+describe('functions', () => {
+  it.each(Object.keys(FUNCTIONS) as FunctionKey[])(
+    '%s runs on nodejs22.x, arm64, with its own role',
+    (key) => {
+      const { Properties } = resource(logicalId(key));
+      expect(Properties.Runtime).toBe('nodejs22.x');
+      expect(Properties.Architectures).toEqual(['arm64']);
+      expect(Properties.Role).toEqual({
+        'Fn::GetAtt': [`${key.charAt(0).toUpperCase()}${key.slice(1)}Role`, 'Arn'],
+      });
+      const env = (Properties.Environment as { Variables: Json }).Variables;
+      expect(env.MONGODB_URI_PARAMETER).toBe('/zhkh-billing/prod/mongodb-uri');
+      expect(env).not.toHaveProperty('MONGODB_URI');
+      expect(env.RESULTS_BUCKET).toEqual({ Ref: 'ResultsBucket' });
+    },
+  );
+
+  it('gives HTTP functions 10 s and the worker 900 s with 3008 MB', () => {
+    expect(resource(logicalId('getAccountActions')).Properties.Timeout).toBe(10);
+    expect(resource(logicalId('matchingWorker')).Properties).toMatchObject({
+      Timeout: 900,
+      MemorySize: 3008,
+    });
+  });
+
+  it('creates no shared default execution role', () => {
+    expect(resources).not.toHaveProperty('IamRoleLambdaExecution');
+    expect(ofType('AWS::IAM::Role')).toHaveLength(5);
+  });
+});
+
+describe('data resources', () => {
+  it('keeps the run ledger on demand, keyed by runId, with point-in-time recovery', () => {
+    expect(resource('RunsTable').Properties).toMatchObject({
+      BillingMode: 'PAY_PER_REQUEST',
+      KeySchema: [{ AttributeName: 'runId', KeyType: 'HASH' }],
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+    });
+  });
+
+  it('expires idempotency records with a TTL on `expiration`', () => {
+    expect(resource('IdempotencyTable').Properties).toMatchObject({
+      BillingMode: 'PAY_PER_REQUEST',
+      KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+      TimeToLiveSpecification: { AttributeName: 'expiration', Enabled: true },
+    });
+  });
+
+  it('blocks every kind of public access to the results bucket and enforces bucket-owner ownership', () => {
+    expect(resource('ResultsBucket').Properties).toMatchObject({
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+    });
+  });
+
+  it('encrypts the results bucket by default', () => {
+    const encryption = resource('ResultsBucket').Properties.BucketEncryption as {
+      ServerSideEncryptionConfiguration: Array<{ ServerSideEncryptionByDefault: { SSEAlgorithm: string } }>;
+    };
+    expect(['AES256', 'aws:kms']).toContain(
+      encryption.ServerSideEncryptionConfiguration[0]?.ServerSideEncryptionByDefault.SSEAlgorithm,
+    );
+  });
+
+  it('expires run outputs and aborts incomplete multipart uploads', () => {
+    const { Rules } = resource('ResultsBucket').Properties.LifecycleConfiguration as { Rules: Json[] };
+    expect(Rules).toContainEqual(
+      expect.objectContaining({ Status: 'Enabled', Prefix: 'matching-runs/', ExpirationInDays: 90 }),
+    );
+    expect(Rules).toContainEqual(
+      expect.objectContaining({
+        Status: 'Enabled',
+        AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+      }),
+    );
+  });
+
+  it('denies every request to the results bucket that is not over TLS', () => {
+    const policy = resource('ResultsBucketPolicy').Properties.PolicyDocument as { Statement: Statement[] };
+    expect(policy.Statement).toContainEqual(
+      expect.objectContaining({
+        Effect: 'Deny',
+        Principal: '*',
+        Action: 's3:*',
+        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+      }),
+    );
+    expect(policy.Statement.every((s) => s.Effect === 'Deny')).toBe(true);
+  });
+});
+
+describe('PaymentsImported trigger', () => {
+  it('routes billing.payments PaymentsImported events on the default bus to the worker, with retries and a DLQ', () => {
+    const rule = resource('PaymentsImportedRule').Properties;
+    expect(rule.EventPattern).toEqual({ source: ['billing.payments'], 'detail-type': ['PaymentsImported'] });
+    expect(rule.EventBusName).toBe('default');
+    const [target] = rule.Targets as Json[];
+    expect(target).toMatchObject({
+      Arn: { 'Fn::GetAtt': ['MatchingWorkerLambdaFunction', 'Arn'] },
+      RetryPolicy: { MaximumRetryAttempts: expect.any(Number) },
+      DeadLetterConfig: { Arn: { 'Fn::GetAtt': ['MatchingWorkerDeadLetterQueue', 'Arn'] } },
+    });
+  });
+
+  it('lets only that rule invoke the worker', () => {
+    const permission = resource('PaymentsImportedInvokePermission').Properties;
+    expect(permission).toMatchObject({
+      Principal: 'events.amazonaws.com',
+      SourceArn: { 'Fn::GetAtt': ['PaymentsImportedRule', 'Arn'] },
+    });
+  });
+});
+
+describe('least-privilege IAM, one role per function', () => {
+  const ownLogs = (key: FunctionKey) => [
+    cfn(
+      `arn:#{AWS::Partition}:logs:#{AWS::Region}:#{AWS::AccountId}:log-group:/aws/lambda/zhkh-billing-prod-${key}:*`,
+    ),
+  ];
+  const mongoUri = [
+    cfn('arn:#{AWS::Partition}:ssm:#{AWS::Region}:#{AWS::AccountId}:parameter/zhkh-billing/prod/mongodb-uri'),
+  ];
+  const kmsKeys = [cfn('arn:#{AWS::Partition}:kms:#{AWS::Region}:#{AWS::AccountId}:key/*')];
+
+  it.each<[FunctionKey, Record<string, string[]>]>([
+    [
+      'getAccountActions',
+      {
+        'logs:CreateLogStream': ownLogs('getAccountActions'),
+        'logs:PutLogEvents': ownLogs('getAccountActions'),
+        'ssm:GetParameter': mongoUri,
+        'kms:Decrypt': kmsKeys,
+      },
+    ],
+    [
+      'listAccountActions',
+      {
+        'logs:CreateLogStream': ownLogs('listAccountActions'),
+        'logs:PutLogEvents': ownLogs('listAccountActions'),
+        'ssm:GetParameter': mongoUri,
+        'kms:Decrypt': kmsKeys,
+      },
+    ],
+    [
+      'createMatchingRun',
+      {
+        'logs:CreateLogStream': ownLogs('createMatchingRun'),
+        'logs:PutLogEvents': ownLogs('createMatchingRun'),
+        'dynamodb:PutItem': ['RunsTable'],
+        'dynamodb:GetItem': ['RunsTable'],
+        'dynamodb:UpdateItem': ['RunsTable'],
+        'lambda:InvokeFunction': ['MatchingWorkerLambdaFunction'],
+      },
+    ],
+    [
+      'getMatchingRun',
+      {
+        'logs:CreateLogStream': ownLogs('getMatchingRun'),
+        'logs:PutLogEvents': ownLogs('getMatchingRun'),
+        'dynamodb:GetItem': ['RunsTable'],
+        's3:GetObject': ['ResultsBucket/matching-runs/*'],
+      },
+    ],
+    [
+      'matchingWorker',
+      {
+        'logs:CreateLogStream': ownLogs('matchingWorker'),
+        'logs:PutLogEvents': ownLogs('matchingWorker'),
+        'dynamodb:GetItem': ['IdempotencyTable', 'RunsTable'],
+        'dynamodb:PutItem': ['IdempotencyTable', 'RunsTable'],
+        'dynamodb:UpdateItem': ['IdempotencyTable', 'RunsTable'],
+        'dynamodb:DeleteItem': ['IdempotencyTable'],
+        's3:PutObject': ['ResultsBucket/matching-runs/*'],
+        's3:AbortMultipartUpload': ['ResultsBucket/matching-runs/*'],
+        's3:DeleteObject': ['ResultsBucket/matching-runs/*'],
+        'sqs:SendMessage': ['MatchingWorkerDeadLetterQueue'],
+        'ssm:GetParameter': mongoUri,
+        'kms:Decrypt': kmsKeys,
+      },
+    ],
+  ])('%s may do exactly what it uses, on exactly its resources', (key, expected) => {
+    expect(Object.fromEntries(grants(key))).toEqual(expected);
+  });
+
+  it('grants no action on a bare "*" resource and no wildcard action', () => {
+    for (const key of Object.keys(FUNCTIONS) as FunctionKey[]) {
+      for (const [action, targets] of grants(key)) {
+        expect(action, key).not.toContain('*');
+        expect(targets, `${key} ${action}`).not.toContain('*');
+      }
+    }
+  });
+
+  it('lets KMS decrypt only through SSM, only for the MongoDB URI parameter', () => {
+    const role = resource('GetAccountActionsRole').Properties.Policies as Array<{
+      PolicyDocument: { Statement: Statement[] };
+    }>;
+    const decrypt = role[0]?.PolicyDocument.Statement.find((s) => s.Action === 'kms:Decrypt');
+    expect(decrypt?.Condition).toEqual({
+      StringEquals: {
+        'kms:ViaService': { 'Fn::Sub': cfn('ssm.#{AWS::Region}.amazonaws.com') },
+        'kms:EncryptionContext:PARAMETER_ARN': { 'Fn::Sub': mongoUri[0] },
+      },
+    });
+  });
+});
+
+describe('HTTP API', () => {
+  it('protects every route with the JWT authorizer, whose issuer and audience are stage parameters', () => {
+    const routes = ofType('AWS::ApiGatewayV2::Route');
+    expect(routes.map(([, r]) => r.Properties.RouteKey).sort()).toEqual([
+      'GET /accounts/actions',
+      'GET /accounts/{number}/actions',
+      'GET /matching-runs/{runId}',
+      'POST /matching-runs',
+    ]);
+    for (const [, route] of routes) {
+      expect(route.Properties).toMatchObject({
+        AuthorizationType: 'JWT',
+        AuthorizerId: { Ref: 'HttpApiAuthorizerJwt' },
+      });
+    }
+    expect(resource('HttpApiAuthorizerJwt').Properties).toMatchObject({
+      AuthorizerType: 'JWT',
+      IdentitySource: ['$request.header.Authorization'],
+      JwtConfiguration: { Issuer: 'https://login.example.com/', Audience: ['zhkh-billing-api'] },
+    });
+  });
+});
+
+describe('bundles', () => {
+  async function extract(key: FunctionKey): Promise<{ file: string; bytes: number }> {
+    // Inside the project, so the bundles' external imports (the AWS SDK) resolve from node_modules.
+    if (!bundleDir) {
+      await mkdir(path.join(SERVICE_DIR, '.esbuild'), { recursive: true });
+      bundleDir = await mkdtemp(path.join(SERVICE_DIR, '.esbuild', 'bundle-check-'));
+    }
+    const { stdout } = await run('unzip', ['-p', path.join(packageDir, `${key}.zip`), FUNCTIONS[key]], {
+      encoding: 'buffer',
+      maxBuffer: 64 * MIB,
+    });
+    const file = path.join(bundleDir, key, FUNCTIONS[key]);
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, stdout);
+    return { file, bytes: stdout.byteLength };
+  }
+
+  it.each(Object.keys(FUNCTIONS) as FunctionKey[])(
+    '%s is one minified ES module of at most 1 MiB',
+    async (key) => {
+      const { bytes } = await extract(key);
+      console.log(`bundle ${key}: ${(bytes / 1024).toFixed(0)} KiB`);
+      expect(bytes).toBeGreaterThan(10_000);
+      expect(bytes).toBeLessThanOrEqual(MIB);
+    },
+  );
+
+  it('loads in a fresh Node process and answers an invalid request with a 400 problem', async () => {
+    const { file } = await extract('getAccountActions');
+    const script = `
+      const { handler } = await import(${JSON.stringify(`file://${file}`)});
+      const context = { awsRequestId: 'bundle-check', functionName: 'f', getRemainingTimeInMillis: () => 5000 };
+      const event = { version: '2.0', routeKey: 'GET /accounts/{number}/actions', headers: {}, pathParameters: { number: '123' }, requestContext: {} };
+      const response = await handler(event, context);
+      process.stdout.write(JSON.stringify(response));`;
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: SERVICE_DIR,
+      env: { PATH: process.env.PATH, POWERTOOLS_LOG_LEVEL: 'SILENT', MONGODB_URI_PARAMETER: '/never/read' },
+      timeout: 20_000,
+    });
+    const response = JSON.parse(stdout) as { statusCode: number; headers: Json; body: string };
+    expect(response.statusCode).toBe(400);
+    expect(response.headers['Content-Type']).toBe('application/problem+json');
+    expect(JSON.parse(response.body).detail).toBe(
+      'number: must be exactly 13 characters (Unicode code points), got 3',
+    );
+  });
+
+  it.each(['matchingWorker', 'createMatchingRun', 'getMatchingRun'] as const)(
+    '%s initialises in a fresh Node process',
+    async (key) => {
+      const { file } = await extract(key);
+      const script = `const m = await import(${JSON.stringify(`file://${file}`)}); process.stdout.write(typeof m.handler);`;
+      const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
+        cwd: SERVICE_DIR,
+        env: { PATH: process.env.PATH, POWERTOOLS_LOG_LEVEL: 'SILENT', MONGODB_URI_PARAMETER: '/never/read' },
+        timeout: 20_000,
+      });
+      expect(stdout).toBe('function');
+    },
+  );
+});
