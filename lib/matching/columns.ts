@@ -1,0 +1,126 @@
+/**
+ * Growable typed-array columns. The matcher keeps one number per record per column instead of
+ * one object per record: typed arrays sort natively, cost no GC tracing and stay compact.
+ */
+
+function nextCapacity(current: number, needed: number): number {
+  let capacity = Math.max(current, 16);
+  while (capacity < needed) capacity *= 2;
+  return capacity;
+}
+
+export function ensureFloat64(
+  array: Float64Array<ArrayBuffer>,
+  needed: number,
+  keep = 0,
+): Float64Array<ArrayBuffer> {
+  if (array.length >= needed) return array;
+  const grown = new Float64Array(nextCapacity(array.length, needed));
+  if (keep > 0) grown.set(array.subarray(0, keep));
+  return grown;
+}
+
+export function ensureInt32(
+  array: Int32Array<ArrayBuffer>,
+  needed: number,
+  keep = 0,
+): Int32Array<ArrayBuffer> {
+  if (array.length >= needed) return array;
+  const grown = new Int32Array(nextCapacity(array.length, needed));
+  if (keep > 0) grown.set(array.subarray(0, keep));
+  return grown;
+}
+
+export function ensureUint8(
+  array: Uint8Array<ArrayBuffer>,
+  needed: number,
+  keep = 0,
+): Uint8Array<ArrayBuffer> {
+  if (array.length >= needed) return array;
+  const grown = new Uint8Array(nextCapacity(array.length, needed));
+  if (keep > 0) grown.set(array.subarray(0, keep));
+  return grown;
+}
+
+/**
+ * An append-only list of int32 values (record indices). Reserving on an empty list allocates
+ * exactly, so a single-partition run owns exactly-sized arrays; later growth doubles.
+ */
+export class Int32List {
+  data = new Int32Array(0);
+  length = 0;
+
+  push(value: number): void {
+    if (this.length === this.data.length) this.data = ensureInt32(this.data, this.length + 1, this.length);
+    this.data[this.length++] = value;
+  }
+
+  reserve(extra: number): void {
+    if (this.length + extra <= this.data.length) return;
+    if (this.length === 0) this.data = new Int32Array(extra);
+    else this.data = ensureInt32(this.data, this.length + extra, this.length);
+  }
+
+  /** The values written so far (a view, not a copy). */
+  view(): Int32Array {
+    return this.data.subarray(0, this.length);
+  }
+}
+
+/** Float64 counterpart of {@link Int32List} (distinct dates). */
+export class Float64List {
+  data = new Float64Array(0);
+  length = 0;
+
+  push(value: number): void {
+    if (this.length === this.data.length) this.data = ensureFloat64(this.data, this.length + 1, this.length);
+    this.data[this.length++] = value;
+  }
+
+  view(): Float64Array {
+    return this.data.subarray(0, this.length);
+  }
+}
+
+/** Uint8 counterpart of {@link Int32List} (match rules). */
+export class Uint8List {
+  data = new Uint8Array(0);
+  length = 0;
+
+  push(value: number): void {
+    if (this.length === this.data.length) this.data = ensureUint8(this.data, this.length + 1, this.length);
+    this.data[this.length++] = value;
+  }
+
+  reserve(extra: number): void {
+    if (this.length + extra <= this.data.length) return;
+    if (this.length === 0) this.data = new Uint8Array(extra);
+    else this.data = ensureUint8(this.data, this.length + extra, this.length);
+  }
+
+  view(): Uint8Array {
+    return this.data.subarray(0, this.length);
+  }
+}
+
+/**
+ * The records one source has read, addressed by read position: outputs refer to records by that
+ * index and re-derive their normalised date and month when written, so no per-record column
+ * outlives the run's scratch space. An input array is used as is (copying a million references
+ * is slow while the GC is marking a large heap: every pointer store takes the write barrier);
+ * streamed records are kept here as they arrive.
+ */
+export class RecordStore {
+  readonly records: unknown[];
+  private readonly owned: boolean;
+
+  constructor(input?: readonly unknown[]) {
+    this.owned = input === undefined;
+    this.records = (input as unknown[] | undefined) ?? [];
+  }
+
+  /** Records a streamed record at the next read position (no-op for an input array). */
+  keep(record: unknown): void {
+    if (this.owned) this.records.push(record);
+  }
+}

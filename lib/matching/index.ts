@@ -1,0 +1,18 @@
+/**
+ * Payment matching (разноска платежей), SPEC §3: pairs each payment with the accrual it pays.
+ *
+ * @example
+ * import { matchPayments, resultJsonChunks } from './lib/matching/index.js';
+ * const outcome = await matchPayments(accrualCursor, paymentCursor, { policy: 'chronological' });
+ * await bucket.upload(key, resultJsonChunks(outcome, { runId, generatedAt }), 'application/json');
+ */
+
+export { parseIsoDate } from './dates.js';
+export { compareCodePoints, compareIds, type RecordId } from './ids.js';
+export { matchPayments, matchRecords } from './match.js';
+export { type NormalisedFields, type NormaliseResult, normaliseRecord } from './normalise.js';
+export type { MatchOutcome } from './outcome.js';
+export type { RecordInput } from './record-stream.js';
+export { guardFormula, matchesCsvChunks, unmatchedPaymentsCsvChunks } from './result-csv.js';
+export { type ResultMeta, resultJsonChunks, toMatchResult } from './result-json.js';
+export * from './types.js';

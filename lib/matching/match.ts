@@ -1,0 +1,97 @@
+import type { MatchOutcome } from './outcome.js';
+import { feedPartitioned } from './partition-groups.js';
+import { feedPartitionStreams } from './partition-stream.js';
+import { consumeAll, type RecordInput, Stopwatch } from './record-stream.js';
+import { MatchSession } from './session.js';
+import { DEFAULT_POLICY, type MatchOptions, POLICIES, type Policy } from './types.js';
+
+function policyOf(options: MatchOptions | undefined): Policy {
+  const policy = options?.policy ?? DEFAULT_POLICY;
+  if (!POLICIES.includes(policy)) throw new TypeError(`unknown matching policy ${JSON.stringify(policy)}`);
+  return policy;
+}
+
+function partitionFieldOf(options: MatchOptions | undefined): string | undefined {
+  const field = options?.partitionBy;
+  if (field === undefined) return undefined;
+  if (typeof field !== 'string' || field === '' || field.split('.').includes('')) {
+    throw new TypeError(`invalid partition field ${JSON.stringify(field)}`);
+  }
+  return field;
+}
+
+/**
+ * Matches payments to accruals (SPEC §3) from two in-memory collections in any order.
+ * Records that cannot take part are listed in `rejected()`, never dropped; the run never throws
+ * because of data (only for invalid options).
+ *
+ * With `partitionBy`, records are grouped by that field here, whatever their input order.
+ *
+ * @example
+ * const outcome = matchRecords(accruals, payments, { policy: 'month-first' });
+ * for (const { payment, accrual, rule } of outcome.matches()) console.log(payment.id, accrual.id, rule);
+ */
+export function matchRecords(
+  accruals: readonly unknown[],
+  payments: readonly unknown[],
+  options?: MatchOptions,
+): MatchOutcome {
+  const stopwatch = new Stopwatch();
+  const policy = policyOf(options);
+  const partitionBy = partitionFieldOf(options);
+  const session = new MatchSession(policy, partitionBy, { accruals, payments });
+  if (partitionBy !== undefined) {
+    feedPartitioned(session, accruals, payments, partitionBy);
+  } else {
+    session.beginPartition();
+    session.acceptAccrualsOf(accruals, 0, accruals.length);
+    session.acceptPaymentsOf(payments, 0, payments.length);
+    session.endPartition();
+  }
+  return session.finish(stopwatch.totalMs());
+}
+
+/**
+ * Matches payments to accruals (SPEC §3) reading each input once, as a stream (MongoDB cursors,
+ * generators). Inputs sorted by `(date, id)` take a fast path; any other order is sorted in
+ * memory, so order never changes the result. Two arrays are handled as {@link matchRecords} does.
+ *
+ * With `partitionBy`, streamed inputs must be sorted (at least grouped in ascending order) by that
+ * field first, as a `(partition, date, id)` index returns them: each partition is matched as soon
+ * as both inputs have passed it, so working memory is bounded by the largest partition. A record
+ * whose partition comes back after it was processed is rejected as out of order.
+ *
+ * `stats.durationMs` counts the matcher's own work, not the time spent waiting for input.
+ */
+export async function matchPayments(
+  accruals: RecordInput,
+  payments: RecordInput,
+  options?: MatchOptions,
+): Promise<MatchOutcome> {
+  // Whole collections in memory (e.g. files read by the command line) need no stream discipline.
+  if (Array.isArray(accruals) && Array.isArray(payments)) return matchRecords(accruals, payments, options);
+  const stopwatch = new Stopwatch();
+  const policy = policyOf(options);
+  const partitionBy = partitionFieldOf(options);
+  // Arrays are read in index order, so read positions index straight into them.
+  const session = new MatchSession(policy, partitionBy, {
+    ...(Array.isArray(accruals) ? { accruals } : {}),
+    ...(Array.isArray(payments) ? { payments } : {}),
+  });
+  try {
+    if (partitionBy !== undefined) {
+      await feedPartitionStreams(session, accruals, payments, partitionBy, stopwatch);
+    } else {
+      session.beginPartition();
+      if (Array.isArray(accruals)) session.acceptAccrualsOf(accruals, 0, accruals.length);
+      else await consumeAll(accruals, stopwatch, (record, seq) => session.acceptAccrual(record, seq));
+      if (Array.isArray(payments)) session.acceptPaymentsOf(payments, 0, payments.length);
+      else await consumeAll(payments, stopwatch, (record, seq) => session.acceptPayment(record, seq));
+      session.endPartition();
+    }
+  } catch (error) {
+    session.abandon();
+    throw error;
+  }
+  return session.finish(stopwatch.totalMs());
+}

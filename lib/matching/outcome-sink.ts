@@ -1,0 +1,65 @@
+import { Float64List, Int32List, Uint8List } from './columns.js';
+import type { DateTable, SweepScratch } from './scratch.js';
+import { RULE_SAME_MONTH, type SweepSink } from './sweep.js';
+
+/**
+ * Collects each partition's sweep into the run's outcome: record indices (read positions), rule
+ * codes and date ranks, in the order the outputs list them.
+ */
+export class OutcomeSink implements SweepSink, DateTable {
+  readonly matchPayment = new Int32List();
+  readonly matchAccrual = new Int32List();
+  readonly matchRule = new Uint8List();
+  readonly matchPaymentDate = new Int32List();
+  readonly matchAccrualDate = new Int32List();
+  readonly unmatchedPayments = new Int32List();
+  readonly unmatchedPaymentDates = new Int32List();
+  readonly unpaidAccruals = new Int32List();
+  readonly unpaidAccrualDates = new Int32List();
+  /**
+   * Distinct dates of the run (entries of the `…Date` lists index it). Outputs format dates from
+   * here instead of reading each record's Date object again: in output order the records are
+   * scattered in memory, and every pointer not followed there saves a cache miss.
+   */
+  readonly dates = new Float64List();
+  sameMonth = 0;
+  /** The partition being swept. */
+  sweep: SweepScratch | undefined;
+
+  match(payment: number, accrual: number, rule: number): void {
+    const s = this.sweep as SweepScratch;
+    this.matchPayment.push(s.paymentOrder[payment] as number);
+    this.matchAccrual.push(s.accrualOrder[accrual] as number);
+    this.matchRule.push(rule);
+    this.matchPaymentDate.push(s.paymentDateRank[payment] as number);
+    this.matchAccrualDate.push(s.accrualDateRank[accrual] as number);
+    if (rule === RULE_SAME_MONTH) this.sameMonth++;
+  }
+
+  unmatched(payment: number): void {
+    const s = this.sweep as SweepScratch;
+    this.unmatchedPayments.push(s.paymentOrder[payment] as number);
+    this.unmatchedPaymentDates.push(s.paymentDateRank[payment] as number);
+  }
+
+  /** Appends the partition's unpaid accruals (`count` of them) in `(date, id)` order. */
+  unpaid(count: number): void {
+    const s = this.sweep as SweepScratch;
+    this.unpaidAccruals.reserve(count);
+    this.unpaidAccrualDates.reserve(count);
+    const { paid, accrualOrder, accrualDateRank, accrualCount } = s;
+    for (let a = 0; a < accrualCount; a++) {
+      if (paid[a] === 0) {
+        this.unpaidAccruals.push(accrualOrder[a] as number);
+        this.unpaidAccrualDates.push(accrualDateRank[a] as number);
+      }
+    }
+  }
+
+  /** Rank of `date` in {@link dates}, given the previous rank handed out (sorted input repeats dates). */
+  dateRank(date: number, previous: number): number {
+    if (previous >= 0 && this.dates.data[previous] === date) return previous;
+    this.dates.push(date);
+    return this.dates.length - 1;
+  }
+}

@@ -1,0 +1,149 @@
+import { toJsonSafe } from './json-safe.js';
+import { OutputRecordBuilder } from './output-record.js';
+import { RULE_SAME_MONTH } from './sweep.js';
+import type {
+  Match,
+  MatchRule,
+  MatchStats,
+  OutputRecord,
+  Policy,
+  RecordSource,
+  RejectedRecord,
+} from './types.js';
+
+/**
+ * The result of one matching run. Held in columnar form (record indices and rule codes); the
+ * output records of SPEC §3 are built on the fly each time one of the iterables is walked, so a
+ * million-record run never holds a million output objects at once. Every method can be iterated
+ * any number of times.
+ */
+export interface MatchOutcome {
+  readonly policy: Policy;
+  readonly stats: MatchStats;
+  /** The partition field the run used, if any (the CSV outputs add a `partition` column for it). */
+  readonly partitionBy?: string;
+  /** Matches in payment processing order (`month-first`: pass-1 matches, then pass-2 matches). */
+  matches(): Iterable<Match>;
+  /** Unmatched payments in `(partition, date, id)` order. */
+  unmatchedPayments(): Iterable<OutputRecord>;
+  /** Unpaid accruals in `(partition, date, id)` order. */
+  unpaidAccruals(): Iterable<OutputRecord>;
+  /** Rejected accruals, then rejected payments, each in read order. */
+  rejected(): Iterable<RejectedRecord>;
+}
+
+export interface RejectedEntry {
+  readonly source: RecordSource;
+  readonly seq: number;
+  readonly record: unknown;
+  readonly reason: string;
+}
+
+/** Everything a finished run produced, in columnar form. */
+export interface OutcomeColumns {
+  readonly policy: Policy;
+  readonly partitionBy: string | undefined;
+  /** Records that passed field validation, in read order; outputs refer to them by index. */
+  readonly accruals: readonly unknown[];
+  readonly payments: readonly unknown[];
+  /** Per match: payment index, accrual index (into the records above) and rule code. */
+  readonly matchPayment: Int32Array;
+  readonly matchAccrual: Int32Array;
+  readonly matchRule: Uint8Array;
+  /** Dates of the records above, as indices into `dates`. */
+  readonly matchPaymentDate: Int32Array;
+  readonly matchAccrualDate: Int32Array;
+  readonly unmatchedPayments: Int32Array;
+  readonly unmatchedPaymentDates: Int32Array;
+  readonly unpaidAccruals: Int32Array;
+  readonly unpaidAccrualDates: Int32Array;
+  /** The run's distinct dates (epoch ms). */
+  readonly dates: Float64Array;
+  /** Already in output order. */
+  readonly rejected: readonly RejectedEntry[];
+  readonly stats: MatchStats;
+}
+
+/** Records built per warm-up loop: enough to overlap memory fetches, few enough to stay in cache. */
+const WARM_CHUNK = 32;
+
+function* recordsAt(
+  records: readonly unknown[],
+  indices: Int32Array,
+  dateRanks: Int32Array,
+  dates: Float64Array,
+): Iterable<OutputRecord> {
+  const builder = new OutputRecordBuilder();
+  for (let from = 0; from < indices.length; from += WARM_CHUNK) {
+    const to = Math.min(from + WARM_CHUNK, indices.length);
+    builder.warm(records, indices, from, to);
+    for (let i = from; i < to; i++) {
+      yield builder.build(records[indices[i] as number], dates[dateRanks[i] as number] as number);
+    }
+  }
+}
+
+function ruleName(code: number): MatchRule {
+  return code === RULE_SAME_MONTH ? 'same-month' : 'oldest';
+}
+
+/** {@link MatchOutcome} over {@link OutcomeColumns}. */
+export class ColumnarOutcome implements MatchOutcome {
+  readonly policy: Policy;
+  readonly stats: MatchStats;
+  readonly partitionBy?: string;
+
+  constructor(private readonly columns: OutcomeColumns) {
+    this.policy = columns.policy;
+    this.stats = columns.stats;
+    if (columns.partitionBy !== undefined) this.partitionBy = columns.partitionBy;
+  }
+
+  *matches(): Iterable<Match> {
+    const {
+      matchPayment,
+      matchAccrual,
+      matchRule,
+      matchPaymentDate,
+      matchAccrualDate,
+      payments,
+      accruals,
+      dates,
+    } = this.columns;
+    const builder = new OutputRecordBuilder();
+    for (let from = 0; from < matchPayment.length; from += WARM_CHUNK) {
+      const to = Math.min(from + WARM_CHUNK, matchPayment.length);
+      builder.warm(payments, matchPayment, from, to);
+      builder.warm(accruals, matchAccrual, from, to);
+      for (let i = from; i < to; i++) {
+        yield {
+          payment: builder.build(
+            payments[matchPayment[i] as number],
+            dates[matchPaymentDate[i] as number] as number,
+          ),
+          accrual: builder.build(
+            accruals[matchAccrual[i] as number],
+            dates[matchAccrualDate[i] as number] as number,
+          ),
+          rule: ruleName(matchRule[i] as number),
+        };
+      }
+    }
+  }
+
+  unmatchedPayments(): Iterable<OutputRecord> {
+    const { payments, unmatchedPayments, unmatchedPaymentDates, dates } = this.columns;
+    return recordsAt(payments, unmatchedPayments, unmatchedPaymentDates, dates);
+  }
+
+  unpaidAccruals(): Iterable<OutputRecord> {
+    const { accruals, unpaidAccruals, unpaidAccrualDates, dates } = this.columns;
+    return recordsAt(accruals, unpaidAccruals, unpaidAccrualDates, dates);
+  }
+
+  *rejected(): Iterable<RejectedRecord> {
+    for (const entry of this.columns.rejected) {
+      yield { source: entry.source, record: toJsonSafe(entry.record), reason: entry.reason };
+    }
+  }
+}

@@ -1,0 +1,98 @@
+import { stringify } from 'csv-stringify/sync';
+import type { MatchOutcome } from './outcome.js';
+import { partitionPath, partitionValueOf } from './partition-values.js';
+import type { Match, OutputRecord } from './types.js';
+
+/**
+ * CSV tables for accountants. Text cells that a spreadsheet would read as a formula (starting
+ * with `=`, `+`, `-`, `@`, tab or carriage return) get a leading apostrophe; numeric cells (number
+ * ids, integer months) are written as plain numbers — a negative number is data, not a formula.
+ * ObjectIds are written as their 24-digit hex. Quoting follows RFC 4180 (csv-stringify).
+ */
+
+const ROWS_PER_CHUNK = 500;
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+type Cell = string | number;
+
+/** Neutralises spreadsheet formula injection in a text cell. */
+export function guardFormula(text: string): string {
+  return FORMULA_START.test(text) ? `'${text}` : text;
+}
+
+function valueCell(value: unknown): Cell {
+  if (typeof value === 'number') return value;
+  if (typeof value === 'string') return guardFormula(value);
+  if (typeof value === 'object' && value !== null) {
+    const hex = (value as { $oid?: unknown }).$oid;
+    if (typeof hex === 'string') return hex;
+  }
+  if (value === undefined || value === null) return '';
+  return guardFormula(JSON.stringify(value));
+}
+
+function recordCells(record: OutputRecord): Cell[] {
+  return [valueCell(record.id), guardFormula(record.date), valueCell(record.month)];
+}
+
+function* csvChunks<T>(
+  header: readonly string[],
+  items: Iterable<T>,
+  row: (item: T) => Cell[],
+): Iterable<string> {
+  yield stringify([header]);
+  let rows: Cell[][] = [];
+  for (const item of items) {
+    rows.push(row(item));
+    if (rows.length === ROWS_PER_CHUNK) {
+      yield stringify(rows);
+      rows = [];
+    }
+  }
+  if (rows.length > 0) yield stringify(rows);
+}
+
+function partitionCell(outcome: MatchOutcome): ((record: OutputRecord) => Cell[]) | undefined {
+  if (outcome.partitionBy === undefined) return undefined;
+  const path = partitionPath(outcome.partitionBy);
+  return (record) => [valueCell(partitionValueOf(record, path))];
+}
+
+/**
+ * `matches.csv`: `payment_id,payment_date,payment_month,accrual_id,accrual_date,accrual_month,rule`,
+ * preceded by a `partition` column when the run used a partition field. One header row, then one
+ * row per match in the order of `outcome.matches()`.
+ */
+export function matchesCsvChunks(outcome: MatchOutcome): Iterable<string> {
+  const partition = partitionCell(outcome);
+  const header = [
+    'payment_id',
+    'payment_date',
+    'payment_month',
+    'accrual_id',
+    'accrual_date',
+    'accrual_month',
+    'rule',
+  ];
+  const row = (match: Match): Cell[] => [
+    ...recordCells(match.payment),
+    ...recordCells(match.accrual),
+    match.rule,
+  ];
+  if (partition === undefined) return csvChunks(header, outcome.matches(), row);
+  return csvChunks(['partition', ...header], outcome.matches(), (match) => [
+    ...partition(match.payment),
+    ...row(match),
+  ]);
+}
+
+/** `unmatched-payments.csv`: `id,date,month` (+ `partition` first when partitioned). */
+export function unmatchedPaymentsCsvChunks(outcome: MatchOutcome): Iterable<string> {
+  const partition = partitionCell(outcome);
+  if (partition === undefined)
+    return csvChunks(['id', 'date', 'month'], outcome.unmatchedPayments(), recordCells);
+  return csvChunks(['partition', 'id', 'date', 'month'], outcome.unmatchedPayments(), (record) => [
+    ...partition(record),
+    ...recordCells(record),
+  ]);
+}

@@ -1,0 +1,136 @@
+import { describe, expect, it } from 'vitest';
+import { matchRecords, type Policy } from '../../lib/matching/index.js';
+import { shuffled, summarise } from './helpers.js';
+
+const POLICIES: Policy[] = ['chronological', 'month-first'];
+
+describe.each(POLICIES)('%s policy', (policy) => {
+  const run = (accruals: object[], payments: object[]) =>
+    summarise(matchRecords(accruals, payments, { policy }));
+
+  it('never lets a payment pay an accrual of the same date', () => {
+    expect(
+      run(
+        [{ id: 1, date: '2024-01-05T10:00:00Z', month: 1 }],
+        [{ id: 1, date: '2024-01-05T10:00:00Z', month: 1 }],
+      ),
+    ).toEqual({
+      matches: [],
+      unmatchedPayments: [1],
+      unpaidAccruals: [1],
+    });
+  });
+
+  it('lets a payment one millisecond later pay', () => {
+    expect(
+      run(
+        [{ id: 1, date: '2024-01-05T10:00:00.000Z', month: 1 }],
+        [{ id: 1, date: '2024-01-05T10:00:00.001Z', month: 1 }],
+      ).matches,
+    ).toEqual(['P1→A1 same-month']);
+  });
+
+  it('prefers an accrual of the same month over an older one', () => {
+    const accruals = [
+      { id: 1, date: '2024-01-01', month: 1 },
+      { id: 2, date: '2024-01-02', month: 2 },
+    ];
+    expect(run(accruals, [{ id: 1, date: '2024-01-03', month: 2 }]).matches).toEqual(['P1→A2 same-month']);
+  });
+
+  it('takes the oldest accrual of the same month first', () => {
+    const accruals = [
+      { id: 1, date: '2024-01-02', month: 2 },
+      { id: 2, date: '2024-01-01', month: 2 },
+    ];
+    expect(run(accruals, [{ id: 1, date: '2024-01-03', month: 2 }]).matches).toEqual(['P1→A2 same-month']);
+  });
+
+  it('takes the oldest accrual of any month when none of its month is eligible', () => {
+    const accruals = [
+      { id: 1, date: '2024-01-02', month: 3 },
+      { id: 2, date: '2024-01-01', month: 4 },
+      { id: 3, date: '2024-01-09', month: 2 },
+    ];
+    expect(run(accruals, [{ id: 1, date: '2024-01-05', month: 2 }]).matches).toEqual(['P1→A2 oldest']);
+  });
+
+  it('leaves payments without eligible accruals unmatched, in (date, id) order', () => {
+    expect(
+      run(
+        [{ id: 1, date: '2024-01-05', month: 1 }],
+        [
+          { id: 9, date: '2024-01-03', month: 1 },
+          { id: 2, date: '2024-01-03', month: 1 },
+          { id: 1, date: '2024-01-01', month: 1 },
+        ],
+      ).unmatchedPayments,
+    ).toEqual([1, 2, 9]);
+  });
+
+  it('handles empty collections', () => {
+    expect(run([], [])).toEqual({ matches: [], unmatchedPayments: [], unpaidAccruals: [] });
+    expect(run([{ id: 1, date: '2024-01-01', month: 1 }], []).unpaidAccruals).toEqual([1]);
+    expect(run([], [{ id: 1, date: '2024-01-01', month: 1 }]).unmatchedPayments).toEqual([1]);
+  });
+
+  it('gives the same result for sorted and shuffled input', () => {
+    const accruals = Array.from({ length: 40 }, (_, i) => ({
+      id: i,
+      date: `2024-01-${10 + (i % 7)}`,
+      month: 1 + (i % 3),
+    }));
+    const payments = Array.from({ length: 40 }, (_, i) => ({
+      id: i,
+      date: `2024-01-${11 + (i % 9)}`,
+      month: 1 + (i % 4),
+    }));
+    const sorted = run(accruals, payments);
+    for (const seed of [1, 2, 3])
+      expect(run(shuffled(accruals, seed), shuffled(payments, seed))).toEqual(sorted);
+  });
+
+  it('orders dates across the whole representable range', () => {
+    const accruals = [
+      { id: 1, date: '+200000-01-01', month: 1 },
+      { id: 2, date: '-200000-01-01', month: 1 },
+      { id: 3, date: '1970-01-01', month: 1 },
+    ];
+    const payments = [
+      { id: 1, date: '+275000-01-01', month: 2 },
+      { id: 2, date: '2000-01-01', month: 2 },
+    ];
+    expect(run(accruals, payments).matches).toEqual(['P2→A2 oldest', 'P1→A3 oldest']);
+  });
+
+  it('orders sparse, fractional and huge numeric ids', () => {
+    const ids = [1e15, -7, 0.25, 3, 2 ** 52];
+    const outcome = run(
+      ids.map((id) => ({ id, date: '2024-01-01', month: 1 })),
+      [],
+    );
+    expect(outcome.unpaidAccruals).toEqual([-7, 0.25, 3, 1e15, 2 ** 52]);
+  });
+});
+
+describe('chronological and month-first differ as the spec says', () => {
+  // One payment of month 2 arrives first and takes the only accrual of month 1 under chronological
+  // (oldest rule); month-first keeps it for the later same-month payment.
+  const accruals = [{ id: 1, date: '2024-01-01', month: 1 }];
+  const payments = [
+    { id: 1, date: '2024-01-02', month: 2 },
+    { id: 2, date: '2024-01-03', month: 1 },
+  ];
+
+  it('chronological pays in arrival order', () => {
+    expect(summarise(matchRecords(accruals, payments, { policy: 'chronological' })).matches).toEqual([
+      'P1→A1 oldest',
+    ]);
+  });
+
+  it('month-first gives same-month payments precedence', () => {
+    expect(summarise(matchRecords(accruals, payments, { policy: 'month-first' })).matches).toEqual([
+      'P2→A1 same-month',
+    ]);
+  });
+});

@@ -1,0 +1,81 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { matchPayments, matchRecords } from '../../lib/matching/index.js';
+import { once, shuffled, slowly, summarise } from './helpers.js';
+
+function records(count: number, firstDay: number, salt: number) {
+  return Array.from({ length: count }, (_, i) => ({
+    id: (i * 7919 + salt) % 100_003,
+    date: new Date(Date.UTC(2024, 0, firstDay + ((i * 31 + salt) % 20))),
+    month: `2024-0${1 + ((i * 13 + salt) % 3)}`,
+    seq: i,
+  }));
+}
+
+describe('streaming inputs', () => {
+  const accruals = records(3000, 1, 1);
+  const payments = records(3000, 3, 2);
+  const byDateAndId = (a: { date: Date; id: number }, b: { date: Date; id: number }) =>
+    a.date.getTime() - b.date.getTime() || a.id - b.id;
+
+  it.each(['chronological', 'month-first'] as const)(
+    '%s: an out-of-order stream is sorted, never mis-matched',
+    async (policy) => {
+      const expected = summarise(
+        matchRecords([...accruals].sort(byDateAndId), [...payments].sort(byDateAndId), { policy }),
+      );
+      const streamed = await matchPayments(slowly(shuffled(accruals, 7)), slowly(shuffled(payments, 8)), {
+        policy,
+      });
+      expect(summarise(streamed)).toEqual(expected);
+      expect(expected.matches.length).toBeGreaterThan(1000);
+    },
+  );
+
+  it('a stream already in (date, id) order gives the same result as an unsorted one', async () => {
+    const sorted = await matchPayments(
+      once([...accruals].sort(byDateAndId)),
+      once([...payments].sort(byDateAndId)),
+    );
+    expect(summarise(sorted)).toEqual(summarise(matchRecords(accruals, payments)));
+  });
+
+  it('reads each input exactly once', async () => {
+    let pulls = 0;
+    const counted = {
+      [Symbol.asyncIterator]() {
+        const inner = slowly(accruals)[Symbol.asyncIterator]();
+        return {
+          next: () => {
+            pulls++;
+            return inner.next();
+          },
+        };
+      },
+    };
+    const outcome = await matchPayments(counted, payments);
+    expect(pulls).toBe(accruals.length + 1);
+    expect(outcome.stats.accruals).toBe(accruals.length);
+  });
+
+  it('does not count time spent waiting for input in durationMs', async () => {
+    async function* late<T>(items: readonly T[]) {
+      for (const item of items) {
+        await sleep(40);
+        yield item;
+      }
+    }
+    const started = performance.now();
+    const outcome = await matchPayments(late(accruals.slice(0, 3)), late(payments.slice(0, 3)));
+    expect(performance.now() - started).toBeGreaterThanOrEqual(200);
+    expect(outcome.stats.durationMs).toBeLessThan(100);
+  });
+
+  it('propagates an error thrown by an input', async () => {
+    async function* broken() {
+      yield accruals[0];
+      throw new Error('cursor died');
+    }
+    await expect(matchPayments(broken(), payments)).rejects.toThrow('cursor died');
+  });
+});

@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { matchPayments, matchRecords } from '../../lib/matching/index.js';
+import { jan, once, slowly, summarise } from './helpers.js';
+
+// SPEC §3 worked example, `(id, day, month)`; days are days of January 2024.
+const accruals = [
+  [1, 1, 5],
+  [2, 2, 2],
+  [3, 3, 3],
+  [4, 4, 8],
+  [5, 5, 3],
+  [6, 6, 12],
+  [7, 4, 2],
+].map(([id, day, month]) => ({ id, date: jan(day as number), month }));
+const payments = [
+  [1, 6, 1],
+  [2, 7, 2],
+  [3, 2, 2],
+  [4, 9, 4],
+  [5, 10, 5],
+].map(([id, day, month]) => ({ id, date: jan(day as number), month }));
+
+describe('the worked example of SPEC §3', () => {
+  it('chronological: P3→A1, P1→A2, P2→A7 (same month), P4→A3, P5→A4; A5 and A6 unpaid', () => {
+    expect(summarise(matchRecords(accruals, payments, { policy: 'chronological' }))).toEqual({
+      matches: ['P3→A1 oldest', 'P1→A2 oldest', 'P2→A7 same-month', 'P4→A3 oldest', 'P5→A4 oldest'],
+      unmatchedPayments: [],
+      unpaidAccruals: [5, 6],
+    });
+  });
+
+  it('month-first: P2→A2, P5→A1 (same month), then P1→A3, P4→A4 (oldest); P3 unmatched', () => {
+    expect(summarise(matchRecords(accruals, payments, { policy: 'month-first' }))).toEqual({
+      matches: ['P2→A2 same-month', 'P5→A1 same-month', 'P1→A3 oldest', 'P4→A4 oldest'],
+      unmatchedPayments: [3],
+      unpaidAccruals: [7, 5, 6],
+    });
+  });
+
+  it('uses chronological when no policy is given', () => {
+    const outcome = matchRecords(accruals, payments);
+    expect(outcome.policy).toBe('chronological');
+    expect(summarise(outcome).matches).toEqual(
+      summarise(matchRecords(accruals, payments, { policy: 'chronological' })).matches,
+    );
+  });
+
+  it.each(['chronological', 'month-first'] as const)(
+    '%s: reports stats that reconcile with the lists',
+    (policy) => {
+      const outcome = matchRecords(accruals, payments, { policy });
+      const { matches, unmatchedPayments, unpaidAccruals } = summarise(outcome);
+      const sameMonth = matches.filter((m) => m.endsWith('same-month')).length;
+      expect(outcome.stats).toEqual({
+        accruals: 7,
+        payments: 5,
+        matched: matches.length,
+        sameMonth,
+        oldest: matches.length - sameMonth,
+        unmatched: unmatchedPayments.length,
+        unpaid: unpaidAccruals.length,
+        rejected: 0,
+        durationMs: expect.any(Number),
+      });
+      expect(outcome.stats.durationMs).toBeGreaterThanOrEqual(0);
+    },
+  );
+
+  it.each([
+    ['arrays', () => accruals, () => payments],
+    ['sync generators', () => once(accruals), () => once(payments)],
+    ['async iterables', () => slowly(accruals), () => slowly(payments)],
+  ])('matchPayments gives the same result from %s', async (_, a, p) => {
+    for (const policy of ['chronological', 'month-first'] as const) {
+      const streamed = await matchPayments(a(), p(), { policy });
+      expect(summarise(streamed)).toEqual(summarise(matchRecords(accruals, payments, { policy })));
+    }
+  });
+
+  it('writes each output record with the normalised date and month and its other fields', () => {
+    const outcome = matchRecords(
+      [{ id: 1, date: jan(1), month: 5, amount: 120.5, note: 'heating' }],
+      [{ id: 9, date: new Date(Date.UTC(2024, 0, 2, 10, 30)), month: '2024-01', account: 'A-1' }],
+    );
+    expect([...outcome.matches()]).toEqual([
+      {
+        payment: { id: 9, date: '2024-01-02T10:30:00.000Z', month: '2024-01', account: 'A-1' },
+        accrual: { id: 1, date: '2024-01-01T00:00:00.000Z', month: 5, amount: 120.5, note: 'heating' },
+        rule: 'oldest',
+      },
+    ]);
+  });
+});
