@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { workedExample } from './fixtures/worked-example.js';
 
 const run = promisify(execFile);
 const TSX = join('node_modules', '.bin', 'tsx');
@@ -24,27 +25,11 @@ async function cli(...args: string[]): Promise<CliResult> {
   }
 }
 
-// The worked example of SPEC §3 (dates are days of January 2024).
-const accruals = [
-  [1, 1, 5],
-  [2, 2, 2],
-  [3, 3, 3],
-  [4, 4, 8],
-  [5, 5, 3],
-  [6, 6, 12],
-  [7, 4, 2],
-].map(([id, day, month]) => ({ id, date: `2024-01-0${day}`, month }));
-const payments = [
-  [1, 6, 1],
-  [2, 7, 2],
-  [3, 2, 2],
-  [4, 9, 4],
-  [5, 10, 5],
-].map(([id, day, month]) => ({
-  id,
-  date: { $date: `2024-01-${String(day).padStart(2, '0')}T00:00:00Z` },
-  month,
-}));
+// The worked example of SPEC §3 (days of January 2024): accruals as ISO strings, payments as
+// Extended JSON dates, the two forms exported files carry.
+const day = (d: number) => `2024-01-${String(d).padStart(2, '0')}`;
+const { accruals } = workedExample(day);
+const { payments } = workedExample((d) => ({ $date: `${day(d)}T00:00:00Z` }));
 
 const accounts = [
   {

@@ -1,42 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { decadeLabel, decadeRange, renderChart } from '../../bench/chart.js';
-import { generateMatchingInputs, INPUT_SHAPE, type MatchingRecord } from '../../bench/inputs.js';
+import { generateMatchingInputs, INPUT_SHAPE } from '../../bench/inputs.js';
 import { matchNaive } from '../../bench/naive-match.js';
 import { parseBenchOptions, parseSize } from '../../bench/options.js';
 import { parseServerlessEsbuildConfig } from '../../bench/serverless-esbuild-config.js';
 import { growthExponent, median } from '../../bench/stats.js';
 import { matchRecords } from '../../lib/matching/index.js';
+import { workedExample } from '../fixtures/worked-example.js';
 import { wellFormedXml } from './xml.js';
 
 const day = (d: number): Date => new Date(Date.UTC(2024, 0, d));
-const record = ([id, d, month]: readonly [number, number, number]): MatchingRecord => ({
-  id,
-  date: day(d),
-  month,
-});
 
 describe('naive baseline', () => {
   it('reproduces the chronological worked example of SPEC §3', () => {
-    const accruals = (
-      [
-        [1, 1, 5],
-        [2, 2, 2],
-        [3, 3, 3],
-        [4, 4, 8],
-        [5, 5, 3],
-        [6, 6, 12],
-        [7, 4, 2],
-      ] as const
-    ).map(record);
-    const payments = (
-      [
-        [1, 6, 1],
-        [2, 7, 2],
-        [3, 2, 2],
-        [4, 9, 4],
-        [5, 10, 5],
-      ] as const
-    ).map(record);
+    const { accruals, payments } = workedExample(day);
     const outcome = matchNaive(accruals, payments);
     const pairs = [...outcome.matchPayment].map((p, i) => [
       payments[p]?.id,

@@ -1,24 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { matchPayments, matchRecords } from '../../lib/matching/index.js';
+import { workedExample } from '../fixtures/worked-example.js';
 import { jan, once, slowly, summarise } from './helpers.js';
 
-// SPEC §3 worked example, `(id, day, month)`; days are days of January 2024.
-const accruals = [
-  [1, 1, 5],
-  [2, 2, 2],
-  [3, 3, 3],
-  [4, 4, 8],
-  [5, 5, 3],
-  [6, 6, 12],
-  [7, 4, 2],
-].map(([id, day, month]) => ({ id, date: jan(day as number), month }));
-const payments = [
-  [1, 6, 1],
-  [2, 7, 2],
-  [3, 2, 2],
-  [4, 9, 4],
-  [5, 10, 5],
-].map(([id, day, month]) => ({ id, date: jan(day as number), month }));
+const { accruals, payments } = workedExample(jan);
 
 describe('the worked example of SPEC §3', () => {
   it('chronological: P3→A1, P1→A2, P2→A7 (same month), P4→A3, P5→A4; A5 and A6 unpaid', () => {
