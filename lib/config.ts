@@ -7,6 +7,15 @@ import { z } from 'zod';
  */
 const optionalUrl = z.url().optional();
 
+/** An optional non-negative integer where an empty string counts as unset (`VAR=` in a shell or a YAML file). */
+const optionalMillis = z.preprocess(
+  (value) => (value === '' ? undefined : value),
+  z.coerce.number().int().nonnegative().optional(),
+);
+
+/** Worker Lambda timeout (serverless.yml) plus a margin: a `running` run older than this has lost its worker. */
+export const DEFAULT_RUN_STALE_AFTER_SECONDS = 960;
+
 export const configSchema = z.object({
   /** When set, data comes from MongoDB; otherwise from the embedded store in DATA_DIR. */
   MONGODB_URI: z.string().min(1).optional(),
@@ -26,6 +35,31 @@ export const configSchema = z.object({
   PRESIGNED_URL_TTL_SECONDS: z.coerce.number().int().min(1).max(900).default(300),
   IDEMPOTENCY_TTL_SECONDS: z.coerce.number().int().min(60).default(86_400),
   AWS_REGION: z.string().min(1).default('us-east-1'),
+  /**
+   * Comma-separated browser origins allowed by CORS (`https://app.example.com`, `*` for any).
+   * Empty: no CORS headers. Deployed stages authenticate with a JWT, so no origin is trusted by default.
+   */
+  CORS_ALLOWED_ORIGINS: z
+    .string()
+    .default('')
+    .transform((value) =>
+      value
+        .split(',')
+        .map((origin) => origin.trim())
+        .filter((origin) => origin.length > 0),
+    ),
+  /** The worker stops this long before its Lambda time limit; unset: lib/matching-job.ts's default. */
+  WORKER_SAFETY_MARGIN_MS: optionalMillis,
+  /**
+   * A run `running` for longer than this is presumed orphaned (its worker crashed or was killed) and
+   * may be claimed again. Must exceed the worker's Lambda timeout, or two workers could run one run.
+   */
+  RUN_STALE_AFTER_SECONDS: z.coerce.number().int().positive().default(DEFAULT_RUN_STALE_AFTER_SECONDS),
+  /** Set to `true` by serverless-offline: no Lambda retries there (see lib/matching-worker.ts). */
+  IS_OFFLINE: z
+    .string()
+    .optional()
+    .transform((value) => value === 'true'),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -4,7 +4,7 @@ import type { ResultsBucket } from './aws/results-bucket.js';
 import { describeFailure, type MatchingRun, type RunLedger } from './aws/run-ledger.js';
 import { type RunOutputKeys, runOutputKeys } from './aws/run-outputs.js';
 import { ConflictError, NotFoundError } from './errors.js';
-import { logger as defaultLogger } from './http/logger.js';
+import { logger as defaultLogger } from './logger.js';
 import {
   type MatchOutcome,
   matchesCsvChunks,
@@ -123,13 +123,16 @@ export async function runMatchingJob(runId: string, deps: MatchingJobDeps): Prom
 
   const keys = runOutputKeys(runId);
   const started = performance.now();
-  try {
+  const { signal } = controller;
+
+  /** Reads, matches and uploads; every step and every chunk stops once `signal` is aborted. */
+  const produceOutputs = async (): Promise<{ outcome: MatchOutcome; matchedAt: number }> => {
     checkDeadline();
     phase = 'reading and matching inputs';
     const sort = inputSort(run.partitionBy);
     const outcome = await matchPayments(
-      untilAborted(deps.store.find<Document>(ACCRUAL_COLLECTION, {}, { sort }), controller.signal),
-      untilAborted(deps.store.find<Document>(PAYMENT_COLLECTION, {}, { sort }), controller.signal),
+      untilAborted(deps.store.find<Document>(ACCRUAL_COLLECTION, {}, { sort }), signal),
+      untilAborted(deps.store.find<Document>(PAYMENT_COLLECTION, {}, { sort }), signal),
       { policy: run.policy, ...(run.partitionBy === undefined ? {} : { partitionBy: run.partitionBy }) },
     );
     const matchedAt = performance.now();
@@ -137,7 +140,6 @@ export async function runMatchingJob(runId: string, deps: MatchingJobDeps): Prom
 
     phase = 'writing outputs';
     const meta = { runId, generatedAt: (deps.now?.() ?? new Date()).toISOString() };
-    const { signal } = controller;
     await deps.bucket.upload(
       keys.matchesCsv,
       untilAborted(matchesCsvChunks(outcome), signal),
@@ -156,6 +158,15 @@ export async function runMatchingJob(runId: string, deps: MatchingJobDeps): Prom
       JSON_CONTENT_TYPE,
     );
     checkDeadline();
+    return { outcome, matchedAt };
+  };
+
+  const work = produceOutputs();
+  try {
+    // The race matters when a step is stuck (a read or an S3 request that never answers): the
+    // signal cannot interrupt an await, so without it the job would hang until Lambda kills it
+    // and the run would stay `running`.
+    const { outcome, matchedAt } = await unlessAborted(work, signal);
 
     phase = 'recording success';
     await deps.ledger.markSucceeded(runId, outcome.stats, keys);
@@ -167,9 +178,12 @@ export async function runMatchingJob(runId: string, deps: MatchingJobDeps): Prom
     });
     return { status: 'succeeded', runId, stats: outcome.stats };
   } catch (error) {
-    const cause = controller.signal.aborted ? controller.signal.reason : error;
+    const cause = signal.aborted ? signal.reason : error;
     const reason = cause instanceof DeadlineError ? cause.message : describeFailure(cause);
     log.error('matching run failed', { runId, phase, reason, error: cause });
+    // Give a step still in flight a moment to end, so that an upload finishing late cannot put an
+    // object back after the clean-up below.
+    if (signal.aborted) await settledWithin(work, Math.min(MAX_SETTLE_MS, marginMs / 4));
     await discardOutputs(deps.bucket, keys, log, runId);
     await deps.ledger.markFailed(runId, reason);
     return {
@@ -181,6 +195,34 @@ export async function runMatchingJob(runId: string, deps: MatchingJobDeps): Prom
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Longest wait, after the deadline abort, for a stuck step to end before outputs are deleted. */
+const MAX_SETTLE_MS = 2_000;
+
+/** `work`, or a rejection with the signal's reason as soon as `signal` aborts, whichever comes first. */
+function unlessAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+/** Resolves once `work` settles (either way) or after `ms`, whichever comes first. */
+async function settledWithin(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    work.then(
+      () => undefined,
+      () => undefined,
+    ),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
 }
 
 /** Best effort: a leftover object is harmless once the run is failed (outputs are only linked for succeeded runs). */

@@ -149,7 +149,7 @@ export class MatchingRuns {
    * the request that created it dispatches, the others get the same run id. A key reused with a
    * different policy or partition field is a ConflictError. If the dispatch fails the run is
    * marked failed and a ServiceUnavailableError (503) is thrown; repeating the request with the
-   * same key then dispatches that run again.
+   * same key then dispatches that run again, as it does for a run whose worker died (stale running).
    */
   async start(request: StartRunRequest): Promise<StartedRun> {
     const { ledger, dispatcher } = this.#deps;
@@ -170,8 +170,9 @@ export class MatchingRuns {
         'Idempotency-Key was already used for a run with a different policy or partitionBy',
       );
     }
-    // A repeat whose first attempt could not even start the worker (failed, never run) retries the dispatch.
-    const dispatchNeeded = created || (run.status === 'failed' && run.attempts === 0);
+    // A repeat retries the dispatch when the first attempt could not even start the worker (failed,
+    // never run) or when the run's worker died (stale running).
+    const dispatchNeeded = created || (run.status === 'failed' && run.attempts === 0) || ledger.isStale(run);
     if (!dispatchNeeded) return { runId, status: run.status, url: runPath(runId), created };
     try {
       await dispatcher.dispatch(runId);

@@ -8,11 +8,12 @@ import { ResultsBucket } from './aws/results-bucket.js';
 import { RunLedger } from './aws/run-ledger.js';
 import { config } from './config.js';
 import { type PaymentsImportedDetail, parseWorkerInput } from './events.js';
-import { logger } from './http/logger.js';
+import { logger } from './logger.js';
 import { DEFAULT_POLICY } from './matching/types.js';
 import { type MatchingJobDeps, type MatchingJobOutcome, runMatchingJob } from './matching-job.js';
 import { derivedRunId } from './matching-runs.js';
 import { getDocumentStore } from './store/get-document-store.js';
+import { lazyDocumentStore } from './store/lazy-store.js';
 
 /** A run failed because of an outage and was recorded as failed; thrown so Lambda retries the invocation. */
 class TransientRunFailure extends Error {
@@ -45,7 +46,8 @@ export interface WorkerDeps {
   readonly lambdaRetries: boolean;
 }
 
-function productionDeps(): WorkerDeps {
+/** The worker's dependencies from the configuration (exported for tests of that wiring). */
+export function productionWorkerDeps(): WorkerDeps {
   const cfg = config();
   return {
     ledger: new RunLedger(),
@@ -53,10 +55,8 @@ function productionDeps(): WorkerDeps {
     store: () => getDocumentStore(cfg),
     persistenceStore: idempotencyPersistenceLayer(cfg),
     idempotencyTtlSeconds: cfg.IDEMPOTENCY_TTL_SECONDS,
-    lambdaRetries: process.env.IS_OFFLINE !== 'true',
-    ...(process.env.WORKER_SAFETY_MARGIN_MS
-      ? { safetyMarginMs: Number.parseInt(process.env.WORKER_SAFETY_MARGIN_MS, 10) }
-      : {}),
+    lambdaRetries: !cfg.IS_OFFLINE,
+    ...(cfg.WORKER_SAFETY_MARGIN_MS === undefined ? {} : { safetyMarginMs: cfg.WORKER_SAFETY_MARGIN_MS }),
   };
 }
 
@@ -69,8 +69,10 @@ function productionDeps(): WorkerDeps {
  * Malformed events are logged and discarded, never thrown, so they are not redelivered forever.
  */
 export function createMatchingWorker(deps: WorkerDeps) {
-  const jobDeps = async (context: Context): Promise<MatchingJobDeps> => ({
-    store: await deps.store(),
+  const jobDeps = (context: Context): MatchingJobDeps => ({
+    // Connected on first read, inside the job: an unreachable database then fails the run with
+    // that reason (recorded, retried) instead of failing the invocation before anything is recorded.
+    store: lazyDocumentStore(deps.store),
     ledger: deps.ledger,
     bucket: deps.bucket,
     deadline: () => context.getRemainingTimeInMillis(),
@@ -92,8 +94,12 @@ export function createMatchingWorker(deps: WorkerDeps) {
         ...(detail.partitionBy === undefined ? {} : { partitionBy: detail.partitionBy }),
       });
       // A queued or failed run is taken up again (Lambda retrying an invocation that crashed or
-      // failed transiently); markRunning lets only one invocation claim it.
-      if (!created && (run.status === 'running' || run.status === 'succeeded')) {
+      // failed transiently), and so is a stale running one (its worker died); markRunning lets
+      // only one invocation claim it.
+      if (
+        !created &&
+        (run.status === 'succeeded' || (run.status === 'running' && !deps.ledger.isStale(run)))
+      ) {
         logger.info('duplicate PaymentsImported event: the run already exists', {
           runId,
           status: run.status,
@@ -109,7 +115,7 @@ export function createMatchingWorker(deps: WorkerDeps) {
           paymentCount: detail.paymentCount,
         },
       );
-      return retryIfTransient(await runMatchingJob(runId, await jobDeps(context)));
+      return retryIfTransient(await runMatchingJob(runId, jobDeps(context)));
     },
     // (detail, context) has the handler shape: Powertools hashes `detail` and registers the context itself.
     { persistenceStore: deps.persistenceStore, config: idempotency },
@@ -143,7 +149,7 @@ export function createMatchingWorker(deps: WorkerDeps) {
           return { status: 'discarded', reason: input.reason };
         case 'matching-run':
           logger.appendKeys({ runId: input.runId });
-          return retryIfTransient(await runMatchingJob(input.runId, await jobDeps(context)));
+          return retryIfTransient(await runMatchingJob(input.runId, jobDeps(context)));
         case 'payments-imported':
           logger.appendKeys({ importId: input.event.detail.importId, eventId: input.event.id });
           return await onPaymentsImported(input.event.detail, context);
@@ -163,7 +169,7 @@ export function createMatchingWorker(deps: WorkerDeps) {
 }
 
 /** The Lambda handler: Powertools context in every log line, production dependencies created at cold start. */
-export function matchingWorkerHandler(deps: WorkerDeps = productionDeps()) {
+export function matchingWorkerHandler(deps: WorkerDeps = productionWorkerDeps()) {
   return middy<unknown, WorkerResult>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .handler(createMatchingWorker(deps));

@@ -1,5 +1,6 @@
-import { describe, expect, it } from 'vitest';
-import { describeConfig, loadConfig, redactMongoUri } from '../lib/config.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { describeConfig, loadConfig, redactMongoUri, resetConfig } from '../lib/config.js';
+import { productionWorkerDeps } from '../lib/matching-worker.js';
 
 describe('configuration', () => {
   it('applies defaults for local runs', () => {
@@ -23,5 +24,45 @@ describe('configuration', () => {
   ])('redacts credentials from %s', (uri, expected) => {
     expect(redactMongoUri(uri)).toBe(expected);
     expect(describeConfig(loadConfig({ MONGODB_URI: uri })).mongoHosts).not.toMatch(/s3cret|a:b/);
+  });
+});
+
+describe('settings read once with the rest of the configuration', () => {
+  afterEach(() => {
+    for (const name of ['WORKER_SAFETY_MARGIN_MS', 'IS_OFFLINE']) delete process.env[name];
+    resetConfig();
+  });
+
+  it('parses CORS origins into a trimmed list, empty by default', () => {
+    expect(loadConfig({}).CORS_ALLOWED_ORIGINS).toEqual([]);
+    expect(
+      loadConfig({ CORS_ALLOWED_ORIGINS: ' https://a.example , ,https://b.example' }).CORS_ALLOWED_ORIGINS,
+    ).toEqual(['https://a.example', 'https://b.example']);
+  });
+
+  it.each([
+    [{}, undefined],
+    [{ WORKER_SAFETY_MARGIN_MS: '' }, undefined],
+    [{ WORKER_SAFETY_MARGIN_MS: '30000' }, 30_000],
+  ])('reads WORKER_SAFETY_MARGIN_MS from %j as %s', (env, expected) => {
+    expect(loadConfig(env).WORKER_SAFETY_MARGIN_MS).toBe(expected);
+  });
+
+  it('refuses a negative or fractional safety margin', () => {
+    expect(() => loadConfig({ WORKER_SAFETY_MARGIN_MS: '-1' })).toThrow(/WORKER_SAFETY_MARGIN_MS/);
+    expect(() => loadConfig({ WORKER_SAFETY_MARGIN_MS: '1.5' })).toThrow(/WORKER_SAFETY_MARGIN_MS/);
+  });
+
+  it('hands the safety margin and the offline flag to the worker', () => {
+    process.env.WORKER_SAFETY_MARGIN_MS = '20000';
+    process.env.IS_OFFLINE = 'true';
+    resetConfig();
+    expect(productionWorkerDeps()).toMatchObject({ safetyMarginMs: 20_000, lambdaRetries: false });
+    delete process.env.IS_OFFLINE;
+    delete process.env.WORKER_SAFETY_MARGIN_MS;
+    resetConfig();
+    const deps = productionWorkerDeps();
+    expect(deps.lambdaRetries).toBe(true);
+    expect(deps.safetyMarginMs).toBeUndefined();
   });
 });

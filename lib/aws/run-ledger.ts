@@ -40,6 +40,17 @@ export interface MatchingRun {
   outputs?: RunOutputKeys;
 }
 
+/** Tuning of a {@link RunLedger}; the defaults come from the configuration. */
+export interface RunLedgerOptions {
+  /**
+   * How long a run may stay `running` before another worker may take it over (default
+   * RUN_STALE_AFTER_SECONDS). Must exceed the worker's Lambda timeout: a live worker is never stale.
+   */
+  readonly staleAfterMs?: number;
+  /** The clock for timestamps and staleness (tests). */
+  readonly now?: () => Date;
+}
+
 /** What the caller decides when recording a run; the ledger fills in the rest. */
 export interface NewMatchingRun {
   runId: string;
@@ -104,6 +115,11 @@ function isConditionalCheckFailure(error: unknown): boolean {
  *   └────▶ failed ◀┘   (failed ──▶ running again on retry)
  * ```
  *
+ * A `running` run whose worker died (out of memory, killed at the Lambda timeout, a crash between
+ * two ledger writes) would otherwise stay `running` for ever: once its `startedAt` is older than
+ * the stale threshold (RUN_STALE_AFTER_SECONDS, longer than the worker can live), `markRunning`
+ * may take it over.
+ *
  * Errors: DynamoDB unreachable or throttling → ServiceUnavailableError (503, Retry-After);
  * a transition not allowed from the current status → ConflictError; an unknown run → NotFoundError.
  *
@@ -118,10 +134,27 @@ function isConditionalCheckFailure(error: unknown): boolean {
 export class RunLedger {
   readonly #client: DynamoDBDocumentClient;
   readonly #tableName: string;
+  readonly #staleAfterMs: number;
+  readonly #now: () => Date;
 
-  constructor(client?: DynamoDBDocumentClient, tableName?: string) {
+  constructor(client?: DynamoDBDocumentClient, tableName?: string, options: RunLedgerOptions = {}) {
     this.#client = client ?? dynamoDocumentClient();
     this.#tableName = tableName ?? config().RUNS_TABLE;
+    this.#staleAfterMs = options.staleAfterMs ?? config().RUN_STALE_AFTER_SECONDS * 1000;
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  /**
+   * True when `run` is `running` but started longer ago than the stale threshold: its worker is
+   * presumed dead and {@link markRunning} will let another worker claim it.
+   */
+  isStale(run: MatchingRun): boolean {
+    return run.status === 'running' && run.startedAt !== undefined && run.startedAt < this.#staleBefore();
+  }
+
+  /** ISO timestamps sort as text; a `running` run that started before this one is stale. */
+  #staleBefore(): string {
+    return new Date(this.#now().getTime() - this.#staleAfterMs).toISOString();
   }
 
   /**
@@ -130,7 +163,7 @@ export class RunLedger {
    */
   async create(input: NewMatchingRun): Promise<{ run: MatchingRun; created: boolean }> {
     if (!isRunId(input.runId)) throw new ValidationError('runId', 'must be a run id (26-character ULID)');
-    const now = new Date().toISOString();
+    const now = this.#now().toISOString();
     const run: MatchingRun = {
       runId: input.runId,
       status: 'queued',
@@ -175,22 +208,28 @@ export class RunLedger {
 
   /**
    * Claims the run for a worker: `queued` or `failed` → `running`, counting the attempt and
-   * clearing the previous failure. Throws ConflictError when it is already running or succeeded
-   * (a duplicate delivery), so exactly one worker does the work.
+   * clearing the previous failure. A `running` run is taken over only when it is stale (see
+   * {@link isStale}); otherwise, and for a succeeded run, this throws ConflictError (a duplicate
+   * delivery), so exactly one live worker does the work.
    */
   async markRunning(runId: string): Promise<MatchingRun> {
-    const now = new Date().toISOString();
+    const now = this.#now().toISOString();
     return this.#transition(runId, 'running', ['queued', 'failed'], {
       UpdateExpression:
         'SET #status = :to, startedAt = :now, updatedAt = :now, attempts = if_not_exists(attempts, :zero) + :one ' +
         'REMOVE #error, finishedAt, stats, outputs',
       ExpressionAttributeValues: { ':now': now, ':zero': 0, ':one': 1 },
+      orCondition: {
+        // `startedAt < :staleBefore` is false when the attribute is missing, so only a dated run is taken over.
+        expression: '(#status = :to AND startedAt < :staleBefore)',
+        values: { ':staleBefore': this.#staleBefore() },
+      },
     });
   }
 
   /** `running` → `succeeded` with the final stats and the keys of outputs that are fully written. */
   async markSucceeded(runId: string, stats: MatchStats, outputs: RunOutputKeys): Promise<MatchingRun> {
-    const now = new Date().toISOString();
+    const now = this.#now().toISOString();
     return this.#transition(runId, 'succeeded', ['running'], {
       UpdateExpression:
         'SET #status = :to, stats = :stats, outputs = :outputs, finishedAt = :now, updatedAt = :now',
@@ -211,7 +250,7 @@ export class RunLedger {
    * frames removed (it is shown over HTTP); use `describeFailure(error)` to build it.
    */
   async markFailed(runId: string, reason: string): Promise<MatchingRun> {
-    const now = new Date().toISOString();
+    const now = this.#now().toISOString();
     return this.#transition(runId, 'failed', ['running', 'queued'], {
       UpdateExpression: 'SET #status = :to, #error = :error, finishedAt = :now, updatedAt = :now',
       ExpressionAttributeValues: { ':error': sanitizeFailureReason(reason), ':now': now },
@@ -222,23 +261,36 @@ export class RunLedger {
     runId: string,
     to: RunStatus,
     from: readonly RunStatus[],
-    update: { UpdateExpression: string; ExpressionAttributeValues: Record<string, unknown> },
+    update: {
+      UpdateExpression: string;
+      ExpressionAttributeValues: Record<string, unknown>;
+      /** A further condition under which the transition is allowed too (may use `#status` and `:to`). */
+      orCondition?: { expression: string; values: Record<string, unknown> };
+    },
   ): Promise<MatchingRun> {
     if (!isRunId(runId)) throw new NotFoundError(`matching run ${runId} does not exist`);
     const fromValues = Object.fromEntries(from.map((status, index) => [`:from${index}`, status]));
+    // A missing item has no status, so this also refuses to create a run by updating it.
+    const fromCondition = `#status IN (${Object.keys(fromValues).join(', ')})`;
     try {
       const { Attributes } = await this.#client.send(
         new UpdateCommand({
           TableName: this.#tableName,
           Key: { runId },
           UpdateExpression: update.UpdateExpression,
-          // A missing item has no status, so this also refuses to create a run by updating it.
-          ConditionExpression: `#status IN (${Object.keys(fromValues).join(', ')})`,
+          ConditionExpression: update.orCondition
+            ? `${fromCondition} OR ${update.orCondition.expression}`
+            : fromCondition,
           ExpressionAttributeNames: {
             '#status': 'status',
             ...(update.UpdateExpression.includes('#error') ? { '#error': 'error' } : {}),
           },
-          ExpressionAttributeValues: { ...update.ExpressionAttributeValues, ...fromValues, ':to': to },
+          ExpressionAttributeValues: {
+            ...update.ExpressionAttributeValues,
+            ...update.orCondition?.values,
+            ...fromValues,
+            ':to': to,
+          },
           ReturnValues: 'ALL_NEW',
         }),
       );

@@ -3,9 +3,10 @@ import middy, { type MiddlewareObj, type MiddyfiedHandler } from '@middy/core';
 import httpCors from '@middy/http-cors';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import type { APIGatewayProxyResultV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { loadHttpConfig } from './http-config.js';
+import { config } from '../config.js';
+import { ValidationError } from '../errors.js';
+import { logger } from '../logger.js';
 import { type JsonBodyEvent, jsonBody } from './json-body.js';
-import { logger } from './logger.js';
 import { PROBLEM_CONTENT_TYPE, toProblemResponse } from './problem.js';
 import { type ParsedRequest, parseRequest, type RequestSchemas } from './request.js';
 
@@ -33,7 +34,14 @@ function problemErrorHandler(): MiddlewareObj<JsonBodyEvent, APIGatewayProxyResu
         logger.warn('request failed', {
           route: request.event.routeKey,
           status: problem.status,
-          detail: problem.status < 500 ? problem.detail : undefined,
+          // A ValidationError's field can be a key the client made up (an unknown body field holding
+          // a name, say): the client sees it in the answer, the logs get only the reason.
+          detail:
+            error instanceof ValidationError
+              ? error.reason
+              : problem.status < 500
+                ? problem.detail
+                : undefined,
           error: problem.status >= 500 ? error : undefined,
         });
       } else {
@@ -89,7 +97,7 @@ function toResponse(result: HttpResult): APIGatewayProxyStructuredResultV2 {
  * }));
  */
 export function httpHandler<S extends RequestSchemas>(schemas: S, route: RouteHandler<S>): HttpLambdaHandler {
-  const { CORS_ALLOWED_ORIGINS: origins } = loadHttpConfig();
+  const { CORS_ALLOWED_ORIGINS: origins } = config();
   const handler = middy<JsonBodyEvent, APIGatewayProxyResultV2>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(httpHeaderNormalizer());

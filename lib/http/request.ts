@@ -22,6 +22,9 @@ export interface ParsedRequest<S extends RequestSchemas> {
 
 type Part = keyof RequestSchemas;
 
+/** The reason for a field the route does not accept, whatever the schema's error messages say. */
+const UNKNOWN_FIELD_REASON = 'is not an accepted field';
+
 /** Validates one part; the first issue becomes a ValidationError naming the field. */
 function parsePart(part: Part, schema: z.ZodType | undefined, input: unknown): unknown {
   if (schema === undefined) return undefined;
@@ -29,7 +32,9 @@ function parsePart(part: Part, schema: z.ZodType | undefined, input: unknown): u
   if (result.success) return result.data;
   const [issue] = result.error.issues;
   if (issue === undefined) throw new ValidationError(part, 'is invalid');
-  throw new ValidationError(fieldName(part, issue), issue.message);
+  // zod's own message for unknown keys quotes them; the field name already names them once.
+  const reason = issue.code === 'unrecognized_keys' ? UNKNOWN_FIELD_REASON : issue.message;
+  throw new ValidationError(fieldName(part, issue), reason);
 }
 
 function fieldName(part: Part, issue: z.core.$ZodIssue): string {

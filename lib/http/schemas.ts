@@ -11,11 +11,18 @@ import { partitionFieldSchema, policySchema } from '../events.js';
  * that looks like an operator or a field path reaches the database.
  */
 
-/** An account number (Account.parseNumber: exactly 13 code points) that is not `$`-prefixed. */
+/**
+ * An account number (Account.parseNumber: exactly 13 code points) that is not `$`-prefixed and
+ * holds no control characters (a NUL or a line break in a URL is an attack or a bug, never a number).
+ */
 export function accountNumberSchema(field: string) {
   return z.string({ error: 'must be a string' }).superRefine((value, ctx) => {
     if (value.startsWith('$')) {
       ctx.addIssue("must not start with '$'");
+      return;
+    }
+    if (/\p{Cc}/u.test(value)) {
+      ctx.addIssue('must not contain control characters');
       return;
     }
     try {

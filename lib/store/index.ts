@@ -38,6 +38,7 @@ export {
   indexDefinitions,
   MATCHING_COLLECTIONS,
 } from './indexes.js';
+export { lazyDocumentStore } from './lazy-store.js';
 export { MONGO_COMPATIBLE_CONTEXT, mingoOptions } from './mingo-context.js';
 export { toStoreError } from './mongo-errors.js';
 export { DEFAULT_FIND_BATCH_SIZE, MongoDocumentStore } from './mongo-store.js';

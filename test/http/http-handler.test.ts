@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
+import { resetConfig } from '../../lib/config.js';
 import { NotFoundError, ServiceUnavailableError, ValidationError } from '../../lib/errors.js';
 import { type HttpResult, httpHandler } from '../../lib/http/http-handler.js';
 import { MAX_BODY_BYTES } from '../../lib/http/json-body.js';
@@ -157,8 +158,10 @@ describe('httpHandler: errors become application/problem+json', () => {
 });
 
 describe('httpHandler: CORS', () => {
+  // CORS_ALLOWED_ORIGINS is read with the rest of the configuration, once per cold start.
   afterEach(() => {
     delete process.env.CORS_ALLOWED_ORIGINS;
+    resetConfig();
   });
 
   it('adds no CORS headers when no origin is configured', async () => {
@@ -168,6 +171,7 @@ describe('httpHandler: CORS', () => {
 
   it('allows a configured origin, on errors too', async () => {
     process.env.CORS_ALLOWED_ORIGINS = 'https://app.example.com, https://admin.example.com';
+    resetConfig();
     const ok = structured(
       await testHandler()(httpEvent({ headers: { origin: 'https://admin.example.com' } }), lambdaContext()),
     );

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { httpHandler } from '../../lib/http/http-handler.js';
-import { redactSecrets } from '../../lib/http/redact.js';
+import { redactSecrets } from '../../lib/redact.js';
 import { captureOutput, httpEvent, lambdaContext } from './request-events.js';
 
 const jsonHeaders = { 'content-type': 'application/json' };
 
 function handlerThat(fail?: () => never) {
-  return httpHandler({ body: z.object({ name: z.string() }).optional() }, async () => {
+  return httpHandler({ body: z.strictObject({ name: z.string() }).optional() }, async () => {
     if (fail) fail();
     return { status: 200, body: { ok: true } };
   });
@@ -36,6 +36,21 @@ describe('request logging', () => {
       status: 200,
     });
     expect(output).not.toContain('паспорт');
+  });
+
+  it('logs why a request was refused, but not a field name the client made up (it may hold personal data)', async () => {
+    const event = httpEvent({
+      routeKey: 'POST /test',
+      headers: jsonHeaders,
+      body: '{"name":"n","Иванов Иван Иванович":"паспорт 4510 123456"}',
+    });
+    const { result, output } = await captureOutput(() => handlerThat()(event, lambdaContext('req-44')));
+    expect(JSON.parse(String((result as { body: string }).body)).detail).toBe(
+      'body.Иванов Иван Иванович: is not an accepted field',
+    );
+    const refused = logLines(output).find((line) => line.message === 'request failed');
+    expect(refused).toMatchObject({ level: 'WARN', status: 400, detail: 'is not an accepted field' });
+    expect(output).not.toMatch(/Иванов|паспорт/);
   });
 
   it('logs an unexpected error once, with its stack, but redacts MongoDB credentials and presigned URL signatures', async () => {

@@ -361,6 +361,99 @@ describe('HTTP API', () => {
   });
 });
 
+describe('security baseline', () => {
+  /** Every IAM statement of every function role, with the role it belongs to. */
+  function statements(): Array<{ role: string; statement: Statement }> {
+    return ofType('AWS::IAM::Role').flatMap(([role, r]) =>
+      ((r.Properties.Policies ?? []) as Array<{ PolicyDocument: { Statement: Statement[] } }>).flatMap((p) =>
+        p.PolicyDocument.Statement.map((statement) => ({ role, statement })),
+      ),
+    );
+  }
+
+  it('uses a wildcard in a resource only for object keys under matching-runs/, own log streams, or KMS through SSM', () => {
+    const wildcards = statements().flatMap(({ role, statement }) =>
+      (Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource])
+        .map(resourceName)
+        .filter((name) => name.includes('*'))
+        .map((name) => ({ role, name, statement })),
+    );
+    expect(wildcards.length).toBeGreaterThan(0);
+    for (const { role, name, statement } of wildcards) {
+      const actions = [statement.Action].flat();
+      if (name === 'ResultsBucket/matching-runs/*') {
+        expect(
+          actions.every((a) => a.startsWith('s3:')),
+          role,
+        ).toBe(true);
+      } else if (name.includes(':log-group:/aws/lambda/')) {
+        expect(name, role).toMatch(/:log-group:\/aws\/lambda\/zhkh-billing-prod-\w+:\*$/);
+        expect(
+          actions.every((a) => a.startsWith('logs:')),
+          role,
+        ).toBe(true);
+      } else {
+        expect(name, role).toMatch(/:kms:.*:key\/\*$/);
+        expect(actions, role).toEqual(['kms:Decrypt']);
+        expect(statement.Condition?.StringEquals, role).toHaveProperty(['kms:ViaService']);
+        expect(statement.Condition?.StringEquals, role).toHaveProperty([
+          'kms:EncryptionContext:PARAMETER_ARN',
+        ]);
+      }
+    }
+  });
+
+  it('names DynamoDB tables and the queue by their own ARNs, never by pattern', () => {
+    for (const { role, statement } of statements()) {
+      const actions = [statement.Action].flat();
+      if (
+        !actions.some((a) => a.startsWith('dynamodb:') || a.startsWith('sqs:') || a.startsWith('lambda:'))
+      ) {
+        continue;
+      }
+      const targets = (
+        Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource]
+      ) as Json[];
+      for (const target of targets) expect(target, role).toHaveProperty(['Fn::GetAtt']);
+    }
+  });
+
+  it('denies non-TLS access to the bucket and to every object in it, and allows nothing to anyone', () => {
+    const policy = resource('ResultsBucketPolicy').Properties.PolicyDocument as { Statement: Statement[] };
+    const deny = policy.Statement.find((s) => s.Condition?.Bool !== undefined);
+    expect(((deny?.Resource ?? []) as unknown[]).map(resourceName).sort()).toEqual([
+      'ResultsBucket',
+      'ResultsBucket/*',
+    ]);
+    expect(policy.Statement.filter((s) => s.Effect === 'Allow')).toEqual([]);
+  });
+
+  it('lets no one but the EventBridge rule invoke a function, and exposes no function URL', () => {
+    expect(ofType('AWS::Lambda::Url')).toEqual([]);
+    const permissions = ofType('AWS::Lambda::Permission');
+    expect(permissions.length).toBeGreaterThan(0);
+    for (const [id, permission] of permissions) {
+      expect(permission.Properties.Principal, id).not.toBe('*');
+      expect(permission.Properties, id).toHaveProperty('SourceArn');
+    }
+  });
+
+  it('encrypts the tables and the dead-letter queue at rest', () => {
+    expect(resource('RunsTable').Properties).toMatchObject({ SSESpecification: { SSEEnabled: true } });
+    expect(resource('IdempotencyTable').Properties).toMatchObject({ SSESpecification: { SSEEnabled: true } });
+    expect(resource('MatchingWorkerDeadLetterQueue').Properties).toMatchObject({
+      SqsManagedSseEnabled: true,
+    });
+  });
+
+  it('routes nothing without the JWT authorizer (no $default or unauthenticated route)', () => {
+    const routes = ofType('AWS::ApiGatewayV2::Route');
+    expect(routes.length).toBe(4);
+    expect(routes.filter(([, r]) => r.Properties.AuthorizationType !== 'JWT')).toEqual([]);
+    expect(routes.map(([, r]) => r.Properties.RouteKey)).not.toContain('$default');
+  });
+});
+
 describe('bundles', () => {
   async function extract(key: FunctionKey): Promise<{ file: string; bytes: number }> {
     // Inside the project, so the bundles' external imports (the AWS SDK) resolve from node_modules.

@@ -1,0 +1,332 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { EJSON } from 'bson';
+import type { Document } from 'mongodb';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { createDynamoClient, createS3Client, dynamoDocumentClient } from '../../lib/aws/clients.js';
+import { idempotencyPersistenceLayer } from '../../lib/aws/idempotency.js';
+import { newRunId, RunLedger } from '../../lib/aws/run-ledger.js';
+import { RUN_OUTPUTS_PREFIX, runOutputKeys } from '../../lib/aws/run-outputs.js';
+import {
+  type MatchResult,
+  matchesCsvChunks,
+  matchPayments,
+  toMatchResult,
+  unmatchedPaymentsCsvChunks,
+} from '../../lib/matching/index.js';
+import { inputSort, runMatchingJob } from '../../lib/matching-job.js';
+import { derivedRunId, MatchingRuns, type WorkerDispatcher } from '../../lib/matching-runs.js';
+import { createMatchingWorker, type WorkerDeps } from '../../lib/matching-worker.js';
+import { generateDemoData } from '../../lib/store/demo-data.js';
+import { EmbeddedDocumentStore } from '../../lib/store/embedded-store.js';
+import { lambdaContext } from '../http/request-events.js';
+import { useEmulators } from '../support/emulators.js';
+import { listKeys, WatchedBucket, WatchedStore } from '../support/instrumented.js';
+
+vi.hoisted(() => {
+  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+});
+
+/**
+ * Faults inside one matching run, in process against the real DynamoDB and S3 emulators (taken
+ * down and brought back mid-run) and the embedded store: a worker close to its Lambda timeout, a
+ * stuck read or upload, S3 going away in the middle of an upload, DynamoDB unreachable when the
+ * worker starts, and an input file that is not a documents file.
+ */
+
+const data = generateDemoData({ accounts: 20, accruals: 80, payments: 70, seed: 21 });
+const MARGIN_MS = 2_000;
+
+function demoStore(): EmbeddedDocumentStore {
+  return new EmbeddedDocumentStore({
+    collections: { accrual: [...data.accrual], payment: [...data.payment] },
+  });
+}
+
+async function elapsed<T>(work: Promise<T>): Promise<{ value: T; ms: number }> {
+  const started = Date.now();
+  const value = await work;
+  return { value, ms: Date.now() - started };
+}
+
+describe('matching job faults (against the emulators)', () => {
+  const local = useEmulators();
+  const ledger = () => new RunLedger(dynamoDocumentClient(local().cfg), local().emulators.tables.runs);
+  const s3 = (): S3Client => createS3Client({ region: 'us-east-1', endpoint: local().emulators.s3Endpoint });
+  const bucket = () => new WatchedBucket(s3(), local().emulators.bucket);
+  const outputsOf = (runId: string) =>
+    listKeys(s3(), local().emulators.bucket, `${RUN_OUTPUTS_PREFIX}${runId}/`);
+
+  async function queuedRun(): Promise<string> {
+    const runId = newRunId();
+    await ledger().create({ runId, trigger: 'http', policy: 'chronological' });
+    return runId;
+  }
+
+  async function objectText(key: string): Promise<string> {
+    const { Body } = await s3().send(new GetObjectCommand({ Bucket: local().emulators.bucket, Key: key }));
+    return (await Body?.transformToString()) ?? '';
+  }
+
+  describe('a worker close to its Lambda timeout', () => {
+    it('stops a read that never answers, before the time limit, and records why', async () => {
+      const runId = await queuedRun();
+      const store = new WatchedStore(demoStore());
+      store.delay = 'forever';
+      const results = bucket();
+      const remainingAtStart = MARGIN_MS + 300;
+      const deadline = Date.now() + remainingAtStart;
+
+      const { value: outcome, ms } = await elapsed(
+        runMatchingJob(runId, {
+          store,
+          ledger: ledger(),
+          bucket: results,
+          deadline: () => deadline - Date.now(),
+          safetyMarginMs: MARGIN_MS,
+        }),
+      );
+
+      expect(outcome).toMatchObject({
+        status: 'failed',
+        transient: false,
+        reason: 'timed out: less than 2 s of the Lambda time limit left while reading and matching inputs',
+      });
+      // Returned with time to spare: the run was recorded, not killed half-way.
+      expect(ms).toBeLessThan(remainingAtStart - 500);
+      expect(results.attempted).toEqual([]);
+      expect(await ledger().get(runId)).toMatchObject({
+        status: 'failed',
+        error: expect.stringMatching(/^timed out: .* while reading and matching inputs$/),
+      });
+      expect(await outputsOf(runId)).toEqual([]);
+    });
+
+    it('stops an upload that never finishes and deletes the outputs written before it', async () => {
+      const runId = await queuedRun();
+      const results = bucket();
+      results.stallOn = 'unmatched-payments.csv';
+      const remainingAtStart = MARGIN_MS + 1_500;
+      const deadline = Date.now() + remainingAtStart;
+      const { value: outcome, ms } = await elapsed(
+        runMatchingJob(runId, {
+          store: demoStore(),
+          ledger: ledger(),
+          bucket: results,
+          deadline: () => deadline - Date.now(),
+          safetyMarginMs: MARGIN_MS,
+        }),
+      );
+      expect(outcome).toMatchObject({
+        status: 'failed',
+        reason: 'timed out: less than 2 s of the Lambda time limit left while writing outputs',
+      });
+      expect(ms).toBeLessThan(remainingAtStart - 300);
+      expect(results.attempted).toEqual(['matches.csv', 'unmatched-payments.csv']);
+      expect(await outputsOf(runId)).toEqual([]);
+      expect(await ledger().get(runId)).toMatchObject({ status: 'failed' });
+    });
+
+    it('ends the worker invocation cleanly (no throw, so no Lambda retry) with the run failed for that reason', async () => {
+      const runId = await queuedRun();
+      const store = new WatchedStore(demoStore());
+      store.delay = 10; // 150 documents: well over the 300 ms left before the margin
+      const worker = createMatchingWorker({
+        ledger: ledger(),
+        bucket: bucket(),
+        store: async () => store,
+        persistenceStore: idempotencyPersistenceLayer(
+          local().cfg,
+          createDynamoClient({ region: 'us-east-1', endpoint: local().emulators.dynamodbEndpoint }),
+        ),
+        safetyMarginMs: MARGIN_MS,
+        lambdaRetries: true,
+      });
+      const context = lambdaContext('near-timeout', MARGIN_MS + 300);
+      const { value: result, ms } = await elapsed(worker({ kind: 'matching-run', runId }, context));
+      expect(result).toMatchObject({ status: 'failed', runId, reason: expect.stringMatching(/^timed out/) });
+      expect(context.getRemainingTimeInMillis()).toBeGreaterThan(1_000);
+      expect(ms).toBeLessThan(MARGIN_MS);
+      expect(await ledger().get(runId)).toMatchObject({
+        status: 'failed',
+        error: expect.stringMatching(/^timed out: less than 2 s of the Lambda time limit left/),
+      });
+      expect(await outputsOf(runId)).toEqual([]);
+    });
+  });
+
+  describe('S3 failing in the middle of an upload', () => {
+    it('fails the run with the cause, shows no result.json, and a retry of the same run writes complete outputs', async () => {
+      const { emulators } = local();
+      const runId = await queuedRun();
+      const results = bucket();
+      results.onBodyStart = { key: 'result.json', run: () => emulators.s3.down() };
+      let outcome: Awaited<ReturnType<typeof runMatchingJob>>;
+      try {
+        outcome = await runMatchingJob(runId, { store: demoStore(), ledger: ledger(), bucket: results });
+      } finally {
+        await emulators.s3.up();
+      }
+
+      expect(outcome).toMatchObject({
+        status: 'failed',
+        transient: true,
+        reason: expect.stringMatching(/S3 is unavailable \(E[A-Z]+\)/),
+      });
+      expect(await ledger().get(runId)).toMatchObject({
+        status: 'failed',
+        attempts: 1,
+        error: expect.stringMatching(/S3 is unavailable/),
+      });
+      const keys = runOutputKeys(runId);
+      // The CSVs were written before the outage and could not be deleted during it; result.json,
+      // written last, is what marks a complete set, and it is not there.
+      expect(await outputsOf(runId)).not.toContain(keys.resultJson);
+      const service = new MatchingRuns({
+        ledger: ledger(),
+        bucket: bucket(),
+        dispatcher: { dispatch: async () => undefined },
+        presignTtlSeconds: 60,
+        newRunId,
+      });
+      expect((await service.describe(runId)).outputs).toBeUndefined();
+
+      const retry = await runMatchingJob(runId, {
+        store: demoStore(),
+        ledger: ledger(),
+        bucket: bucket(),
+        now: () => new Date('2024-07-01T00:00:00Z'),
+      });
+      expect(retry.status).toBe('succeeded');
+      expect(await ledger().get(runId)).toMatchObject({ status: 'succeeded', attempts: 2, outputs: keys });
+      expect(await outputsOf(runId)).toEqual([keys.matchesCsv, keys.resultJson, keys.unmatchedPaymentsCsv]);
+
+      const sort = inputSort(undefined);
+      const direct = await matchPayments(
+        demoStore().find<Document>('accrual', {}, { sort }),
+        demoStore().find<Document>('payment', {}, { sort }),
+      );
+      const written = JSON.parse(await objectText(keys.resultJson)) as MatchResult;
+      const expected = JSON.parse(
+        JSON.stringify(toMatchResult(direct, { runId, generatedAt: '2024-07-01T00:00:00.000Z' })),
+      ) as MatchResult;
+      expect({ ...written, stats: { ...written.stats, durationMs: 0 } }).toEqual({
+        ...expected,
+        stats: { ...expected.stats, durationMs: 0 },
+      });
+      expect(await objectText(keys.matchesCsv)).toBe([...matchesCsvChunks(direct)].join(''));
+      expect(await objectText(keys.unmatchedPaymentsCsv)).toBe(
+        [...unmatchedPaymentsCsvChunks(direct)].join(''),
+      );
+    });
+  });
+
+  describe('DynamoDB unavailable when the worker starts', () => {
+    const workerWith = (
+      store: WatchedStore,
+      results: WatchedBucket,
+    ): ReturnType<typeof createMatchingWorker> => {
+      const deps: WorkerDeps = {
+        ledger: ledger(),
+        bucket: results,
+        store: async () => store,
+        persistenceStore: idempotencyPersistenceLayer(
+          local().cfg,
+          createDynamoClient({ region: 'us-east-1', endpoint: local().emulators.dynamodbEndpoint }),
+        ),
+        lambdaRetries: true,
+      };
+      return createMatchingWorker(deps);
+    };
+
+    it.each([
+      ['a matching-run invocation', 'http'],
+      ['a PaymentsImported event', 'event'],
+    ] as const)(
+      'does not read, match or write anything for %s, and throws so Lambda retries',
+      async (_, kind) => {
+        const { emulators } = local();
+        const importId = `import-${newRunId()}`;
+        const runId = kind === 'http' ? await queuedRun() : derivedRunId('event', importId);
+        const event =
+          kind === 'http'
+            ? { kind: 'matching-run', runId }
+            : {
+                id: `e-${importId}`,
+                'detail-type': 'PaymentsImported',
+                source: 'billing.payments',
+                time: '2024-06-01T00:00:00Z',
+                detail: { importId },
+              };
+        const store = new WatchedStore(demoStore());
+        const results = bucket();
+        await emulators.dynamodb.down();
+        try {
+          await expect(
+            workerWith(store, results)(event, lambdaContext('ddb-down', 900_000)),
+          ).rejects.toThrow();
+        } finally {
+          await emulators.dynamodb.up();
+        }
+        expect(store.calls).toEqual([]);
+        expect(results.attempted).toEqual([]);
+        expect(await outputsOf(runId)).toEqual([]);
+        const run = await ledger().get(runId);
+        if (kind === 'http') expect(run).toMatchObject({ status: 'queued', attempts: 0 });
+        else expect(run).toBeUndefined();
+      },
+    );
+
+    it('answers POST /matching-runs with 503 and dispatches nothing', async () => {
+      const { emulators } = local();
+      const dispatched: string[] = [];
+      const dispatcher: WorkerDispatcher = { dispatch: async (runId) => void dispatched.push(runId) };
+      const service = new MatchingRuns({
+        ledger: ledger(),
+        bucket: bucket(),
+        dispatcher,
+        presignTtlSeconds: 60,
+        newRunId,
+      });
+      await emulators.dynamodb.down();
+      try {
+        await expect(service.start({})).rejects.toMatchObject({ status: 503, retryAfterSeconds: 5 });
+      } finally {
+        await emulators.dynamodb.up();
+      }
+      expect(dispatched).toEqual([]);
+    });
+  });
+
+  describe('an input file that is not a documents file', () => {
+    const dirs: string[] = [];
+    afterAll(async () => {
+      for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+    });
+
+    it('fails the run with a reason naming the file and line, instead of guessing or skipping', async () => {
+      const dir = await mkdtemp(path.join(os.tmpdir(), 'corrupt-store-'));
+      dirs.push(dir);
+      const lines = data.payment.slice(0, 3).map((payment) => EJSON.stringify(payment, { relaxed: false }));
+      await writeFile(
+        path.join(dir, 'payment.ndjson'),
+        `${[...lines, '["not", "a", "document"]'].join('\n')}\n`,
+      );
+      await writeFile(path.join(dir, 'accrual.json'), EJSON.stringify(data.accrual.slice(0, 3)));
+      const runId = await queuedRun();
+      const outcome = await runMatchingJob(runId, {
+        store: new EmbeddedDocumentStore({ dataDir: dir }),
+        ledger: ledger(),
+        bucket: bucket(),
+      });
+      expect(outcome).toMatchObject({
+        status: 'failed',
+        reason: expect.stringMatching(/payment\.ndjson line 4: not a JSON object$/),
+      });
+      expect(await ledger().get(runId)).toMatchObject({ status: 'failed' });
+      expect(await outputsOf(runId)).toEqual([]);
+    });
+  });
+});

@@ -1,0 +1,188 @@
+import { describe, expect, it, vi } from 'vitest';
+import { createDynamoClient, createS3Client, dynamoDocumentClient } from '../../lib/aws/clients.js';
+import { idempotencyPersistenceLayer } from '../../lib/aws/idempotency.js';
+import { ResultsBucket } from '../../lib/aws/results-bucket.js';
+import { newRunId, RunLedger, type RunLedgerOptions } from '../../lib/aws/run-ledger.js';
+import { DEFAULT_RUN_STALE_AFTER_SECONDS, loadConfig } from '../../lib/config.js';
+import { ConflictError } from '../../lib/errors.js';
+import { derivedRunId, MatchingRuns } from '../../lib/matching-runs.js';
+import { createMatchingWorker } from '../../lib/matching-worker.js';
+import { generateDemoData } from '../../lib/store/demo-data.js';
+import { EmbeddedDocumentStore } from '../../lib/store/embedded-store.js';
+import { lambdaContext } from '../http/request-events.js';
+import { readYaml } from '../http/yaml.js';
+import { useEmulators } from '../support/emulators.js';
+
+vi.hoisted(() => {
+  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+});
+
+/**
+ * A worker that dies between `markRunning` and its final ledger write (out of memory, killed at
+ * the Lambda timeout) leaves its run `running`. The ledger lets a later worker take such a run
+ * over once it is older than the stale threshold, and never earlier.
+ */
+
+const STALE_AFTER_MS = 60_000;
+const data = generateDemoData({ accounts: 10, accruals: 40, payments: 35, seed: 11 });
+
+describe('stale running runs (against the DynamoDB and S3 emulators)', () => {
+  const local = useEmulators();
+
+  /** A ledger whose clock reads `offsetMs` from now: the past, or the future after a crash. */
+  const ledgerAt = (offsetMs = 0, options: RunLedgerOptions = {}) =>
+    new RunLedger(dynamoDocumentClient(local().cfg), local().emulators.tables.runs, {
+      staleAfterMs: STALE_AFTER_MS,
+      now: () => new Date(Date.now() + offsetMs),
+      ...options,
+    });
+
+  /** A run some worker claimed `ageMs` ago and never finished. */
+  async function orphanedRun(ageMs: number, runId = newRunId()): Promise<string> {
+    const past = ledgerAt(-ageMs);
+    await past.create({ runId, policy: 'chronological', trigger: 'http' });
+    await past.markRunning(runId);
+    return runId;
+  }
+
+  describe('RunLedger.markRunning', () => {
+    it('refuses to take over a running run that is younger than the threshold', async () => {
+      const runId = await orphanedRun(STALE_AFTER_MS - 5_000);
+      await expect(ledgerAt().markRunning(runId)).rejects.toBeInstanceOf(ConflictError);
+      expect(await ledgerAt().get(runId)).toMatchObject({ status: 'running', attempts: 1 });
+    });
+
+    it('takes over a running run older than the threshold: one more attempt, a fresh startedAt', async () => {
+      const runId = await orphanedRun(STALE_AFTER_MS + 5_000);
+      const before = await ledgerAt().get(runId);
+      const claimed = await ledgerAt().markRunning(runId);
+      expect(claimed).toMatchObject({ status: 'running', attempts: 2 });
+      expect(String(claimed.startedAt) > String(before?.startedAt)).toBe(true);
+      // The new claim is fresh again: a third worker cannot take it.
+      await expect(ledgerAt().markRunning(runId)).rejects.toBeInstanceOf(ConflictError);
+    });
+
+    it('lets exactly one of several concurrent workers take over a stale run', async () => {
+      const runId = await orphanedRun(STALE_AFTER_MS * 2);
+      const results = await Promise.allSettled(
+        Array.from({ length: 5 }, () => ledgerAt().markRunning(runId)),
+      );
+      expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(1);
+      for (const result of results) {
+        if (result.status === 'rejected') expect(result.reason).toBeInstanceOf(ConflictError);
+      }
+      expect(await ledgerAt().get(runId)).toMatchObject({ status: 'running', attempts: 2 });
+    });
+
+    it('never reopens a succeeded run, however old', async () => {
+      const runId = await orphanedRun(STALE_AFTER_MS * 10);
+      const ledger = ledgerAt();
+      const run = await ledger.markRunning(runId);
+      await ledger.markSucceeded(
+        runId,
+        { ...zeroStats },
+        {
+          resultJson: `matching-runs/${run.runId}/result.json`,
+          matchesCsv: `matching-runs/${run.runId}/matches.csv`,
+          unmatchedPaymentsCsv: `matching-runs/${run.runId}/unmatched-payments.csv`,
+        },
+      );
+      await expect(ledgerAt(STALE_AFTER_MS * 10).markRunning(runId)).rejects.toBeInstanceOf(ConflictError);
+    });
+
+    it('says which runs are stale', async () => {
+      const ledger = ledgerAt();
+      const stale = await ledger.get(await orphanedRun(STALE_AFTER_MS + 1_000));
+      const fresh = await ledger.get(await orphanedRun(1_000));
+      expect(stale && ledger.isStale(stale)).toBe(true);
+      expect(fresh && ledger.isStale(fresh)).toBe(false);
+      const { run: queued } = await ledger.create({
+        runId: newRunId(),
+        policy: 'chronological',
+        trigger: 'http',
+      });
+      expect(ledger.isStale(queued)).toBe(false);
+    });
+  });
+
+  describe('taking a stale run up again', () => {
+    const store = () =>
+      new EmbeddedDocumentStore({ collections: { accrual: [...data.accrual], payment: [...data.payment] } });
+    const bucket = () =>
+      new ResultsBucket(
+        createS3Client({ region: 'us-east-1', endpoint: local().emulators.s3Endpoint }),
+        local().emulators.bucket,
+      );
+
+    it('a redelivered PaymentsImported event resumes its stale run and finishes it', async () => {
+      const importId = `import-${newRunId()}`;
+      const runId = await orphanedRun(STALE_AFTER_MS + 5_000, derivedRunId('event', importId));
+      const worker = createMatchingWorker({
+        ledger: ledgerAt(),
+        bucket: bucket(),
+        store: async () => store(),
+        persistenceStore: idempotencyPersistenceLayer(
+          local().cfg,
+          createDynamoClient({ region: 'us-east-1', endpoint: local().emulators.dynamodbEndpoint }),
+        ),
+        lambdaRetries: true,
+      });
+      const event = {
+        id: `e-${importId}`,
+        'detail-type': 'PaymentsImported',
+        source: 'billing.payments',
+        time: '2024-06-01T00:00:00Z',
+        detail: { importId },
+      };
+      const result = await worker(event, lambdaContext('stale-resume', 900_000));
+      expect(result).toMatchObject({ status: 'succeeded', runId });
+      expect(await ledgerAt().get(runId)).toMatchObject({ status: 'succeeded', attempts: 2 });
+    });
+
+    it('a repeated POST with the same Idempotency-Key dispatches the stale run again', async () => {
+      const key = `stale-${newRunId()}`;
+      const runId = derivedRunId('http', key);
+      const past = ledgerAt(-(STALE_AFTER_MS + 5_000));
+      await past.create({ runId, policy: 'chronological', trigger: 'http', idempotencyKey: key });
+      await past.markRunning(runId);
+      const dispatched: string[] = [];
+      const service = new MatchingRuns({
+        ledger: ledgerAt(),
+        bucket: bucket(),
+        dispatcher: { dispatch: async (id) => void dispatched.push(id) },
+        presignTtlSeconds: 60,
+        newRunId: () => newRunId(),
+      });
+      const answer = await service.start({ idempotencyKey: key });
+      expect(answer).toMatchObject({ runId, created: false });
+      expect(dispatched).toEqual([runId]);
+    });
+  });
+});
+
+describe('the stale threshold', () => {
+  it('defaults to longer than the worker can run, so a live worker is never taken over', async () => {
+    const service = (await readYaml('serverless.yml')) as {
+      functions: { matchingWorker: { timeout: number } };
+    };
+    expect(loadConfig({}).RUN_STALE_AFTER_SECONDS).toBe(DEFAULT_RUN_STALE_AFTER_SECONDS);
+    expect(DEFAULT_RUN_STALE_AFTER_SECONDS).toBeGreaterThan(service.functions.matchingWorker.timeout);
+  });
+
+  it('is configurable with RUN_STALE_AFTER_SECONDS', () => {
+    expect(loadConfig({ RUN_STALE_AFTER_SECONDS: '1200' }).RUN_STALE_AFTER_SECONDS).toBe(1200);
+    expect(() => loadConfig({ RUN_STALE_AFTER_SECONDS: '0' })).toThrow(/RUN_STALE_AFTER_SECONDS/);
+  });
+});
+
+const zeroStats = {
+  accruals: 0,
+  payments: 0,
+  matched: 0,
+  sameMonth: 0,
+  oldest: 0,
+  unmatched: 0,
+  unpaid: 0,
+  rejected: 0,
+  durationMs: 0,
+};

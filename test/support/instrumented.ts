@@ -1,0 +1,68 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import type { Document } from 'mongodb';
+import { ResultsBucket } from '../../lib/aws/results-bucket.js';
+import type { DocumentStore, FindOptions } from '../../lib/store/document-store.js';
+
+/**
+ * Instrumentation around the real adapters for fault tests: nothing here replaces DynamoDB, S3
+ * or the document store, it only watches them or slows them down.
+ */
+
+/** A document store that records every call and can slow down or stall its cursors. */
+export class WatchedStore implements DocumentStore {
+  readonly calls: Array<{ method: 'find' | 'aggregate'; collection: string; query: unknown }> = [];
+  /** Delay before each document (ms); `'forever'` never yields one (a stuck cursor). */
+  delay: number | 'forever' = 0;
+
+  constructor(private readonly inner: DocumentStore) {}
+
+  aggregate<T extends Document = Document>(collection: string, pipeline: readonly Document[]) {
+    this.calls.push({ method: 'aggregate', collection, query: pipeline });
+    return this.paced(this.inner.aggregate<T>(collection, pipeline));
+  }
+
+  find<T extends Document = Document>(collection: string, filter: Readonly<Document>, options?: FindOptions) {
+    this.calls.push({ method: 'find', collection, query: filter });
+    return this.paced(this.inner.find<T>(collection, filter, options));
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+
+  private async *paced<T>(source: AsyncIterable<T>): AsyncGenerator<T> {
+    for await (const document of source) {
+      if (this.delay === 'forever') await new Promise<never>(() => undefined);
+      else if (this.delay > 0) await sleep(this.delay);
+      yield document;
+    }
+  }
+}
+
+/** The results bucket, recording which uploads were attempted and able to stall one of them. */
+export class WatchedBucket extends ResultsBucket {
+  readonly attempted: string[] = [];
+  /** Uploads to keys ending with this never finish (a stuck S3 request). */
+  stallOn?: string;
+  /** Runs as an upload to a key ending with `key` starts reading its body. */
+  onBodyStart?: { key: string; run: () => Promise<void> };
+
+  override async upload(key: string, chunks: Iterable<string> | AsyncIterable<string>, contentType: string) {
+    this.attempted.push(key.slice(key.lastIndexOf('/') + 1));
+    if (this.stallOn !== undefined && key.endsWith(this.stallOn)) await new Promise<never>(() => undefined);
+    const hook = this.onBodyStart;
+    if (hook === undefined || !key.endsWith(hook.key)) return super.upload(key, chunks, contentType);
+    async function* hooked(): AsyncGenerator<string> {
+      await hook?.run();
+      yield* chunks;
+    }
+    return super.upload(key, hooked(), contentType);
+  }
+}
+
+/** Keys of every object under `prefix` in `bucket`. */
+export async function listKeys(client: S3Client, bucket: string, prefix: string): Promise<string[]> {
+  const { Contents = [] } = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
+  return Contents.map((object) => object.Key ?? '').sort();
+}
