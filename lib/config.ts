@@ -16,6 +16,9 @@ const optionalMillis = z.preprocess(
 /** Worker Lambda timeout (serverless.yml) plus a margin: a `running` run older than this has lost its worker. */
 export const DEFAULT_RUN_STALE_AFTER_SECONDS = 960;
 
+/** A run still `queued` this long after its last change was never picked up by a worker. */
+export const DEFAULT_QUEUED_RUN_STALE_AFTER_SECONDS = 60;
+
 export const configSchema = z.object({
   /** When set, data comes from MongoDB; otherwise from the embedded store in DATA_DIR. */
   MONGODB_URI: z.string().min(1).optional(),
@@ -55,6 +58,15 @@ export const configSchema = z.object({
    * may be claimed again. Must exceed the worker's Lambda timeout, or two workers could run one run.
    */
   RUN_STALE_AFTER_SECONDS: z.coerce.number().int().positive().default(DEFAULT_RUN_STALE_AFTER_SECONDS),
+  /**
+   * A run `queued` for longer than this was never started (the dispatch was lost, or it failed and
+   * could not be recorded): a repeated POST with the same Idempotency-Key dispatches it again.
+   */
+  QUEUED_RUN_STALE_AFTER_SECONDS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(DEFAULT_QUEUED_RUN_STALE_AFTER_SECONDS),
   /** Set to `true` by serverless-offline: no Lambda retries there (see lib/matching-worker.ts). */
   IS_OFFLINE: z
     .string()

@@ -21,6 +21,13 @@ export const PAYMENT_COLLECTION = 'payment';
 /** Time kept in reserve before the Lambda limit: enough to delete partial outputs and record the failure. */
 export const DEFAULT_SAFETY_MARGIN_MS = 15_000;
 
+/**
+ * How often the deadline is read while a step is stuck. Reading it again (rather than setting one
+ * timer from the first reading) keeps the deadline a function: whatever it reports, the job
+ * notices within this long.
+ */
+export const DEADLINE_POLL_MS = 250;
+
 const CSV_CONTENT_TYPE = 'text/csv; charset=utf-8';
 const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
 
@@ -32,8 +39,16 @@ export interface MatchingJobDeps {
   readonly bucket: ResultsBucket;
   /** Clock for `generatedAt` (tests). */
   readonly now?: () => Date;
-  /** Milliseconds left before the invocation is killed (`context.getRemainingTimeInMillis`). */
+  /**
+   * Milliseconds left before the invocation is killed (`context.getRemainingTimeInMillis`). Read
+   * between steps and at least every {@link DEADLINE_POLL_MS} while a step is in progress.
+   */
   readonly deadline?: () => number;
+  /**
+   * Who claims the run: the worker invocation's request id, which Lambda's retries of it reuse.
+   * Such a retry may take back a run its crashed invocation left `running` (RunLedger.markRunning).
+   */
+  readonly owner?: string;
   /** Stop this long before the deadline (default {@link DEFAULT_SAFETY_MARGIN_MS}). */
   readonly safetyMarginMs?: number;
   readonly logger?: JobLogger;
@@ -84,19 +99,25 @@ async function* untilAborted<T>(
  * `unmatched-payments.csv` and — last, so its presence means the set is complete — `result.json`
  * under `matching-runs/{runId}/`, then mark it `succeeded`.
  *
- * Any failure deletes whatever outputs were written and marks the run `failed` with a one-line
- * reason; a half-written run is never `succeeded`. Close to the deadline the job stops at the next
- * chunk (inputs and uploads are read through an AbortSignal) and fails with `timed out …`.
- * A run that another invocation already claimed (running or succeeded) is `skipped`.
+ * Any failure before the outputs are complete deletes whatever was written and marks the run
+ * `failed` with a one-line reason; a half-written run is never `succeeded`. Close to the deadline
+ * the job stops at the next chunk (inputs and uploads are read through an AbortSignal) and fails
+ * with `timed out …`. A run that another invocation already claimed (running or succeeded) is
+ * `skipped`.
  *
- * Throws only when the run cannot be claimed or its failure cannot be recorded (ledger
- * unreachable): work that cannot be recorded is not started.
+ * Once all three outputs exist, nothing deletes them while the ledger may say `succeeded`: if
+ * recording success fails (its answer may be lost after the write landed), the run is read back;
+ * succeeded means done, still ours and `running` means the write did not land (the run is failed,
+ * then its outputs removed), anything unreadable leaves the outputs in place and throws.
+ *
+ * Throws when the run cannot be claimed, or its outcome cannot be recorded (ledger unreachable):
+ * the invocation's retry (same `owner`) takes the run back.
  */
 export async function runMatchingJob(runId: string, deps: MatchingJobDeps): Promise<MatchingJobOutcome> {
   const log = deps.logger ?? defaultLogger;
   let run: MatchingRun;
   try {
-    run = await deps.ledger.markRunning(runId);
+    run = await deps.ledger.markRunning(runId, deps.owner);
   } catch (error) {
     if (error instanceof ConflictError || error instanceof NotFoundError) {
       log.info('matching run not started: not claimable', { runId, reason: error.message });
@@ -113,13 +134,18 @@ export async function runMatchingJob(runId: string, deps: MatchingJobDeps): Prom
     if (deps.deadline && deps.deadline() < marginMs) controller.abort(new DeadlineError(phase, marginMs));
     controller.signal.throwIfAborted();
   };
-  if (deps.deadline) {
-    timer = setTimeout(
-      () => controller.abort(new DeadlineError(phase, marginMs)),
-      Math.max(0, deps.deadline() - marginMs),
-    );
+  const { deadline } = deps;
+  const watchDeadline = (): void => {
+    if (!deadline) return;
+    const spare = deadline() - marginMs;
+    if (spare < 0) {
+      controller.abort(new DeadlineError(phase, marginMs));
+      return;
+    }
+    timer = setTimeout(watchDeadline, Math.min(DEADLINE_POLL_MS, spare));
     timer.unref();
-  }
+  };
+  watchDeadline();
 
   const keys = runOutputKeys(runId);
   const started = performance.now();
@@ -162,21 +188,12 @@ export async function runMatchingJob(runId: string, deps: MatchingJobDeps): Prom
   };
 
   const work = produceOutputs();
+  let produced: { outcome: MatchOutcome; matchedAt: number };
   try {
     // The race matters when a step is stuck (a read or an S3 request that never answers): the
     // signal cannot interrupt an await, so without it the job would hang until Lambda kills it
     // and the run would stay `running`.
-    const { outcome, matchedAt } = await unlessAborted(work, signal);
-
-    phase = 'recording success';
-    await deps.ledger.markSucceeded(runId, outcome.stats, keys);
-    log.info('matching run succeeded', {
-      runId,
-      stats: outcome.stats,
-      readAndMatchMs: Math.round(matchedAt - started),
-      writeMs: Math.round(performance.now() - matchedAt),
-    });
-    return { status: 'succeeded', runId, stats: outcome.stats };
+    produced = await unlessAborted(work, signal);
   } catch (error) {
     const cause = signal.aborted ? signal.reason : error;
     const reason = cause instanceof DeadlineError ? cause.message : describeFailure(cause);
@@ -184,6 +201,7 @@ export async function runMatchingJob(runId: string, deps: MatchingJobDeps): Prom
     // Give a step still in flight a moment to end, so that an upload finishing late cannot put an
     // object back after the clean-up below.
     if (signal.aborted) await settledWithin(work, Math.min(MAX_SETTLE_MS, marginMs / 4));
+    // Success was never attempted, so no ledger write can link these outputs.
     await discardOutputs(deps.bucket, keys, log, runId);
     await deps.ledger.markFailed(runId, reason);
     return {
@@ -195,6 +213,91 @@ export async function runMatchingJob(runId: string, deps: MatchingJobDeps): Prom
   } finally {
     clearTimeout(timer);
   }
+
+  const { outcome, matchedAt } = produced;
+  const succeeded: MatchingJobOutcome = { status: 'succeeded', runId, stats: outcome.stats };
+  try {
+    await deps.ledger.markSucceeded(runId, outcome.stats, keys);
+  } catch (error) {
+    return settleUnrecordedSuccess({
+      run,
+      keys,
+      error,
+      succeeded,
+      ledger: deps.ledger,
+      bucket: deps.bucket,
+      log,
+    });
+  }
+  log.info('matching run succeeded', {
+    runId,
+    stats: outcome.stats,
+    readAndMatchMs: Math.round(matchedAt - started),
+    writeMs: Math.round(performance.now() - matchedAt),
+  });
+  return succeeded;
+}
+
+/**
+ * `markSucceeded` failed after all outputs were written. Its write may have landed (only the
+ * answer was lost), so the run is read back before anything is deleted:
+ * - succeeded: the write landed; the job succeeded.
+ * - still `running` with our claim (same attempt): the write did not land. The run is marked
+ *   failed first, so a late write can no longer make it succeeded, and only then are the outputs
+ *   removed.
+ * - claimed by another worker since (taken over as stale): its outputs and ledger item are left alone.
+ * - unreadable: nothing is deleted and the error is thrown; the invocation's retry takes the run back.
+ */
+async function settleUnrecordedSuccess(args: {
+  readonly run: MatchingRun;
+  readonly keys: RunOutputKeys;
+  readonly error: unknown;
+  readonly succeeded: MatchingJobOutcome;
+  readonly ledger: RunLedger;
+  readonly bucket: ResultsBucket;
+  readonly log: JobLogger;
+}): Promise<MatchingJobOutcome> {
+  const { run, keys, error, succeeded, ledger, bucket, log } = args;
+  const { runId } = run;
+  const reason = describeFailure(error);
+  let current: MatchingRun | undefined;
+  try {
+    current = await ledger.get(runId);
+  } catch (readError) {
+    log.error('matching run outputs are complete but the outcome could not be recorded', {
+      runId,
+      reason,
+      error: readError,
+    });
+    throw error;
+  }
+  if (current?.status === 'succeeded') {
+    log.info('matching run succeeded (recorded, though the answer was lost)', { runId, reason });
+    return succeeded;
+  }
+  if (current?.status !== 'running' || current.attempts !== run.attempts) {
+    log.warn('matching run was taken over while its success was being recorded', {
+      runId,
+      status: current?.status,
+      reason,
+    });
+    return {
+      status: 'skipped',
+      runId,
+      reason: `run is ${current?.status ?? 'gone'}; another attempt owns it`,
+    };
+  }
+  log.error('matching run failed', { runId, phase: 'recording success', reason, error });
+  try {
+    await ledger.markFailed(runId, reason);
+  } catch (failError) {
+    // The late write may have landed after all, between the read and markFailed.
+    if (failError instanceof ConflictError && (await ledger.get(runId))?.status === 'succeeded')
+      return succeeded;
+    throw failError;
+  }
+  await discardOutputs(bucket, keys, log, runId);
+  return { status: 'failed', runId, reason, transient: isOutage(error) };
 }
 
 /** Longest wait, after the deadline abort, for a stuck step to end before outputs are deleted. */

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { toAppError } from './aws/aws-errors.js';
-import { lambdaClient } from './aws/clients.js';
+import { lambdaClient } from './aws/lambda-client.js';
 import type { ResultsBucket } from './aws/results-bucket.js';
 import {
   describeFailure,
@@ -10,7 +10,7 @@ import {
   type RunStatus,
   type RunTrigger,
 } from './aws/run-ledger.js';
-import type { RunOutputKeys } from './aws/run-outputs.js';
+import { type RunOutputKeys, runOutputKeys } from './aws/run-outputs.js';
 import { config } from './config.js';
 import { ConflictError, NotFoundError, ServiceUnavailableError } from './errors.js';
 import type { MatchingRunInvocation } from './events.js';
@@ -94,7 +94,8 @@ export interface MatchingRunView {
   readonly attempts: number;
   readonly stats?: MatchStats;
   readonly error?: string;
-  readonly outputs?: {
+  /** Always present: the keys; `url`s only once the run succeeded. */
+  readonly outputs: {
     readonly resultJson: RunOutputView;
     readonly matchesCsv: RunOutputView;
     readonly unmatchedPaymentsCsv: RunOutputView;
@@ -149,7 +150,11 @@ export class MatchingRuns {
    * the request that created it dispatches, the others get the same run id. A key reused with a
    * different policy or partition field is a ConflictError. If the dispatch fails the run is
    * marked failed and a ServiceUnavailableError (503) is thrown; repeating the request with the
-   * same key then dispatches that run again, as it does for a run whose worker died (stale running).
+   * same key then dispatches that run again, as it does for a run whose worker died (stale
+   * running) and for a run left `queued` longer than QUEUED_RUN_STALE_AFTER_SECONDS (its dispatch
+   * was lost, or failed and could not be recorded). Such a run is first put back to `queued` with
+   * a conditional write, so of concurrent repeats exactly one dispatches it; `status` in the
+   * answer is always what the ledger holds.
    */
   async start(request: StartRunRequest): Promise<StartedRun> {
     const { ledger, dispatcher } = this.#deps;
@@ -171,16 +176,26 @@ export class MatchingRuns {
       );
     }
     // A repeat retries the dispatch when the first attempt could not even start the worker (failed,
-    // never run) or when the run's worker died (stale running).
-    const dispatchNeeded = created || (run.status === 'failed' && run.attempts === 0) || ledger.isStale(run);
-    if (!dispatchNeeded) return { runId, status: run.status, url: runPath(runId), created };
+    // never run, or still queued long after), or when the run's worker died (stale running).
+    const redispatch =
+      !created &&
+      ((run.status === 'failed' && run.attempts === 0) || ledger.isStale(run) || ledger.isStuckInQueue(run));
+    let current = run;
+    if (redispatch) {
+      const requeue = await ledger.requeue(run);
+      current = requeue.run;
+      // Another request requeued it first and dispatches it.
+      if (!requeue.requeued) return { runId, status: current.status, url: runPath(runId), created };
+    } else if (!created) {
+      return { runId, status: run.status, url: runPath(runId), created };
+    }
     try {
       await dispatcher.dispatch(runId);
     } catch (error) {
       await this.#recordDispatchFailure(runId, error);
       throw new ServiceUnavailableError('the matching worker could not be started', 5, { cause: error });
     }
-    return { runId, status: 'queued', url: runPath(runId), created };
+    return { runId, status: current.status, url: runPath(runId), created };
   }
 
   async #recordDispatchFailure(runId: string, error: unknown): Promise<void> {
@@ -191,7 +206,10 @@ export class MatchingRuns {
     }
   }
 
-  /** The run with presigned output URLs when it succeeded. Throws NotFoundError for an unknown run. */
+  /**
+   * The run with the S3 keys of its outputs (where they are, or will be, written) and, once it
+   * succeeded, presigned download URLs. Throws NotFoundError for an unknown run.
+   */
   async describe(runId: string): Promise<MatchingRunView> {
     const run = await this.#deps.ledger.get(runId);
     if (!run) throw new NotFoundError(`matching run ${runId} does not exist`);
@@ -212,10 +230,15 @@ export class MatchingRuns {
   }
 }
 
-/** The HTTP view of a ledger item: internal fields (the idempotency key) left out, URLs added when given. */
+/**
+ * The HTTP view of a ledger item: internal fields (the idempotency key, the claim's owner) left
+ * out, the output keys always (the recorded ones once succeeded, else where the worker writes
+ * them), URLs added when given.
+ */
 export function toRunView(run: MatchingRun, urls?: Record<keyof RunOutputKeys, string>): MatchingRunView {
   const output = (name: keyof RunOutputKeys, key: string): RunOutputView =>
     urls === undefined ? { key } : { key, url: urls[name] };
+  const outputs = run.outputs ?? runOutputKeys(run.runId);
   return {
     runId: run.runId,
     status: run.status,
@@ -229,14 +252,10 @@ export function toRunView(run: MatchingRun, urls?: Record<keyof RunOutputKeys, s
     attempts: run.attempts,
     ...(run.stats === undefined ? {} : { stats: run.stats }),
     ...(run.error === undefined ? {} : { error: run.error }),
-    ...(run.outputs === undefined
-      ? {}
-      : {
-          outputs: {
-            resultJson: output('resultJson', run.outputs.resultJson),
-            matchesCsv: output('matchesCsv', run.outputs.matchesCsv),
-            unmatchedPaymentsCsv: output('unmatchedPaymentsCsv', run.outputs.unmatchedPaymentsCsv),
-          },
-        }),
+    outputs: {
+      resultJson: output('resultJson', outputs.resultJson),
+      matchesCsv: output('matchesCsv', outputs.matchesCsv),
+      unmatchedPaymentsCsv: output('unmatchedPaymentsCsv', outputs.unmatchedPaymentsCsv),
+    },
   };
 }

@@ -23,6 +23,19 @@ class TransientRunFailure extends Error {
   }
 }
 
+/**
+ * A PaymentsImported delivery found its run `running` under another, live invocation. Thrown (not
+ * returned as a duplicate) so that Powertools idempotency forgets this delivery instead of
+ * remembering "duplicate" for IDEMPOTENCY_TTL_SECONDS: if the holder dies, a later retry or
+ * redelivery must still be able to run the import.
+ */
+export class RunInProgressError extends Error {
+  constructor(readonly runId: string) {
+    super(`matching run ${runId} is running in another invocation; try again later`);
+    this.name = 'RunInProgressError';
+  }
+}
+
 /** What one worker invocation did; returned for synchronous invocations and tests. */
 export type WorkerResult =
   | MatchingJobOutcome
@@ -76,6 +89,9 @@ export function createMatchingWorker(deps: WorkerDeps) {
     ledger: deps.ledger,
     bucket: deps.bucket,
     deadline: () => context.getRemainingTimeInMillis(),
+    // Lambda's retries of an asynchronous invocation keep its request id: a retry of a worker
+    // that crashed after claiming the run owns that claim and may take it back at once.
+    owner: context.awsRequestId,
     ...(deps.safetyMarginMs === undefined ? {} : { safetyMarginMs: deps.safetyMarginMs }),
   });
 
@@ -94,17 +110,16 @@ export function createMatchingWorker(deps: WorkerDeps) {
         ...(detail.partitionBy === undefined ? {} : { partitionBy: detail.partitionBy }),
       });
       // A queued or failed run is taken up again (Lambda retrying an invocation that crashed or
-      // failed transiently), and so is a stale running one (its worker died); markRunning lets
-      // only one invocation claim it.
+      // failed transiently), and so is a stale running one (its worker died) or one this very
+      // invocation claimed before it crashed; markRunning lets only one invocation claim it.
+      if (!created && run.status === 'succeeded') return duplicateOf(runId);
       if (
         !created &&
-        (run.status === 'succeeded' || (run.status === 'running' && !deps.ledger.isStale(run)))
+        run.status === 'running' &&
+        !deps.ledger.isStale(run) &&
+        run.owner !== context.awsRequestId
       ) {
-        logger.info('duplicate PaymentsImported event: the run already exists', {
-          runId,
-          status: run.status,
-        });
-        return { status: 'duplicate', runId, reason: `run already ${run.status}` };
+        throw new RunInProgressError(runId);
       }
       logger.info(
         created
@@ -115,11 +130,20 @@ export function createMatchingWorker(deps: WorkerDeps) {
           paymentCount: detail.paymentCount,
         },
       );
-      return retryIfTransient(await runMatchingJob(runId, jobDeps(context)));
+      const outcome = await runMatchingJob(runId, jobDeps(context));
+      if (outcome.status !== 'skipped') return retryIfTransient(outcome);
+      // Another invocation claimed the run between our read and our claim.
+      if ((await deps.ledger.get(runId))?.status === 'succeeded') return duplicateOf(runId);
+      throw new RunInProgressError(runId);
     },
     // (detail, context) has the handler shape: Powertools hashes `detail` and registers the context itself.
     { persistenceStore: deps.persistenceStore, config: idempotency },
   );
+
+  function duplicateOf(runId: string): WorkerResult {
+    logger.info('duplicate PaymentsImported event: the run already succeeded', { runId });
+    return { status: 'duplicate', runId, reason: 'run already succeeded' };
+  }
 
   /** Throws for a run that failed because of an outage, so Lambda retries the invocation later. */
   function retryIfTransient(outcome: MatchingJobOutcome): MatchingJobOutcome {
@@ -155,6 +179,13 @@ export function createMatchingWorker(deps: WorkerDeps) {
           return await onPaymentsImported(input.event.detail, context);
       }
     } catch (error) {
+      if (error instanceof RunInProgressError) {
+        logger.info('PaymentsImported: the run is in progress in another invocation', { runId: error.runId });
+        // serverless-offline: a thrown asynchronous invocation would stop the whole process.
+        if (!deps.lambdaRetries)
+          return { status: 'duplicate', runId: error.runId, reason: 'run already running' };
+        throw error;
+      }
       if (error instanceof TransientRunFailure) {
         logger.warn('matching run failed transiently; leaving it to the Lambda retry', {
           reason: error.message,

@@ -6,14 +6,18 @@
  *   npm run --silent summary -- --accounts FILE [--number N]
  *
  * Output is JSON on stdout. Usage errors and unreadable files: one line on stderr, exit code 2.
- * Rejected records are part of the result, they do not fail the command.
+ * Rejected records are part of the result, they do not fail the command: for `match` that
+ * includes file elements that are not objects (`42`, `[1, 2]`), which the matcher rejects as
+ * "not an object". A reader that stops early (`| head`) ends the command quietly, exit code 0.
  */
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
+import type { Document } from 'mongodb';
 import { Account } from '../lib/account.js';
 import { type AccountActions, getAccountActions, listAccountActions } from '../lib/actions-summary.js';
 import { AppError } from '../lib/errors.js';
+import { UNPARTITIONABLE_FIELDS } from '../lib/events.js';
 import { matchPayments, resultJsonChunks } from '../lib/matching/index.js';
 import { DEFAULT_POLICY, POLICIES, type Policy } from '../lib/matching/types.js';
 import { EmbeddedDocumentStore, readDocumentsFile } from '../lib/store/index.js';
@@ -38,13 +42,24 @@ function requireOption(value: string | undefined, name: string): string {
   return value;
 }
 
-async function readInput(path: string): Promise<Awaited<ReturnType<typeof readDocumentsFile>>> {
+/** A file the command cannot read or parse is a usage problem (exit code 2), named by its path. */
+async function asUsage<T>(path: string, read: Promise<T>): Promise<T> {
   try {
-    return await readDocumentsFile(path);
+    return await read;
   } catch (error) {
     const detail = error instanceof Error ? error.message : String(error);
     throw new UsageError(`cannot read ${path}: ${detail}`);
   }
+}
+
+/** Matching inputs: every element, documents or not; the matcher rejects what is not a record. */
+function readRecords(path: string): Promise<unknown[]> {
+  return asUsage(path, readDocumentsFile(path, { nonObjects: 'keep' }));
+}
+
+/** Accounts for the embedded store, which holds documents only. */
+function readDocuments(path: string): Promise<Document[]> {
+  return asUsage(path, readDocumentsFile(path));
 }
 
 async function runMatch(args: string[]): Promise<void> {
@@ -63,12 +78,15 @@ async function runMatch(args: string[]): Promise<void> {
     throw new UsageError(`unknown --policy "${values.policy}" (expected ${POLICIES.join(' or ')})`);
   }
   const partitionBy = values['partition-by'];
-  if (partitionBy !== undefined && !/^[A-Za-z_][A-Za-z0-9_.]{0,63}$/.test(partitionBy)) {
+  if (
+    partitionBy !== undefined &&
+    (!/^[A-Za-z_][A-Za-z0-9_.]{0,63}$/.test(partitionBy) || UNPARTITIONABLE_FIELDS.includes(partitionBy))
+  ) {
     throw new UsageError(`invalid --partition-by "${partitionBy}"`);
   }
   const accrualsPath = requireOption(values.accruals, 'accruals');
   const paymentsPath = requireOption(values.payments, 'payments');
-  const [accruals, payments] = await Promise.all([readInput(accrualsPath), readInput(paymentsPath)]);
+  const [accruals, payments] = await Promise.all([readRecords(accrualsPath), readRecords(paymentsPath)]);
   const outcome = await matchPayments(accruals, payments, partitionBy ? { policy, partitionBy } : { policy });
   await writeChunks(
     resultJsonChunks(outcome, { runId: `cli-${randomUUID()}`, generatedAt: new Date().toISOString() }),
@@ -81,7 +99,7 @@ async function runSummary(args: string[]): Promise<void> {
     options: { accounts: { type: 'string' }, number: { type: 'string' } },
     strict: true,
   });
-  const documents = await readInput(requireOption(values.accounts, 'accounts'));
+  const documents = await readDocuments(requireOption(values.accounts, 'accounts'));
   const store = new EmbeddedDocumentStore({ collections: { [Account.COLLECTION]: documents } });
   const summaries: AccountActions[] = [];
   if (values.number !== undefined) {
@@ -115,7 +133,19 @@ async function main(argv: string[]): Promise<void> {
   );
 }
 
+function isBrokenPipe(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === 'EPIPE';
+}
+
+// `cli match … | head` closes the pipe before the output ends: stop there, quietly, like other
+// Unix tools, instead of an unhandled 'error' event and a stack trace.
+process.stdout.on('error', (error) => {
+  if (!isBrokenPipe(error)) throw error;
+  process.exit(0);
+});
+
 main(process.argv.slice(2)).catch((error: unknown) => {
+  if (isBrokenPipe(error)) return;
   const message = error instanceof Error ? error.message : String(error);
   // Usage mistakes, unreadable files and invalid arguments (e.g. a malformed --number) exit 2.
   const isUsage = error instanceof UsageError || error instanceof AppError || isParseArgsError(error);

@@ -7,7 +7,9 @@ import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import dynalite from 'dynalite';
 import S3rver from 's3rver';
 import s3rverAccount from 's3rver/lib/models/account.js';
-import { createDynamoClient, createS3Client, LOCAL_CREDENTIALS } from '../lib/aws/clients.js';
+import { LOCAL_CREDENTIALS } from '../lib/aws/client-cache.js';
+import { createDynamoClient } from '../lib/aws/dynamodb-client.js';
+import { createS3Client } from '../lib/aws/s3-client.js';
 import { createTables, type TableNames } from '../lib/aws/tables.js';
 import { config } from '../lib/config.js';
 

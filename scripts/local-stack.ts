@@ -3,7 +3,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { LOCAL_CREDENTIALS } from '../lib/aws/clients.js';
+import { LOCAL_CREDENTIALS } from '../lib/aws/client-cache.js';
 import { config } from '../lib/config.js';
 import { type DemoDataOptions, writeDemoData } from '../lib/store/demo-data.js';
 import { type Emulators, startEmulators } from './emulators.js';

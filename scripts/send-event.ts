@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { LOCAL_CREDENTIALS } from '../lib/aws/clients.js';
+import { LOCAL_CREDENTIALS } from '../lib/aws/client-cache.js';
 import { config } from '../lib/config.js';
 import {
   PAYMENTS_IMPORTED_DETAIL_TYPE,

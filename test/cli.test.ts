@@ -107,6 +107,57 @@ describe('command line', () => {
     expect(document.stats.payments).toBe(6);
   });
 
+  it('passes elements that are not objects to the matcher, which rejects them as "not an object"', async () => {
+    await writeFile(file('accruals-mixed.json'), JSON.stringify([...accruals, [1, 2], 42, 'x']));
+    await writeFile(
+      file('payments-mixed.ndjson'),
+      `${[...payments, [1, 2], 42, 'x', null].map((p) => JSON.stringify(p)).join('\n')}\n`,
+    );
+    const result = await cli(
+      'match',
+      '--accruals',
+      file('accruals-mixed.json'),
+      '--payments',
+      file('payments-mixed.ndjson'),
+    );
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe('');
+    const document = JSON.parse(result.stdout);
+    const rejected = (source: string) =>
+      document.rejected
+        .filter((entry: { source: string }) => entry.source === source)
+        .map((entry: { record: unknown; reason: string }) => [entry.record, entry.reason.split(':')[0]]);
+    expect(rejected('accrual')).toEqual([
+      [[1, 2], 'not an object'],
+      [42, 'not an object'],
+      ['x', 'not an object'],
+    ]);
+    expect(rejected('payment')).toEqual([
+      [[1, 2], 'not an object'],
+      [42, 'not an object'],
+      ['x', 'not an object'],
+      [null, 'not an object'],
+    ]);
+    expect(document.matches).toHaveLength(5);
+    expect(document.stats).toMatchObject({ accruals: 10, payments: 9, rejected: 7 });
+  });
+
+  it('exits quietly when the reader of its output goes away (| head)', async () => {
+    // Far more output than a pipe holds, so the writes meet the closed pipe.
+    const many = Array.from({ length: 20_000 }, (_, i) => ({ id: i, date: day(1 + (i % 28)), month: 1 }));
+    await writeFile(file('many.json'), JSON.stringify(many));
+    const { stdout, stderr } = await run(
+      'bash',
+      [
+        '-c',
+        `"${TSX}" scripts/cli.ts match --accruals "${file('many.json')}" --payments "${file('many.json')}" | head -c 100; echo "exit=\${PIPESTATUS[0]}" >&2`,
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(stdout).toHaveLength(100);
+    expect(stderr.trim()).toBe('exit=0');
+  });
+
   it('prints the actions summary of every account, ordered by number, as a JSON array', async () => {
     const result = await cli('summary', '--accounts', file('accounts.json'));
     expect(result.code).toBe(0);

@@ -48,6 +48,14 @@ describe('settings read once with the rest of the configuration', () => {
     expect(loadConfig(env).WORKER_SAFETY_MARGIN_MS).toBe(expected);
   });
 
+  it('gives a queued run 60 s to be picked up before a repeated POST dispatches it again', () => {
+    expect(loadConfig({}).QUEUED_RUN_STALE_AFTER_SECONDS).toBe(60);
+    expect(loadConfig({ QUEUED_RUN_STALE_AFTER_SECONDS: '120' }).QUEUED_RUN_STALE_AFTER_SECONDS).toBe(120);
+    expect(() => loadConfig({ QUEUED_RUN_STALE_AFTER_SECONDS: '0' })).toThrow(
+      /QUEUED_RUN_STALE_AFTER_SECONDS/,
+    );
+  });
+
   it('refuses a negative or fractional safety margin', () => {
     expect(() => loadConfig({ WORKER_SAFETY_MARGIN_MS: '-1' })).toThrow(/WORKER_SAFETY_MARGIN_MS/);
     expect(() => loadConfig({ WORKER_SAFETY_MARGIN_MS: '1.5' })).toThrow(/WORKER_SAFETY_MARGIN_MS/);

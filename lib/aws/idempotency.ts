@@ -9,7 +9,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type Config, config } from '../config.js';
 import { ConflictError } from '../errors.js';
 import { toAppError } from './aws-errors.js';
-import { dynamoClient } from './clients.js';
+import { dynamoClient } from './dynamodb-client.js';
 
 /**
  * Powertools idempotency persistence on the IDEMPOTENCY_TABLE, through our cached DynamoDB client

@@ -4,7 +4,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { config } from '../config.js';
 import { AwsDependencyError, awsErrorName, toAppError } from './aws-errors.js';
-import { s3Client } from './clients.js';
+import { s3Client } from './s3-client.js';
 
 export { RUN_OUTPUTS_PREFIX, type RunOutputKeys, runOutputKeys } from './run-outputs.js';
 
@@ -119,10 +119,11 @@ export class ResultsBucket {
   }
 
   /**
-   * A presigned GET URL for `key`, valid for `ttlSeconds` (1..900). The URL is a bearer
+   * A presigned GET URL for `key`, valid for `ttlSeconds` (1..900) from `signedAt` (default now;
+   * tests sign in the past to get an expired URL without waiting). The URL is a bearer
    * credential: hand it to the client, never log it.
    */
-  async presign(key: string, ttlSeconds: number): Promise<string> {
+  async presign(key: string, ttlSeconds: number, signedAt?: Date): Promise<string> {
     if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > MAX_PRESIGN_TTL_SECONDS) {
       throw new RangeError(
         `presigned URL lifetime must be 1..${MAX_PRESIGN_TTL_SECONDS} s, got ${ttlSeconds}`,
@@ -131,6 +132,7 @@ export class ResultsBucket {
     try {
       return await getSignedUrl(this.#client, new GetObjectCommand({ Bucket: this.#bucket, Key: key }), {
         expiresIn: ttlSeconds,
+        ...(signedAt === undefined ? {} : { signingDate: signedAt }),
       });
     } catch (error) {
       throw toAppError('S3', error);

@@ -4,7 +4,7 @@ import { config } from '../config.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { type MatchStats, POLICIES, type Policy } from '../matching/types.js';
 import { toAppError } from './aws-errors.js';
-import { dynamoDocumentClient } from './clients.js';
+import { dynamoDocumentClient } from './dynamodb-client.js';
 import { sanitizeFailureReason } from './failure-reason.js';
 import { isRunId } from './run-id.js';
 import type { RunOutputKeys } from './run-outputs.js';
@@ -38,6 +38,13 @@ export interface MatchingRun {
   /** Why the last attempt failed: one line, no stack trace. */
   error?: string;
   outputs?: RunOutputKeys;
+  /**
+   * Who holds (or last held) the claim: the Lambda request id of the worker invocation that marked
+   * the run `running`. Lambda's retries of one asynchronous invocation reuse its request id, so a
+   * retry of a worker that crashed may take its own claim back at once instead of waiting for it
+   * to go stale. Internal: not part of the HTTP view.
+   */
+  owner?: string;
 }
 
 /** Tuning of a {@link RunLedger}; the defaults come from the configuration. */
@@ -47,6 +54,11 @@ export interface RunLedgerOptions {
    * RUN_STALE_AFTER_SECONDS). Must exceed the worker's Lambda timeout: a live worker is never stale.
    */
   readonly staleAfterMs?: number;
+  /**
+   * How long a run may stay `queued` before it counts as never started (default
+   * QUEUED_RUN_STALE_AFTER_SECONDS): see {@link RunLedger.isStuckInQueue}.
+   */
+  readonly queuedStaleAfterMs?: number;
   /** The clock for timestamps and staleness (tests). */
   readonly now?: () => Date;
 }
@@ -89,6 +101,7 @@ const matchingRunSchema = z.object({
   outputs: z
     .object({ resultJson: z.string(), matchesCsv: z.string(), unmatchedPaymentsCsv: z.string() })
     .optional(),
+  owner: z.string().optional(),
 });
 
 function parseRun(item: unknown): MatchingRun {
@@ -102,6 +115,29 @@ function parseRun(item: unknown): MatchingRun {
 
 function isConditionalCheckFailure(error: unknown): boolean {
   return error instanceof Error && error.name === 'ConditionalCheckFailedException';
+}
+
+function sameOutputs(a: RunOutputKeys | undefined, b: RunOutputKeys): boolean {
+  return (
+    a !== undefined &&
+    a.resultJson === b.resultJson &&
+    a.matchesCsv === b.matchesCsv &&
+    a.unmatchedPaymentsCsv === b.unmatchedPaymentsCsv
+  );
+}
+
+/** Placeholders for attribute names that are DynamoDB reserved words (`status`, `error`, `owner`). */
+const RESERVED_NAMES: Readonly<Record<string, string>> = {
+  '#status': 'status',
+  '#error': 'error',
+  '#owner': 'owner',
+};
+
+function attributeNames(...expressions: string[]): Record<string, string> {
+  const text = expressions.join(' ');
+  return Object.fromEntries(
+    Object.entries(RESERVED_NAMES).filter(([placeholder]) => text.includes(placeholder)),
+  );
 }
 
 /**
@@ -118,7 +154,12 @@ function isConditionalCheckFailure(error: unknown): boolean {
  * A `running` run whose worker died (out of memory, killed at the Lambda timeout, a crash between
  * two ledger writes) would otherwise stay `running` for ever: once its `startedAt` is older than
  * the stale threshold (RUN_STALE_AFTER_SECONDS, longer than the worker can live), `markRunning`
- * may take it over.
+ * may take it over; the invocation that owns the claim (a Lambda retry of it) may take it back
+ * at once.
+ *
+ * Transitions are idempotent: when a write committed but its answer was lost, the SDK's retry
+ * finds the run already in the target state (succeeded with the same outputs, or failed) and gets
+ * the run back instead of a ConflictError.
  *
  * Errors: DynamoDB unreachable or throttling → ServiceUnavailableError (503, Retry-After);
  * a transition not allowed from the current status → ConflictError; an unknown run → NotFoundError.
@@ -135,12 +176,14 @@ export class RunLedger {
   readonly #client: DynamoDBDocumentClient;
   readonly #tableName: string;
   readonly #staleAfterMs: number;
+  readonly #queuedStaleAfterMs: number;
   readonly #now: () => Date;
 
   constructor(client?: DynamoDBDocumentClient, tableName?: string, options: RunLedgerOptions = {}) {
     this.#client = client ?? dynamoDocumentClient();
     this.#tableName = tableName ?? config().RUNS_TABLE;
     this.#staleAfterMs = options.staleAfterMs ?? config().RUN_STALE_AFTER_SECONDS * 1000;
+    this.#queuedStaleAfterMs = options.queuedStaleAfterMs ?? config().QUEUED_RUN_STALE_AFTER_SECONDS * 1000;
     this.#now = options.now ?? (() => new Date());
   }
 
@@ -155,6 +198,16 @@ export class RunLedger {
   /** ISO timestamps sort as text; a `running` run that started before this one is stale. */
   #staleBefore(): string {
     return new Date(this.#now().getTime() - this.#staleAfterMs).toISOString();
+  }
+
+  /**
+   * True when `run` is `queued` and has not changed for longer than the queued threshold: the
+   * worker was never started (its dispatch was lost, or failed and could not be recorded), so
+   * nothing will ever pick the run up unless it is dispatched again.
+   */
+  isStuckInQueue(run: MatchingRun): boolean {
+    const before = new Date(this.#now().getTime() - this.#queuedStaleAfterMs).toISOString();
+    return run.status === 'queued' && run.updatedAt < before;
   }
 
   /**
@@ -207,30 +260,45 @@ export class RunLedger {
   }
 
   /**
-   * Claims the run for a worker: `queued` or `failed` → `running`, counting the attempt and
-   * clearing the previous failure. A `running` run is taken over only when it is stale (see
-   * {@link isStale}); otherwise, and for a succeeded run, this throws ConflictError (a duplicate
-   * delivery), so exactly one live worker does the work.
+   * Claims the run for a worker: `queued` or `failed` → `running`, counting the attempt, clearing
+   * the previous failure and recording `owner` (the worker invocation's request id). A `running`
+   * run is taken over only when it is stale (see {@link isStale}) or when `owner` is the one that
+   * holds it (Lambda retrying the invocation that crashed); otherwise, and for a succeeded run,
+   * this throws ConflictError (a duplicate delivery), so exactly one live worker does the work.
+   * Without `owner` the claim has none, and no invocation can take it back early.
    */
-  async markRunning(runId: string): Promise<MatchingRun> {
+  async markRunning(runId: string, owner?: string): Promise<MatchingRun> {
     const now = this.#now().toISOString();
     return this.#transition(runId, 'running', ['queued', 'failed'], {
       UpdateExpression:
-        'SET #status = :to, startedAt = :now, updatedAt = :now, attempts = if_not_exists(attempts, :zero) + :one ' +
-        'REMOVE #error, finishedAt, stats, outputs',
-      ExpressionAttributeValues: { ':now': now, ':zero': 0, ':one': 1 },
+        'SET #status = :to, startedAt = :now, updatedAt = :now, attempts = if_not_exists(attempts, :zero) + :one' +
+        (owner === undefined
+          ? ' REMOVE #error, finishedAt, stats, outputs, #owner'
+          : ', #owner = :owner REMOVE #error, finishedAt, stats, outputs'),
+      ExpressionAttributeValues: {
+        ':now': now,
+        ':zero': 0,
+        ':one': 1,
+        ...(owner === undefined ? {} : { ':owner': owner }),
+      },
       orCondition: {
         // `startedAt < :staleBefore` is false when the attribute is missing, so only a dated run is taken over.
-        expression: '(#status = :to AND startedAt < :staleBefore)',
+        expression:
+          '(#status = :to AND startedAt < :staleBefore)' +
+          (owner === undefined ? '' : ' OR (#status = :to AND #owner = :owner)'),
         values: { ':staleBefore': this.#staleBefore() },
       },
     });
   }
 
-  /** `running` → `succeeded` with the final stats and the keys of outputs that are fully written. */
+  /**
+   * `running` → `succeeded` with the final stats and the keys of outputs that are fully written.
+   * A run already succeeded with the same outputs is returned as it is (a retried write).
+   */
   async markSucceeded(runId: string, stats: MatchStats, outputs: RunOutputKeys): Promise<MatchingRun> {
     const now = this.#now().toISOString();
     return this.#transition(runId, 'succeeded', ['running'], {
+      alreadyDone: (current) => current.status === 'succeeded' && sameOutputs(current.outputs, outputs),
       UpdateExpression:
         'SET #status = :to, stats = :stats, outputs = :outputs, finishedAt = :now, updatedAt = :now',
       ExpressionAttributeValues: {
@@ -247,14 +315,52 @@ export class RunLedger {
 
   /**
    * `running` or `queued` → `failed`. The reason is stored as one bounded line with any stack
-   * frames removed (it is shown over HTTP); use `describeFailure(error)` to build it.
+   * frames removed (it is shown over HTTP); use `describeFailure(error)` to build it. A run already
+   * failed is returned as it is, with its first reason.
    */
   async markFailed(runId: string, reason: string): Promise<MatchingRun> {
     const now = this.#now().toISOString();
     return this.#transition(runId, 'failed', ['running', 'queued'], {
+      alreadyDone: (current) => current.status === 'failed',
       UpdateExpression: 'SET #status = :to, #error = :error, finishedAt = :now, updatedAt = :now',
       ExpressionAttributeValues: { ':error': sanitizeFailureReason(reason), ':now': now },
     });
+  }
+
+  /**
+   * Puts a run the caller decided to dispatch again (failed before any attempt, stale `running`,
+   * stuck `queued`) back to `queued`, but only if it is still exactly as `seen` (same status and
+   * `updatedAt`): of several requests that saw the same run, one gets `requeued: true` and
+   * dispatches; the others get the run as it is now. A succeeded run is never requeued.
+   */
+  async requeue(seen: MatchingRun): Promise<{ run: MatchingRun; requeued: boolean }> {
+    if (seen.status === 'succeeded') {
+      throw new ConflictError(`matching run ${seen.runId} is succeeded; it cannot become queued`);
+    }
+    try {
+      const { Attributes } = await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: { runId: seen.runId },
+          UpdateExpression: 'SET #status = :to, updatedAt = :now REMOVE #error, finishedAt, #owner',
+          ConditionExpression: '#status = :seenStatus AND updatedAt = :seenUpdatedAt',
+          ExpressionAttributeNames: attributeNames('#status #error #owner'),
+          ExpressionAttributeValues: {
+            ':to': 'queued',
+            ':now': this.#now().toISOString(),
+            ':seenStatus': seen.status,
+            ':seenUpdatedAt': seen.updatedAt,
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return { run: parseRun(Attributes), requeued: true };
+    } catch (error) {
+      if (!isConditionalCheckFailure(error)) throw toAppError('DynamoDB', error);
+    }
+    const current = await this.get(seen.runId);
+    if (!current) throw new NotFoundError(`matching run ${seen.runId} does not exist`);
+    return { run: current, requeued: false };
   }
 
   async #transition(
@@ -266,25 +372,25 @@ export class RunLedger {
       ExpressionAttributeValues: Record<string, unknown>;
       /** A further condition under which the transition is allowed too (may use `#status` and `:to`). */
       orCondition?: { expression: string; values: Record<string, unknown> };
+      /** True when the refused run is already what this transition would make it: returned, not a conflict. */
+      alreadyDone?: (current: MatchingRun) => boolean;
     },
   ): Promise<MatchingRun> {
     if (!isRunId(runId)) throw new NotFoundError(`matching run ${runId} does not exist`);
     const fromValues = Object.fromEntries(from.map((status, index) => [`:from${index}`, status]));
     // A missing item has no status, so this also refuses to create a run by updating it.
     const fromCondition = `#status IN (${Object.keys(fromValues).join(', ')})`;
+    const condition = update.orCondition
+      ? `${fromCondition} OR ${update.orCondition.expression}`
+      : fromCondition;
     try {
       const { Attributes } = await this.#client.send(
         new UpdateCommand({
           TableName: this.#tableName,
           Key: { runId },
           UpdateExpression: update.UpdateExpression,
-          ConditionExpression: update.orCondition
-            ? `${fromCondition} OR ${update.orCondition.expression}`
-            : fromCondition,
-          ExpressionAttributeNames: {
-            '#status': 'status',
-            ...(update.UpdateExpression.includes('#error') ? { '#error': 'error' } : {}),
-          },
+          ConditionExpression: condition,
+          ExpressionAttributeNames: attributeNames(update.UpdateExpression, condition),
           ExpressionAttributeValues: {
             ...update.ExpressionAttributeValues,
             ...update.orCondition?.values,
@@ -300,6 +406,7 @@ export class RunLedger {
     }
     const current = await this.get(runId);
     if (!current) throw new NotFoundError(`matching run ${runId} does not exist`);
+    if (update.alreadyDone?.(current)) return current;
     throw new ConflictError(`matching run ${runId} is ${current.status}; it cannot become ${to}`);
   }
 }

@@ -40,6 +40,9 @@ function objectIssueMessage(issue: { code?: string }): string | undefined {
   return undefined;
 }
 
+/** The query of a route that takes no parameters: any parameter is refused, as on the other routes. */
+const noQueryParameters = z.strictObject({}, { error: objectIssueMessage });
+
 const LIMIT_MESSAGE = `must be an integer from 1 to ${MAX_ACTIONS_PAGE_LIMIT}`;
 
 /** `limit` as sent in a query string: decimal digits only (no `1e2`, signs or blanks). */
@@ -52,6 +55,7 @@ const limitSchema = z
 
 export const getAccountActionsRequest = {
   path: z.object({ number: accountNumberSchema('number') }),
+  query: noQueryParameters,
 };
 
 /** Unknown query parameters are refused (a misspelt `limt` would otherwise silently give 100). */
@@ -68,6 +72,7 @@ export const idempotencyKeySchema = z
   .regex(/^[\x21-\x7E]{1,128}$/, 'must be 1 to 128 visible ASCII characters');
 
 export const createMatchingRunRequest = {
+  query: noQueryParameters,
   headers: z.object({ 'idempotency-key': idempotencyKeySchema.optional() }),
   /** No body at all means the defaults, as `{}` does. */
   body: z
@@ -81,4 +86,5 @@ export const createMatchingRunRequest = {
 
 export const getMatchingRunRequest = {
   path: z.object({ runId: runIdSchema }),
+  query: noQueryParameters,
 };

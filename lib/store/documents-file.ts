@@ -78,6 +78,15 @@ function parseEjson(text: string): unknown {
   return promoteNumbers(EJSON.parse(text.replace(DATE_WITHOUT_OFFSET, '$1$2Z"'), { relaxed: false }));
 }
 
+/**
+ * What to do with a JSON value that is not a document (`[1, 2]`, `42`, `"x"`, `null`): `error`
+ * (default) refuses the file, naming the line or element; `keep` returns it in place, for a
+ * caller that reports such records itself (the matcher rejects them as "not an object").
+ */
+export interface ReadDocumentsOptions {
+  readonly nonObjects?: 'keep' | 'error';
+}
+
 function isDocument(value: unknown): value is Document {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
@@ -94,7 +103,7 @@ function describeFailure(text: string, error: unknown): { line: number | undefin
   };
 }
 
-function parseArray(text: string, path: string): Document[] {
+function parseArray(text: string, path: string, keepNonObjects: boolean): unknown[] {
   let parsed: unknown;
   try {
     parsed = parseEjson(text);
@@ -104,6 +113,7 @@ function parseArray(text: string, path: string): Document[] {
   }
   if (!Array.isArray(parsed))
     throw new DocumentsFileError(path, undefined, 'expected a JSON array of documents');
+  if (keepNonObjects) return parsed;
   parsed.forEach((element, index) => {
     if (!isDocument(element)) {
       throw new DocumentsFileError(path, undefined, `element ${index} is not a document`);
@@ -112,8 +122,8 @@ function parseArray(text: string, path: string): Document[] {
   return parsed;
 }
 
-function parseLines(text: string, path: string): Document[] {
-  const documents: Document[] = [];
+function parseLines(text: string, path: string, keepNonObjects: boolean): unknown[] {
+  const documents: unknown[] = [];
   const lines = text.split('\n');
   for (let index = 0; index < lines.length; index++) {
     const line = (lines[index] ?? '').trim();
@@ -125,7 +135,8 @@ function parseLines(text: string, path: string): Document[] {
       const { detail } = describeFailure(line, error);
       throw new DocumentsFileError(path, index + 1, detail, { cause: error });
     }
-    if (!isDocument(parsed)) throw new DocumentsFileError(path, index + 1, 'not a JSON object');
+    if (!keepNonObjects && !isDocument(parsed))
+      throw new DocumentsFileError(path, index + 1, 'not a JSON object');
     documents.push(parsed);
   }
   return documents;
@@ -136,13 +147,16 @@ function parseLines(text: string, path: string): Document[] {
  * document per line, blank lines ignored; `mongoexport` output as is). Values are Extended JSON in
  * canonical or relaxed form: `{"$date": …}` → Date (UTC when the string has no offset),
  * `{"$oid": …}` → ObjectId, `{"$numberLong": …}` → number when exact, else Long. `path` only
- * names the source in errors.
+ * names the source in errors. Values that are not documents: see {@link ReadDocumentsOptions}.
  *
  * @throws DocumentsFileError naming `path` and, where known, the line.
  */
-export function parseDocuments(text: string, path: string): Document[] {
+export function parseDocuments(text: string, path: string, options?: { nonObjects?: 'error' }): Document[];
+export function parseDocuments(text: string, path: string, options: { nonObjects: 'keep' }): unknown[];
+export function parseDocuments(text: string, path: string, options: ReadDocumentsOptions = {}): unknown[] {
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-  return body.trimStart().startsWith('[') ? parseArray(body, path) : parseLines(body, path);
+  const keep = options.nonObjects === 'keep';
+  return body.trimStart().startsWith('[') ? parseArray(body, path, keep) : parseLines(body, path, keep);
 }
 
 /**
@@ -151,10 +165,19 @@ export function parseDocuments(text: string, path: string): Document[] {
  * @example
  * ```ts
  * const payments = await readDocumentsFile('exports/payment.ndjson');
+ * const records = await readDocumentsFile('exports/payment.ndjson', { nonObjects: 'keep' });
  * ```
  * @throws DocumentsFileError when the file cannot be read or a record cannot be parsed.
  */
-export async function readDocumentsFile(path: string): Promise<Document[]> {
+export async function readDocumentsFile(
+  path: string,
+  options?: { nonObjects?: 'error' },
+): Promise<Document[]>;
+export async function readDocumentsFile(path: string, options: { nonObjects: 'keep' }): Promise<unknown[]>;
+export async function readDocumentsFile(
+  path: string,
+  options: ReadDocumentsOptions = {},
+): Promise<unknown[]> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -164,5 +187,7 @@ export async function readDocumentsFile(path: string): Promise<Document[]> {
       cause: error,
     });
   }
-  return parseDocuments(text, path);
+  return options.nonObjects === 'keep'
+    ? parseDocuments(text, path, { nonObjects: 'keep' })
+    : parseDocuments(text, path);
 }

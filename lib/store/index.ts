@@ -21,7 +21,12 @@ export {
   writeDemoData,
 } from './demo-data.js';
 export type { DocumentStore, FindOptions, SortSpec } from './document-store.js';
-export { DocumentsFileError, parseDocuments, readDocumentsFile } from './documents-file.js';
+export {
+  DocumentsFileError,
+  parseDocuments,
+  type ReadDocumentsOptions,
+  readDocumentsFile,
+} from './documents-file.js';
 export { EmbeddedDocumentStore, type EmbeddedStoreSource } from './embedded-store.js';
 export {
   getDocumentStore,

@@ -26,7 +26,8 @@ const FIELD_PATH = /^[^$.\0][^.\0]*(?:\.[^$.\0][^.\0]*)*$/;
  * The indexes behind every query we run:
  * - `Account.number` unique: the single-account `$match` and the keyset page `number > after`.
  * - `accrual` / `payment` `{ date, id }`: the matcher streams both collections in this order.
- * - `{ id }` unique: the spec's "id is unique within its collection", enforced where it is cheap.
+ * - `{ id }`, not unique: looking a record up by id. The spec rejects a repeated id per record, in
+ *   the run's output; a unique index would instead make the import that brings the repeat fail.
  * - `{ <partition>, date, id }` per partition field: partitioned runs stream in that order.
  *
  * @throws ValidationError('partitionBy') for a field path MongoDB cannot index.
@@ -35,7 +36,7 @@ export function indexDefinitions(
   partitionBy: readonly string[] = DEFAULT_PARTITION_FIELDS,
 ): IndexDefinition[] {
   for (const field of partitionBy) {
-    if (!FIELD_PATH.test(field) || field === 'date' || field === 'id') {
+    if (!FIELD_PATH.test(field) || field === 'date' || field === 'id' || field === '_id') {
       throw new ValidationError('partitionBy', `'${field}' is not a usable partition field`);
     }
   }
@@ -44,7 +45,7 @@ export function indexDefinitions(
   ];
   for (const collection of MATCHING_COLLECTIONS) {
     definitions.push({ collection, key: { date: 1, id: 1 }, unique: false });
-    definitions.push({ collection, key: { id: 1 }, unique: true });
+    definitions.push({ collection, key: { id: 1 }, unique: false });
     for (const field of new Set(partitionBy)) {
       definitions.push({ collection, key: { [field]: 1, date: 1, id: 1 }, unique: false });
     }

@@ -183,17 +183,25 @@ describe('RunLedger (against the DynamoDB emulator)', () => {
     it.each([
       ['running', 'markRunning'],
       ['succeeded', 'markRunning'],
-      ['succeeded', 'markSucceeded'],
       ['succeeded', 'markFailed'],
       ['queued', 'markSucceeded'],
       ['failed', 'markSucceeded'],
-      ['failed', 'markFailed'],
     ] as const)('a %s run refuses %s with a ConflictError and stays as it was', async (from, transition) => {
       const run = await setups[from]();
       const error = await transitions[transition](ledger(), run.runId).catch((e: unknown) => e);
 
       expect(error).toBeInstanceOf(ConflictError);
       expect((error as ConflictError).message).toContain(from);
+      expect(await ledger().get(run.runId)).toEqual(run);
+    });
+
+    it('a succeeded run refuses markSucceeded with other outputs', async () => {
+      const run = await succeededRun();
+      const other = runOutputKeys(newRunId());
+      const error = await ledger()
+        .markSucceeded(run.runId, stats, other)
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ConflictError);
       expect(await ledger().get(run.runId)).toEqual(run);
     });
 
@@ -205,6 +213,114 @@ describe('RunLedger (against the DynamoDB emulator)', () => {
         expect(await ledger().get(runId)).toBeUndefined();
       },
     );
+  });
+
+  describe('repeated transitions (an SDK retry of a write whose answer was lost)', () => {
+    it('returns the succeeded run unchanged when it is marked succeeded again with the same outputs', async () => {
+      const run = await succeededRun();
+      const again = await ledger().markSucceeded(
+        run.runId,
+        { ...stats, matched: 0 },
+        runOutputKeys(run.runId),
+      );
+      expect(again).toEqual(run);
+      expect(await ledger().get(run.runId)).toEqual(run);
+    });
+
+    it('returns the failed run unchanged, with its first reason, when it is marked failed again', async () => {
+      const run = await failedRun();
+      const again = await ledger().markFailed(run.runId, 'a later reason');
+      expect(again).toEqual(run);
+      expect(await ledger().get(run.runId)).toMatchObject({ status: 'failed', error: 'S3 is unavailable' });
+    });
+  });
+
+  describe('the owner of a claim', () => {
+    it('records the invocation that claimed the run', async () => {
+      const run = await queuedRun();
+      expect(await ledger().markRunning(run.runId, 'request-1')).toMatchObject({
+        status: 'running',
+        owner: 'request-1',
+      });
+    });
+
+    it('lets the same invocation claim its own running run again (a Lambda retry after a crash)', async () => {
+      const run = await queuedRun();
+      const first = await ledger().markRunning(run.runId, 'request-1');
+      const again = await ledger().markRunning(run.runId, 'request-1');
+      expect(again).toMatchObject({ status: 'running', owner: 'request-1', attempts: 2 });
+      expect(String(again.startedAt) >= String(first.startedAt)).toBe(true);
+    });
+
+    it.each([
+      ['another invocation', 'request-2'],
+      ['a claim without an owner', undefined],
+    ])('refuses a fresh running run to %s', async (_case, owner) => {
+      const run = await queuedRun();
+      const claimed = await ledger().markRunning(run.runId, 'request-1');
+      await expect(ledger().markRunning(run.runId, owner)).rejects.toBeInstanceOf(ConflictError);
+      expect(await ledger().get(run.runId)).toEqual(claimed);
+    });
+
+    it('forgets the previous owner when a claim names none', async () => {
+      const run = await queuedRun();
+      await ledger().markRunning(run.runId, 'request-1');
+      await ledger().markFailed(run.runId, 'S3 is unavailable');
+      const reclaimed = await ledger().markRunning(run.runId);
+      expect(reclaimed.owner).toBeUndefined();
+      await expect(ledger().markRunning(run.runId, 'request-1')).rejects.toBeInstanceOf(ConflictError);
+    });
+  });
+
+  describe('requeue', () => {
+    it('puts a failed run back to queued, clearing the failure, when it is as the caller read it', async () => {
+      const failed = await ledger().markFailed((await queuedRun()).runId, 'could not start the worker');
+      const { run, requeued } = await ledger().requeue(failed);
+      expect(requeued).toBe(true);
+      expect(run).toMatchObject({ runId: failed.runId, status: 'queued', attempts: 0 });
+      expect(run.error).toBeUndefined();
+      expect(run.finishedAt).toBeUndefined();
+      expect(await ledger().get(failed.runId)).toEqual(run);
+    });
+
+    it('changes nothing and returns the current run when the run changed since it was read', async () => {
+      const seen = await queuedRun();
+      const running = await ledger().markRunning(seen.runId, 'request-1');
+      const { run, requeued } = await ledger().requeue(seen);
+      expect(requeued).toBe(false);
+      expect(run).toEqual(running);
+    });
+
+    it('lets exactly one of several concurrent requeues of the same reading win', async () => {
+      const failed = await ledger().markFailed((await queuedRun()).runId, 'could not start the worker');
+      const results = await Promise.all(Array.from({ length: 4 }, () => ledger().requeue(failed)));
+      expect(results.filter((result) => result.requeued)).toHaveLength(1);
+    });
+  });
+
+  describe('a run stuck in the queue', () => {
+    const ledgerAt = (offsetMs: number) =>
+      new RunLedger(dynamoDocumentClient(local().cfg), local().emulators.tables.runs, {
+        queuedStaleAfterMs: 60_000,
+        now: () => new Date(Date.now() + offsetMs),
+      });
+
+    it('is a queued run not updated for longer than the threshold', async () => {
+      const { run } = await ledgerAt(-61_000).create({
+        runId: newRunId(),
+        policy: 'chronological',
+        trigger: 'http',
+      });
+      const { run: fresh } = await ledgerAt(-59_000).create({
+        runId: newRunId(),
+        policy: 'chronological',
+        trigger: 'http',
+      });
+      expect(ledgerAt(0).isStuckInQueue(run)).toBe(true);
+      expect(ledgerAt(0).isStuckInQueue(fresh)).toBe(false);
+      const running = await ledgerAt(-61_000).markRunning(run.runId);
+      expect(ledgerAt(0).isStuckInQueue(running)).toBe(false);
+    });
   });
 
   describe('failure reasons', () => {

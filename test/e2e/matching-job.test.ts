@@ -401,11 +401,77 @@ describe('matching job and worker (against the emulators)', () => {
       expect(dispatched).toEqual([retried.runId]);
     });
 
-    it('describes a run with presigned URLs only once it succeeded', async () => {
+    it('answers a re-dispatch with the status the ledger holds: the run is queued again', async () => {
+      const key = `key-${newRunId()}`;
+      failDispatch = true;
+      await expect(service().start({ idempotencyKey: key })).rejects.toBeInstanceOf(ServiceUnavailableError);
+      failDispatch = false;
+      const retried = await service().start({ idempotencyKey: key });
+      const run = await ledger().get(retried.runId);
+      expect(retried.status).toBe('queued');
+      expect(run).toMatchObject({ status: 'queued', attempts: 0 });
+      expect(run?.error).toBeUndefined();
+    });
+
+    it('dispatches concurrent repeats of a run whose dispatch failed only once', async () => {
+      const key = `key-${newRunId()}`;
+      failDispatch = true;
+      await expect(service().start({ idempotencyKey: key })).rejects.toBeInstanceOf(ServiceUnavailableError);
+      failDispatch = false;
+      const answers = await Promise.all([1, 2, 3].map(() => service().start({ idempotencyKey: key })));
+      expect(dispatched).toEqual([derivedRunId('http', key)]);
+      expect(answers.map((answer) => answer.status)).toEqual(['queued', 'queued', 'queued']);
+    });
+
+    describe('a run left queued (its dispatch was lost, or failed and could not be recorded)', () => {
+      const QUEUED_STALE_MS = 60_000;
+      const ledgerAt = (offsetMs: number) =>
+        new RunLedger(dynamoDocumentClient(local().cfg), local().emulators.tables.runs, {
+          queuedStaleAfterMs: QUEUED_STALE_MS,
+          now: () => new Date(Date.now() + offsetMs),
+        });
+      const serviceWith = (runs: RunLedger) =>
+        new MatchingRuns({ ledger: runs, bucket: bucket(), dispatcher, presignTtlSeconds: 120, newRunId });
+
+      async function leftQueued(ageMs: number): Promise<string> {
+        const key = `key-${newRunId()}`;
+        await ledgerAt(-ageMs).create({
+          runId: derivedRunId('http', key),
+          policy: 'chronological',
+          trigger: 'http',
+          idempotencyKey: key,
+        });
+        return key;
+      }
+
+      it('is dispatched again by a repeated POST once it is older than the threshold', async () => {
+        const key = await leftQueued(QUEUED_STALE_MS + 1_000);
+        const answer = await serviceWith(ledgerAt(0)).start({ idempotencyKey: key });
+        expect(answer).toMatchObject({ runId: derivedRunId('http', key), status: 'queued', created: false });
+        expect(dispatched).toEqual([answer.runId]);
+        // Requeued just now: an immediate repeat does not dispatch it a second time.
+        await serviceWith(ledgerAt(0)).start({ idempotencyKey: key });
+        expect(dispatched).toEqual([answer.runId]);
+      });
+
+      it('is not dispatched again while younger than the threshold (its worker may be on its way)', async () => {
+        const key = await leftQueued(QUEUED_STALE_MS - 5_000);
+        const answer = await serviceWith(ledgerAt(0)).start({ idempotencyKey: key });
+        expect(answer).toMatchObject({ status: 'queued', created: false });
+        expect(dispatched).toEqual([]);
+      });
+    });
+
+    it('describes a run with its output keys, and presigned URLs only once it succeeded', async () => {
       const runId = await queuedRun();
       const queued = await service().describe(runId);
+      const keys = runOutputKeys(runId);
       expect(queued).toMatchObject({ runId, status: 'queued' });
-      expect(queued.outputs).toBeUndefined();
+      expect(queued.outputs).toEqual({
+        resultJson: { key: keys.resultJson },
+        matchesCsv: { key: keys.matchesCsv },
+        unmatchedPaymentsCsv: { key: keys.unmatchedPaymentsCsv },
+      });
       await runMatchingJob(runId, { store: store(), ledger: ledger(), bucket: bucket() });
       const done = await service().describe(runId);
       expect(done.outputs?.resultJson.key).toBe(runOutputKeys(runId).resultJson);

@@ -179,6 +179,18 @@ const BAD_REQUESTS: BadRequest[] = [
     /^\$where: is not an accepted field$/,
   ),
   get('an unknown parameter', '/accounts/actions?order=desc', 400, /^order: is not an accepted field$/),
+  get(
+    'an unknown parameter on one account',
+    '/accounts/7800000000001/actions?foo=bar',
+    400,
+    /^foo: is not an accepted field$/,
+  ),
+  get(
+    '$where as a parameter on one account',
+    '/accounts/7800000000001/actions?$where=sleep(1000)',
+    400,
+    /^\$where: is not an accepted field$/,
+  ),
   // POST /matching-runs: the body, its content type and the Idempotency-Key header
   post(
     'an unknown policy',
@@ -212,6 +224,24 @@ const BAD_REQUESTS: BadRequest[] = [
     /^body\.partitionBy: must be a string$/,
   ),
   post('an empty partition field', '{"partitionBy":""}', 400, /^body\.partitionBy: /),
+  post(
+    'date as partition field',
+    '{"partitionBy":"date"}',
+    400,
+    /^body\.partitionBy: must not be date, id or _id/,
+  ),
+  post(
+    'id as partition field',
+    '{"partitionBy":"id"}',
+    400,
+    /^body\.partitionBy: must not be date, id or _id/,
+  ),
+  post(
+    '_id as partition field',
+    '{"partitionBy":"_id"}',
+    400,
+    /^body\.partitionBy: must not be date, id or _id/,
+  ),
   post(
     'a 65-character partition field',
     JSON.stringify({ partitionBy: 'a'.repeat(65) }),
@@ -293,6 +323,12 @@ const BAD_REQUESTS: BadRequest[] = [
   get('$ne as run id', '/matching-runs/%24ne', 400, /^runId: /),
   get('an operator as run id', `/matching-runs/${encodeURIComponent('{"$ne":null}')}`, 400, /^runId: /),
   get('a [$ne] run id', `/matching-runs/${VALID_RUN_ID}%5B%24ne%5D`, 400, /^runId: /),
+  get(
+    'an unknown parameter on a run',
+    `/matching-runs/${VALID_RUN_ID}?foo=bar`,
+    400,
+    /^foo: is not an accepted field$/,
+  ),
   get(
     'an unknown run id',
     `/matching-runs/${VALID_RUN_ID}`,
@@ -445,6 +481,16 @@ const BAD_EVENTS: BadEvent[] = [
     name: '$where as partition field',
     event: paymentsImported('x', { partitionBy: '$where' }),
     reason: /detail\.partitionBy: must be a field name/,
+  },
+  {
+    name: 'date as partition field',
+    event: paymentsImported('x', { partitionBy: 'date' }),
+    reason: /detail\.partitionBy: must not be date, id or _id/,
+  },
+  {
+    name: '_id as partition field',
+    event: paymentsImported('x', { partitionBy: '_id' }),
+    reason: /detail\.partitionBy: must not be date, id or _id/,
   },
   {
     name: 'a negative paymentCount',

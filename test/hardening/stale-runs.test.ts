@@ -154,8 +154,9 @@ describe('stale running runs (against the DynamoDB and S3 emulators)', () => {
         newRunId: () => newRunId(),
       });
       const answer = await service.start({ idempotencyKey: key });
-      expect(answer).toMatchObject({ runId, created: false });
+      expect(answer).toMatchObject({ runId, created: false, status: 'queued' });
       expect(dispatched).toEqual([runId]);
+      expect(await ledgerAt().get(runId)).toMatchObject({ status: 'queued', attempts: 1 });
     });
   });
 });

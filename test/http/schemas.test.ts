@@ -95,6 +95,9 @@ describe('POST /matching-runs body and headers', () => {
     [{ partitionBy: 'a.b' }, /^partitionBy: must be a field name/],
     [{ partitionBy: 'x'.repeat(65) }, /^partitionBy: must be a field name/],
     [{ partitionBy: { $gt: '' } }, /^partitionBy: must be a string$/],
+    [{ partitionBy: 'date' }, /^partitionBy: must not be date, id or _id/],
+    [{ partitionBy: 'id' }, /^partitionBy: must not be date, id or _id/],
+    [{ partitionBy: '_id' }, /^partitionBy: must not be date, id or _id/],
     [{ $where: 'sleep(1000)' }, /^\$where: is not an accepted field$/],
     [{ policy: 'chronological', extra: 1 }, /^extra: is not an accepted field$/],
     [null, /^: must be a JSON object$/],
@@ -119,6 +122,18 @@ describe('POST /matching-runs body and headers', () => {
       );
     },
   );
+});
+
+describe('routes without query parameters', () => {
+  it.each([
+    ['GET /accounts/{number}/actions', getAccountActionsRequest.query],
+    ['GET /matching-runs/{runId}', getMatchingRunRequest.query],
+    ['POST /matching-runs', createMatchingRunRequest.query],
+  ])('%s accepts no query string and refuses any parameter', (_route, schema) => {
+    expect(schema.safeParse({}).success).toBe(true);
+    expect(firstIssue(schema, { foo: 'bar' })).toBe('foo: is not an accepted field');
+    expect(firstIssue(schema, { $where: '1' })).toBe('$where: is not an accepted field');
+  });
 });
 
 describe('run id path parameter', () => {

@@ -131,6 +131,23 @@ describe('readDocumentsFile', () => {
     await expect(readDocumentsFile(path)).rejects.toThrow(/element 1 is not a document/);
   });
 
+  it.each([
+    ['a JSON array', '[{"id": 1}, [1, 2], 42, "x", null, {"id": 2}]'],
+    ['NDJSON', '{"id": 1}\n[1, 2]\n42\n"x"\nnull\n{"id": 2}\n'],
+  ])('keeps values that are not documents, in place, when asked to (%s)', async (_form, text) => {
+    const path = await fileWith(`mixed-${_form.length}.txt`, text);
+    expect(await readDocumentsFile(path, { nonObjects: 'keep' })).toEqual([
+      { id: 1 },
+      [1, 2],
+      42,
+      'x',
+      null,
+      { id: 2 },
+    ]);
+    await expect(readDocumentsFile(path)).rejects.toBeInstanceOf(DocumentsFileError);
+    await expect(readDocumentsFile(path, { nonObjects: 'error' })).rejects.toBeInstanceOf(DocumentsFileError);
+  });
+
   it('reports a missing file by path and error code', async () => {
     const path = join(dir, 'absent.ndjson');
     const error = await readFailure(path);

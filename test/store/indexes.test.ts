@@ -13,12 +13,18 @@ describe('indexDefinitions', () => {
     expect(indexDefinitions()).toEqual([
       { collection: 'Account', key: { number: 1 }, unique: true },
       { collection: 'accrual', key: { date: 1, id: 1 }, unique: false },
-      { collection: 'accrual', key: { id: 1 }, unique: true },
+      { collection: 'accrual', key: { id: 1 }, unique: false },
       { collection: 'accrual', key: { account: 1, date: 1, id: 1 }, unique: false },
       { collection: 'payment', key: { date: 1, id: 1 }, unique: false },
-      { collection: 'payment', key: { id: 1 }, unique: true },
+      { collection: 'payment', key: { id: 1 }, unique: false },
       { collection: 'payment', key: { account: 1, date: 1, id: 1 }, unique: false },
     ]);
+  });
+
+  it('makes no matching-input index unique: a repeated id is rejected per record by the matcher, never refused by an import', () => {
+    const inputs = indexDefinitions(['account', 'house']).filter((index) => index.collection !== 'Account');
+    expect(inputs.length).toBeGreaterThan(0);
+    expect(inputs.filter((index) => index.unique)).toEqual([]);
   });
 
   it('keeps the partition field first, then date and id, for each named field once', () => {
@@ -32,7 +38,7 @@ describe('indexDefinitions', () => {
     expect(indexDefinitions([])).toHaveLength(5);
   });
 
-  it.each(['', '$account', 'a..b', 'a.', 'date', 'id'])('rejects the partition field %j', (field) => {
+  it.each(['', '$account', 'a..b', 'a.', 'date', 'id', '_id'])('rejects the partition field %j', (field) => {
     expect(() => indexDefinitions([field])).toThrow(ValidationError);
   });
 });
@@ -53,6 +59,7 @@ describe('ensureIndexes', () => {
     const ensured = await ensureIndexes(db, { partitionBy: ['house'] });
     expect(calls).toContainEqual(['Account', { number: 1 }, { unique: true }]);
     expect(calls).toContainEqual(['payment', { house: 1, date: 1, id: 1 }, { unique: false }]);
+    expect(calls).toContainEqual(['accrual', { id: 1 }, { unique: false }]);
     expect(calls).toHaveLength(7);
     expect(ensured.map((index) => `${index.collection}.${index.name}`)).toContain(
       'accrual.house_1_date_1_id_1',

@@ -1,0 +1,224 @@
+import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { describe, expect, it, vi } from 'vitest';
+import {
+  createDynamoClient,
+  createS3Client,
+  dynamoDocumentClient,
+  LOCAL_CREDENTIALS,
+} from '../../lib/aws/clients.js';
+import { idempotencyPersistenceLayer } from '../../lib/aws/idempotency.js';
+import { ResultsBucket } from '../../lib/aws/results-bucket.js';
+import { newRunId, RunLedger } from '../../lib/aws/run-ledger.js';
+import { RUN_OUTPUTS_PREFIX, runOutputKeys } from '../../lib/aws/run-outputs.js';
+import { ServiceUnavailableError } from '../../lib/errors.js';
+import { runMatchingJob } from '../../lib/matching-job.js';
+import { derivedRunId } from '../../lib/matching-runs.js';
+import { createMatchingWorker, type WorkerDeps } from '../../lib/matching-worker.js';
+import { generateDemoData } from '../../lib/store/demo-data.js';
+import { EmbeddedDocumentStore } from '../../lib/store/embedded-store.js';
+import { lambdaContext } from '../http/request-events.js';
+import { useEmulators } from '../support/emulators.js';
+import { listKeys, WatchedStore } from '../support/instrumented.js';
+
+vi.hoisted(() => {
+  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+});
+
+/**
+ * A worker invocation that claimed a run and then died (out of memory, killed, DynamoDB gone
+ * before it could record the failure) leaves the run `running`. Lambda retries that invocation
+ * with the same request id, which owns the claim and takes it back at once. Another delivery of
+ * the same import, while the run is someone else's and not stale, must neither do the work twice
+ * nor be remembered as a finished duplicate (Powertools would then swallow every later delivery
+ * for 24 h): it throws, and is retried later. Real DynamoDB and S3 emulators.
+ */
+
+const data = generateDemoData({ accounts: 10, accruals: 40, payments: 35, seed: 23 });
+
+function store(): WatchedStore {
+  return new WatchedStore(
+    new EmbeddedDocumentStore({ collections: { accrual: [...data.accrual], payment: [...data.payment] } }),
+  );
+}
+
+function paymentsImported(importId: string, eventId = `e-${importId}`) {
+  return {
+    id: eventId,
+    'detail-type': 'PaymentsImported',
+    source: 'billing.payments',
+    time: '2024-06-01T00:00:00Z',
+    detail: { importId },
+  };
+}
+
+/** A results bucket whose next upload fails as if S3 were down. */
+class FailingOnceBucket extends ResultsBucket {
+  failNext = true;
+  override async upload(key: string, chunks: Iterable<string> | AsyncIterable<string>, contentType: string) {
+    if (this.failNext) {
+      this.failNext = false;
+      throw new ServiceUnavailableError('S3 is unavailable (injected)');
+    }
+    return super.upload(key, chunks, contentType);
+  }
+}
+
+/** A ledger that cannot record failures (DynamoDB went away between the claim and the failure). */
+class NoFailureLedger extends RunLedger {
+  override async markFailed(): Promise<never> {
+    throw new ServiceUnavailableError('DynamoDB is unavailable (ECONNREFUSED)');
+  }
+}
+
+const STALE_AFTER_MS = 600_000;
+
+describe('worker retries after a crash (against the emulators)', () => {
+  const local = useEmulators();
+  const ledger = () =>
+    new RunLedger(dynamoDocumentClient(local().cfg), local().emulators.tables.runs, {
+      staleAfterMs: STALE_AFTER_MS,
+    });
+  const s3 = () => createS3Client({ region: 'us-east-1', endpoint: local().emulators.s3Endpoint });
+  const bucket = () => new ResultsBucket(s3(), local().emulators.bucket);
+  const outputsOf = (runId: string) =>
+    listKeys(s3(), local().emulators.bucket, `${RUN_OUTPUTS_PREFIX}${runId}/`);
+  const worker = (overrides: Partial<WorkerDeps> = {}) =>
+    createMatchingWorker({
+      ledger: ledger(),
+      bucket: bucket(),
+      store: async () => store(),
+      persistenceStore: idempotencyPersistenceLayer(
+        local().cfg,
+        createDynamoClient({ region: 'us-east-1', endpoint: local().emulators.dynamodbEndpoint }),
+      ),
+      lambdaRetries: true,
+      ...overrides,
+    });
+  const context = (requestId: string) => lambdaContext(requestId, 900_000);
+
+  /** A run the invocation `requestId` claimed and then died in. */
+  async function crashedRun(requestId: string, runId = newRunId(), trigger: 'http' | 'event' = 'http') {
+    await ledger().create({ runId, policy: 'chronological', trigger });
+    await ledger().markRunning(runId, requestId);
+    return runId;
+  }
+
+  async function completedIdempotencyRecords(): Promise<number> {
+    const dynamo = new DynamoDBClient({
+      region: 'us-east-1',
+      endpoint: local().emulators.dynamodbEndpoint,
+      credentials: LOCAL_CREDENTIALS,
+    });
+    try {
+      const { Items = [] } = await dynamo.send(
+        new ScanCommand({ TableName: local().emulators.tables.idempotency }),
+      );
+      return Items.filter((item) => item.status?.S === 'COMPLETED').length;
+    } finally {
+      dynamo.destroy();
+    }
+  }
+
+  describe('a matching-run invocation (POST /matching-runs)', () => {
+    it('is taken back by the Lambda retry of the invocation that crashed, which finishes the run', async () => {
+      const runId = await crashedRun('request-1');
+      const result = await worker()({ kind: 'matching-run', runId }, context('request-1'));
+      expect(result).toMatchObject({ status: 'succeeded', runId });
+      expect(await ledger().get(runId)).toMatchObject({ status: 'succeeded', attempts: 2 });
+      const keys = runOutputKeys(runId);
+      expect(await outputsOf(runId)).toEqual([keys.matchesCsv, keys.resultJson, keys.unmatchedPaymentsCsv]);
+    });
+
+    it('is left to its owner by any other invocation while it is fresh', async () => {
+      const runId = await crashedRun('request-1');
+      const before = await ledger().get(runId);
+      const watched = store();
+      const result = await worker({ store: async () => watched })(
+        { kind: 'matching-run', runId },
+        context('request-2'),
+      );
+      expect(result).toMatchObject({ status: 'skipped', runId });
+      expect(watched.calls).toEqual([]);
+      expect(await ledger().get(runId)).toEqual(before);
+    });
+
+    it('throws when the failure cannot be recorded, and the retry of that invocation finishes the run', async () => {
+      const runId = newRunId();
+      await ledger().create({ runId, policy: 'chronological', trigger: 'http' });
+      const cannotRecord = new NoFailureLedger(
+        dynamoDocumentClient(local().cfg),
+        local().emulators.tables.runs,
+      );
+
+      await expect(
+        worker({ ledger: cannotRecord, bucket: new FailingOnceBucket(s3(), local().emulators.bucket) })(
+          { kind: 'matching-run', runId },
+          context('request-1'),
+        ),
+      ).rejects.toThrow(/DynamoDB is unavailable/);
+      expect(await ledger().get(runId)).toMatchObject({ status: 'running', owner: 'request-1', attempts: 1 });
+
+      const retried = await worker()({ kind: 'matching-run', runId }, context('request-1'));
+      expect(retried).toMatchObject({ status: 'succeeded', runId });
+      expect(await ledger().get(runId)).toMatchObject({ status: 'succeeded', attempts: 2 });
+    });
+  });
+
+  describe('a PaymentsImported event', () => {
+    it('is taken back by the Lambda retry of the invocation that crashed, which finishes the run', async () => {
+      const importId = `import-${newRunId()}`;
+      const runId = await crashedRun('request-1', derivedRunId('event', importId), 'event');
+      const result = await worker()(paymentsImported(importId), context('request-1'));
+      expect(result).toMatchObject({ status: 'succeeded', runId });
+      expect(await ledger().get(runId)).toMatchObject({ status: 'succeeded', attempts: 2 });
+    });
+
+    it('throws while another invocation holds the run, without being remembered, and is a duplicate once the run succeeded', async () => {
+      const importId = `import-${newRunId()}`;
+      const runId = await crashedRun('request-1', derivedRunId('event', importId), 'event');
+      const watched = store();
+      const redelivered = worker({ store: async () => watched });
+      const completedBefore = await completedIdempotencyRecords();
+
+      for (const requestId of ['request-2', 'request-3']) {
+        await expect(redelivered(paymentsImported(importId), context(requestId))).rejects.toMatchObject({
+          name: 'RunInProgressError',
+        });
+      }
+      expect(watched.calls).toEqual([]);
+      expect(await completedIdempotencyRecords()).toBe(completedBefore);
+      expect(await ledger().get(runId)).toMatchObject({ status: 'running', owner: 'request-1', attempts: 1 });
+
+      // The owner finishes; a later delivery is then a duplicate, and does not throw.
+      expect(
+        await runMatchingJob(runId, {
+          store: store(),
+          ledger: ledger(),
+          bucket: bucket(),
+          owner: 'request-1',
+        }),
+      ).toMatchObject({ status: 'succeeded', runId });
+      const later = await redelivered(paymentsImported(importId, 'e-again'), context('request-4'));
+      expect(later).toMatchObject({ status: 'duplicate', runId });
+      expect(watched.calls).toEqual([]);
+      expect(await ledger().get(runId)).toMatchObject({ status: 'succeeded', attempts: 2 });
+    });
+
+    it('under serverless offline returns a duplicate instead of throwing, still without being remembered', async () => {
+      const importId = `import-${newRunId()}`;
+      const runId = await crashedRun('request-1', derivedRunId('event', importId), 'event');
+      const offline = worker({ lambdaRetries: false });
+
+      expect(await offline(paymentsImported(importId), context('request-2'))).toMatchObject({
+        status: 'duplicate',
+        runId,
+      });
+      // The holder gives up; the next delivery must run it, not replay the answer above.
+      await ledger().markFailed(runId, 'S3 is unavailable (ECONNREFUSED)');
+      expect(await offline(paymentsImported(importId), context('request-3'))).toMatchObject({
+        status: 'succeeded',
+        runId,
+      });
+    });
+  });
+});
