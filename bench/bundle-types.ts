@@ -13,8 +13,11 @@ export interface BundleMeasurement {
   readonly initCpuMedianMs: number;
   /** The same without `--enable-source-maps`. */
   readonly initPlainMedianMs: number;
-  /** Bare specifiers left external (the Lambda runtime provides the AWS SDK). */
+  /** The packages left to the Lambda runtime (the AWS SDK) that the bundle loads at cold start. */
   readonly externals: readonly string[];
-  /** Importing only those externals in a fresh process: the share of init that is the runtime's SDK. */
+  /**
+   * Loading only those externals in a fresh process, the way the bundle loads them (`require` or
+   * `import`): the share of init that is the runtime's SDK.
+   */
   readonly externalsInitMedianMs: number;
 }

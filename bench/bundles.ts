@@ -34,13 +34,15 @@ function loadPlugins(repoRoot: string, file: string | undefined): Plugin[] {
 
 /**
  * The build options of a deployed bundle: BUNDLE_OPTIONS (lib/build-options.ts), plus what
- * serverless.yml `custom.esbuild` adds: external source maps, `exclude` as `external` (exactly
- * what serverless-esbuild does with it) and its `plugins` file, called for a deployed stage.
+ * serverless.yml `custom.esbuild` adds: external source maps (with or without `sourcesContent`),
+ * `exclude` as `external` (exactly what serverless-esbuild does with it) and its `plugins` file,
+ * called for a deployed stage.
  */
 export function deployedBuildOptions(repoRoot: string, yml: ServerlessEsbuildConfig): BuildOptions {
   return {
     ...BUNDLE_OPTIONS,
     sourcemap: yml.options.sourcemap === 'true' ? true : undefined,
+    sourcesContent: yml.options.sourcesContent === 'false' ? false : undefined,
     external: [...yml.exclude],
     plugins: loadPlugins(repoRoot, yml.options.plugins),
     absWorkingDir: repoRoot,
@@ -67,17 +69,61 @@ function topInputs(metafile: Metafile, outfile: string, limit: number): BundleMe
     .slice(0, limit);
 }
 
-/** The packages the bundle imports at load time but leaves to the runtime (`external`). */
-function externalImports(metafile: Metafile, outfile: string): string[] {
+/** How the bundle loads a package it leaves to the runtime: an ES `import` or a `require` call. */
+type ExternalKind = 'import' | 'require';
+
+/** Every package the bundle leaves to the runtime (`external`), loaded at cold start or not. */
+function externalCandidates(metafile: Metafile, outfile: string): Map<string, ExternalKind> {
   const output = Object.entries(metafile.outputs).find(
     ([file]) => path.resolve(file) === path.resolve(outfile),
   );
-  if (output === undefined) return [];
-  // Static imports only: `require` calls of optional modules (kerberos, ...) run only on demand.
-  const specifiers = output[1].imports
-    .filter((i) => i.external && i.kind === 'import-statement' && !isBuiltin(i.path))
-    .map((i) => i.path);
-  return [...new Set(specifiers)].sort();
+  const candidates = new Map<string, ExternalKind>();
+  for (const i of output?.[1].imports ?? []) {
+    if (!i.external || isBuiltin(i.path)) continue;
+    if (i.kind === 'import-statement') candidates.set(i.path, 'import');
+    else if (i.kind === 'require-call' && !candidates.has(i.path)) candidates.set(i.path, 'require');
+  }
+  return candidates;
+}
+
+/**
+ * Imports the bundle, then reports which of the `require`d candidates Node loaded (they are in its
+ * `require` cache). A `require` may sit in code that runs only on demand: the MongoDB driver's
+ * optional modules (kerberos, ...), or the SSM client reached through `await import()`.
+ */
+const LOADED_AT_INIT = [
+  "import { createRequire } from 'node:module';",
+  'const [bundle, ...candidates] = process.argv.slice(1);',
+  'await import(bundle);',
+  'const require = createRequire(bundle);',
+  'const loaded = candidates.filter((c) => {',
+  '  try { return require.resolve(c) in require.cache; } catch { return false; }',
+  '});',
+  `process.stdout.write('\\n' + ${JSON.stringify(RESULT_MARKER)} + JSON.stringify(loaded) + '\\n');`,
+  'process.exit(0);',
+].join('\n');
+
+/**
+ * The packages the bundle loads from the runtime at cold start, as `import:<name>` or
+ * `require:<name>`: every static import, and the `require`d ones found loaded.
+ */
+async function externalsLoadedAtInit(
+  name: string,
+  file: string,
+  candidates: ReadonlyMap<string, ExternalKind>,
+): Promise<string[]> {
+  const required = [...candidates].filter(([, kind]) => kind === 'require').map(([c]) => c);
+  const loaded = new Set(
+    required.length === 0
+      ? []
+      : await runChild<string[]>(
+          ['--input-type=module', '-e', LOADED_AT_INIT, pathToFileURL(file).href, ...required],
+          { typescript: false, env: lambdaEnvironment(name), cwd: path.dirname(file), timeoutMs: 60_000 },
+        ),
+  );
+  return [...candidates]
+    .filter(([c, kind]) => kind === 'import' || loaded.has(c))
+    .map(([c, kind]) => `${kind}:${c}`);
 }
 
 export interface BuiltBundle {
@@ -85,7 +131,10 @@ export interface BuiltBundle {
   readonly file: string;
   readonly bytes: number;
   readonly topInputs: BundleMeasurement['topInputs'];
+  /** The packages it loads from the runtime at cold start (the AWS SDK). */
   readonly externals: readonly string[];
+  /** The same, each as `import:<name>` or `require:<name>`: how the bundle loads it (IMPORT_TIMER). */
+  readonly externalLoads: readonly string[];
 }
 
 /**
@@ -109,25 +158,35 @@ export async function buildFunctionBundles(
       entryPoints: [path.join(repoRoot, 'functions', `${name}.ts`)],
       outfile,
     });
+    const externalLoads = result.metafile
+      ? await externalsLoadedAtInit(name, outfile, externalCandidates(result.metafile, outfile))
+      : [];
     built.push({
       name,
       file: outfile,
       bytes: (await stat(outfile)).size,
       topInputs: result.metafile ? topInputs(result.metafile, outfile, 6) : [],
-      externals: result.metafile ? externalImports(result.metafile, outfile) : [],
+      externals: externalLoads.map((load) => load.slice(load.indexOf(':') + 1)).sort(),
+      externalLoads,
     });
   }
   return built;
 }
 
 /**
- * Times imports in a fresh process: performance.now() around `await import` of each argument in
- * turn (the bundle, or the externals it imports).
+ * Times imports in a fresh process: performance.now() around loading each argument in turn (the
+ * bundle, or the externals it loads): `require:<specifier>` with `require` from the working
+ * directory, anything else with `await import`.
  */
 export const IMPORT_TIMER = [
+  "import { createRequire } from 'node:module';",
+  "const require = createRequire(process.cwd() + '/');",
   'const cpu = process.cpuUsage();',
   'const start = performance.now();',
-  'for (const specifier of process.argv.slice(1)) await import(specifier);',
+  'for (const specifier of process.argv.slice(1)) {',
+  "  if (specifier.startsWith('require:')) require(specifier.slice('require:'.length));",
+  "  else await import(specifier.startsWith('import:') ? specifier.slice('import:'.length) : specifier);",
+  '}',
   'const ms = performance.now() - start;',
   'const used = process.cpuUsage(cpu);',
   'const cpuMs = (used.user + used.system) / 1000;',
@@ -187,8 +246,9 @@ async function importTimes(
 
 /**
  * Bundle size and median initialisation times over `runs` fresh processes each: as deployed (with
- * `--enable-source-maps`), without source maps, and of the externals alone (runtime-provided SDK).
- * The three kinds of run are interleaved, so a burst of machine load hits them alike.
+ * `--enable-source-maps`), without source maps, and of the externals alone (the runtime-provided
+ * SDK, loaded as the bundle loads it). The three kinds of run are interleaved, so a burst of
+ * machine load hits them alike.
  */
 export async function measureBundle(bundle: BuiltBundle, runs: number): Promise<BundleMeasurement> {
   const own = pathToFileURL(bundle.file).href;
@@ -198,8 +258,8 @@ export async function measureBundle(bundle: BuiltBundle, runs: number): Promise<
   for (let run = 0; run < runs; run++) {
     deployed.push(...(await importTimes(bundle, [own], 1, true)));
     plain.push(...(await importTimes(bundle, [own], 1, false)));
-    if (bundle.externals.length > 0)
-      externals.push(...(await importTimes(bundle, bundle.externals, 1, false)));
+    if (bundle.externalLoads.length > 0)
+      externals.push(...(await importTimes(bundle, bundle.externalLoads, 1, false)));
   }
   return {
     name: bundle.name,

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { runIdSchema } from './aws/run-id.js';
 import { POLICIES } from './matching/types.js';
 

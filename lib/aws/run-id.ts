@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Run ids are ULIDs: 10 characters of millisecond timestamp then 16 random characters, in

@@ -1,5 +1,5 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { config } from '../config.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { type MatchStats, POLICIES, type Policy } from '../matching/types.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { Account } from '../account.js';
 import { DEFAULT_ACTIONS_PAGE_LIMIT, MAX_ACTIONS_PAGE_LIMIT } from '../actions-summary.js';
 import { runIdSchema } from '../aws/run-id.js';
