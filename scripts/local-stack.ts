@@ -275,6 +275,8 @@ function banner(stack: LocalStack, usesMongo: boolean): string {
 }
 
 async function main(): Promise<void> {
+  // Local tooling runs on Node 20 (Lambda runs nodejs22.x): the SDK's Node 22 notice is known, not news.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const usesMongo = Boolean(process.env.MONGODB_URI);
   const port = portFromEnv('PORT');
   const lambdaPort = portFromEnv('LAMBDA_PORT');

@@ -35,6 +35,8 @@ async function stackState(): Promise<Partial<StackState>> {
 }
 
 async function main(): Promise<void> {
+  // Local tooling runs on Node 20 (Lambda runs nodejs22.x): the SDK's Node 22 notice is known, not news.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const { values } = parseArgs({
     options: {
       'import-id': { type: 'string' },
