@@ -7,11 +7,15 @@ import { ConflictError, NotFoundError } from './errors.js';
 import { logger as defaultLogger } from './logger.js';
 import {
   type MatchOutcome,
+  type MatchStats,
   matchesCsvChunks,
   matchPayments,
+  matchPaymentsByPartition,
+  type Policy,
   resultJsonChunks,
   unmatchedPaymentsCsvChunks,
 } from './matching/index.js';
+import { SpilledOutputs } from './matching-spill.js';
 import type { DocumentStore, SortSpec } from './store/document-store.js';
 
 /** Collections the matcher reads (SPEC §3). */
@@ -97,7 +101,9 @@ async function* untilAborted<T>(
  * One matching run, end to end: claim it in the ledger (`running`), stream accruals and payments
  * from the store in `(partition, date, id)` order, match, upload `matches.csv`,
  * `unmatched-payments.csv` and — last, so its presence means the set is complete — `result.json`
- * under `matching-runs/{runId}/`, then mark it `succeeded`.
+ * under `matching-runs/{runId}/`, then mark it `succeeded`. With a partition field, each partition's
+ * outputs are spilled to temporary files as it closes (its records are then released) and the
+ * uploads stream those files, so memory is bounded by the largest partition.
  *
  * Any failure before the outputs are complete deletes whatever was written and marks the run
  * `failed` with a one-line reason; a half-written run is never `succeeded`. Close to the deadline
@@ -151,44 +157,91 @@ export async function runMatchingJob(runId: string, deps: MatchingJobDeps): Prom
   const started = performance.now();
   const { signal } = controller;
 
-  /** Reads, matches and uploads; every step and every chunk stops once `signal` is aborted. */
-  const produceOutputs = async (): Promise<{ outcome: MatchOutcome; matchedAt: number }> => {
-    checkDeadline();
-    phase = 'reading and matching inputs';
-    const sort = inputSort(run.partitionBy);
-    const outcome = await matchPayments(
-      untilAborted(deps.store.find<Document>(ACCRUAL_COLLECTION, {}, { sort }), signal),
-      untilAborted(deps.store.find<Document>(PAYMENT_COLLECTION, {}, { sort }), signal),
-      { policy: run.policy, ...(run.partitionBy === undefined ? {} : { partitionBy: run.partitionBy }) },
-    );
-    const matchedAt = performance.now();
-    checkDeadline();
-
+  /**
+   * Uploads the three outputs, `result.json` last; every chunk stops once `signal` is aborted.
+   * `generatedAt` is taken when writing starts.
+   */
+  const upload = async (outputs: {
+    readonly matchesCsv: () => Iterable<string> | AsyncIterable<string>;
+    readonly unmatchedPaymentsCsv: () => Iterable<string> | AsyncIterable<string>;
+    readonly resultJson: (meta: {
+      readonly runId: string;
+      readonly generatedAt: string;
+    }) => Iterable<string> | AsyncIterable<string>;
+  }): Promise<void> => {
     phase = 'writing outputs';
     const meta = { runId, generatedAt: (deps.now?.() ?? new Date()).toISOString() };
-    await deps.bucket.upload(
-      keys.matchesCsv,
-      untilAborted(matchesCsvChunks(outcome), signal),
-      CSV_CONTENT_TYPE,
-    );
+    await deps.bucket.upload(keys.matchesCsv, untilAborted(outputs.matchesCsv(), signal), CSV_CONTENT_TYPE);
     checkDeadline();
     await deps.bucket.upload(
       keys.unmatchedPaymentsCsv,
-      untilAborted(unmatchedPaymentsCsvChunks(outcome), signal),
+      untilAborted(outputs.unmatchedPaymentsCsv(), signal),
       CSV_CONTENT_TYPE,
     );
     checkDeadline();
     await deps.bucket.upload(
       keys.resultJson,
-      untilAborted(resultJsonChunks(outcome, meta), signal),
+      untilAborted(outputs.resultJson(meta), signal),
       JSON_CONTENT_TYPE,
     );
     checkDeadline();
-    return { outcome, matchedAt };
+  };
+
+  /**
+   * A partitioned run, one partition at a time: each partition's outputs are spilled to temporary
+   * files as it closes and its records released, so the worker holds one partition's records, not
+   * the collection; the outputs are then uploaded from the files.
+   */
+  const produceSpilled = async (
+    partitionBy: string,
+    policy: Policy,
+  ): Promise<{ stats: MatchStats; matchedAt: number }> => {
+    const spilled = await SpilledOutputs.create(partitionBy);
+    try {
+      const sort = inputSort(partitionBy);
+      const { stats } = await matchPaymentsByPartition(
+        untilAborted(deps.store.find<Document>(ACCRUAL_COLLECTION, {}, { sort }), signal),
+        untilAborted(deps.store.find<Document>(PAYMENT_COLLECTION, {}, { sort }), signal),
+        { policy, partitionBy },
+        spilled.add,
+      );
+      spilled.close();
+      const matchedAt = performance.now();
+      checkDeadline();
+      await upload({
+        matchesCsv: () => spilled.matchesCsvChunks(),
+        unmatchedPaymentsCsv: () => spilled.unmatchedPaymentsCsvChunks(),
+        resultJson: (meta) => spilled.resultJsonChunks(policy, meta, stats),
+      });
+      return { stats, matchedAt };
+    } finally {
+      await spilled.dispose();
+    }
+  };
+
+  /** Reads, matches and uploads; every step and every chunk stops once `signal` is aborted. */
+  const produceOutputs = async (): Promise<{ stats: MatchStats; matchedAt: number }> => {
+    checkDeadline();
+    phase = 'reading and matching inputs';
+    if (run.partitionBy !== undefined) return produceSpilled(run.partitionBy, run.policy);
+    const sort = inputSort(run.partitionBy);
+    const outcome = await matchPayments(
+      untilAborted(deps.store.find<Document>(ACCRUAL_COLLECTION, {}, { sort }), signal),
+      untilAborted(deps.store.find<Document>(PAYMENT_COLLECTION, {}, { sort }), signal),
+      { policy: run.policy },
+    );
+    const matchedAt = performance.now();
+    checkDeadline();
+    await upload({
+      matchesCsv: () => matchesCsvChunks(outcome),
+      unmatchedPaymentsCsv: () => unmatchedPaymentsCsvChunks(outcome),
+      resultJson: (meta) => resultJsonChunks(outcome, meta),
+    });
+    return { stats: outcome.stats, matchedAt };
   };
 
   const work = produceOutputs();
-  let produced: { outcome: MatchOutcome; matchedAt: number };
+  let produced: { stats: MatchStats; matchedAt: number };
   try {
     // The race matters when a step is stuck (a read or an S3 request that never answers): the
     // signal cannot interrupt an await, so without it the job would hang until Lambda kills it
@@ -214,10 +267,10 @@ export async function runMatchingJob(runId: string, deps: MatchingJobDeps): Prom
     clearTimeout(timer);
   }
 
-  const { outcome, matchedAt } = produced;
-  const succeeded: MatchingJobOutcome = { status: 'succeeded', runId, stats: outcome.stats };
+  const { stats, matchedAt } = produced;
+  const succeeded: MatchingJobOutcome = { status: 'succeeded', runId, stats };
   try {
-    await deps.ledger.markSucceeded(runId, outcome.stats, keys);
+    await deps.ledger.markSucceeded(runId, stats, keys);
   } catch (error) {
     return settleUnrecordedSuccess({
       run,
@@ -231,7 +284,7 @@ export async function runMatchingJob(runId: string, deps: MatchingJobDeps): Prom
   }
   log.info('matching run succeeded', {
     runId,
-    stats: outcome.stats,
+    stats,
     readAndMatchMs: Math.round(matchedAt - started),
     writeMs: Math.round(performance.now() - matchedAt),
   });

@@ -111,7 +111,10 @@ export class Uint8List {
  * streamed records are kept here as they arrive.
  */
 export class RecordStore {
+  /** The records held: read positions `base..base + records.length`. */
   readonly records: unknown[];
+  /** Read position of `records[0]` (records before it were released). */
+  base = 0;
   private readonly owned: boolean;
 
   constructor(input?: readonly unknown[]) {
@@ -122,5 +125,17 @@ export class RecordStore {
   /** Records a streamed record at the next read position (no-op for an input array). */
   keep(record: unknown): void {
     if (this.owned) this.records.push(record);
+  }
+
+  /** The record read at position `seq` (still held). */
+  at(seq: number): unknown {
+    return this.records[seq - this.base];
+  }
+
+  /** Drops every streamed record held so far; read positions carry on from where they were. */
+  release(): void {
+    if (!this.owned) throw new Error('records of an input array cannot be released');
+    this.base += this.records.length;
+    this.records.length = 0;
   }
 }

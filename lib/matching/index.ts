@@ -9,10 +9,24 @@
 
 export { parseIsoDate } from './dates.js';
 export { compareCodePoints, compareIds, type RecordId } from './ids.js';
-export { matchPayments, matchRecords } from './match.js';
+export { matchPayments, matchPaymentsByPartition, matchRecords, type PartitionedRun } from './match.js';
 export { type NormalisedFields, type NormaliseResult, normaliseRecord } from './normalise.js';
 export type { MatchOutcome } from './outcome.js';
 export type { RecordInput } from './record-stream.js';
-export { guardFormula, matchesCsvChunks, unmatchedPaymentsCsvChunks } from './result-csv.js';
-export { type ResultMeta, resultJsonChunks, toMatchResult } from './result-json.js';
+export {
+  type CsvOptions,
+  guardFormula,
+  matchesCsvChunks,
+  matchesCsvHeader,
+  unmatchedPaymentsCsvChunks,
+  unmatchedPaymentsCsvHeader,
+} from './result-csv.js';
+export {
+  jsonElements,
+  type ResultMeta,
+  resultJsonChunks,
+  resultJsonFrame,
+  toMatchResult,
+} from './result-json.js';
+export type { PartitionSink } from './session.js';
 export * from './types.js';

@@ -2,8 +2,8 @@ import type { MatchOutcome } from './outcome.js';
 import { feedPartitioned } from './partition-groups.js';
 import { feedPartitionStreams } from './partition-stream.js';
 import { consumeAll, type RecordInput, Stopwatch } from './record-stream.js';
-import { MatchSession } from './session.js';
-import { DEFAULT_POLICY, type MatchOptions, POLICIES, type Policy } from './types.js';
+import { MatchSession, type PartitionSink } from './session.js';
+import { DEFAULT_POLICY, type MatchOptions, type MatchStats, POLICIES, type Policy } from './types.js';
 
 function policyOf(options: MatchOptions | undefined): Policy {
   const policy = options?.policy ?? DEFAULT_POLICY;
@@ -94,4 +94,54 @@ export async function matchPayments(
     throw error;
   }
   return session.finish(stopwatch.totalMs());
+}
+
+/** What {@link matchPaymentsByPartition} returns once every partition was handed on. */
+export interface PartitionedRun {
+  readonly policy: Policy;
+  readonly partitionBy: string;
+  /** The whole run's stats, as {@link matchPayments} reports them. */
+  readonly stats: MatchStats;
+  /** Most source records the matcher held at once: about the largest partition (tests, benchmarks). */
+  readonly peakRecordsHeld: number;
+}
+
+/**
+ * {@link matchPayments} with a partition field, one partition at a time: as each partition is
+ * matched, its outputs go to `onPartition` (see {@link PartitionSink}; consume them before
+ * returning) and its source records are released, so the records held are those of one partition
+ * (plus records rejected while it was read), not the collection.
+ *
+ * Concatenating what `onPartition` receives gives exactly the outputs of {@link matchPayments} on
+ * the same inputs: matches, unmatched payments and unpaid accruals in the same order; rejected
+ * accruals and rejected payments each in the same order (a whole run lists all rejected accruals
+ * before all rejected payments, so split them by `source` to rebuild that list). Inputs are read
+ * as streams even when they are arrays. The time spent in `onPartition` is not in `durationMs`.
+ */
+export async function matchPaymentsByPartition(
+  accruals: RecordInput,
+  payments: RecordInput,
+  options: MatchOptions & { readonly partitionBy: string },
+  onPartition: PartitionSink,
+): Promise<PartitionedRun> {
+  const stopwatch = new Stopwatch();
+  const policy = policyOf(options);
+  const partitionBy = partitionFieldOf(options);
+  if (partitionBy === undefined) throw new TypeError('a partition field is required');
+  const session = new MatchSession(policy, partitionBy, undefined, (part) => {
+    stopwatch.pause();
+    try {
+      onPartition(part);
+    } finally {
+      stopwatch.resume();
+    }
+  });
+  try {
+    await feedPartitionStreams(session, accruals, payments, partitionBy, stopwatch);
+  } catch (error) {
+    session.abandon();
+    throw error;
+  }
+  const { stats } = session.finish(stopwatch.totalMs());
+  return { policy, partitionBy, stats, peakRecordsHeld: session.peakRecordsHeld };
 }

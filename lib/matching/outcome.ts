@@ -67,13 +67,19 @@ export interface OutcomeColumns {
 /** Records built per warm-up loop: enough to overlap memory fetches, few enough to stay in cache. */
 const WARM_CHUNK = 32;
 
+/**
+ * One builder for every outcome: its caches (date and month texts) are pure memos of constant
+ * size, and building one costs more than a small partition's records (partition-at-a-time runs
+ * walk each partition's outcome once).
+ */
+const builder = new OutputRecordBuilder();
+
 function* recordsAt(
   records: readonly unknown[],
   indices: Int32Array,
   dateRanks: Int32Array,
   dates: Float64Array,
 ): Iterable<OutputRecord> {
-  const builder = new OutputRecordBuilder();
   for (let from = 0; from < indices.length; from += WARM_CHUNK) {
     const to = Math.min(from + WARM_CHUNK, indices.length);
     builder.warm(records, indices, from, to);
@@ -110,7 +116,6 @@ export class ColumnarOutcome implements MatchOutcome {
       accruals,
       dates,
     } = this.columns;
-    const builder = new OutputRecordBuilder();
     for (let from = 0; from < matchPayment.length; from += WARM_CHUNK) {
       const to = Math.min(from + WARM_CHUNK, matchPayment.length);
       builder.warm(payments, matchPayment, from, to);

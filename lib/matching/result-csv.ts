@@ -35,12 +35,18 @@ function recordCells(record: OutputRecord): Cell[] {
   return [valueCell(record.id), guardFormula(record.date), valueCell(record.month)];
 }
 
+/** Options of the CSV chunk functions. */
+export interface CsvOptions {
+  /** Start with the header row (default true); false gives rows only, to append to a table. */
+  readonly header?: boolean;
+}
+
 function* csvChunks<T>(
-  header: readonly string[],
+  header: readonly string[] | undefined,
   items: Iterable<T>,
   row: (item: T) => Cell[],
 ): Iterable<string> {
-  yield stringify([header]);
+  if (header !== undefined) yield stringify([header]);
   let rows: Cell[][] = [];
   for (const item of items) {
     rows.push(row(item));
@@ -58,40 +64,54 @@ function partitionCell(outcome: MatchOutcome): ((record: OutputRecord) => Cell[]
   return (record) => [valueCell(partitionValueOf(record, path))];
 }
 
+const MATCHES_COLUMNS = [
+  'payment_id',
+  'payment_date',
+  'payment_month',
+  'accrual_id',
+  'accrual_date',
+  'accrual_month',
+  'rule',
+];
+const UNMATCHED_COLUMNS = ['id', 'date', 'month'];
+
+function columns(base: readonly string[], partitionBy: string | undefined): readonly string[] {
+  return partitionBy === undefined ? base : ['partition', ...base];
+}
+
+/** The header row of `matches.csv` (with its line break) for a run with or without a partition field. */
+export function matchesCsvHeader(partitionBy: string | undefined): string {
+  return stringify([columns(MATCHES_COLUMNS, partitionBy)]);
+}
+
+/** The header row of `unmatched-payments.csv`, as {@link matchesCsvHeader}. */
+export function unmatchedPaymentsCsvHeader(partitionBy: string | undefined): string {
+  return stringify([columns(UNMATCHED_COLUMNS, partitionBy)]);
+}
+
 /**
  * `matches.csv`: `payment_id,payment_date,payment_month,accrual_id,accrual_date,accrual_month,rule`,
  * preceded by a `partition` column when the run used a partition field. One header row, then one
  * row per match in the order of `outcome.matches()`.
  */
-export function matchesCsvChunks(outcome: MatchOutcome): Iterable<string> {
+export function matchesCsvChunks(outcome: MatchOutcome, options?: CsvOptions): Iterable<string> {
   const partition = partitionCell(outcome);
-  const header = [
-    'payment_id',
-    'payment_date',
-    'payment_month',
-    'accrual_id',
-    'accrual_date',
-    'accrual_month',
-    'rule',
-  ];
+  const header = options?.header === false ? undefined : columns(MATCHES_COLUMNS, outcome.partitionBy);
   const row = (match: Match): Cell[] => [
     ...recordCells(match.payment),
     ...recordCells(match.accrual),
     match.rule,
   ];
   if (partition === undefined) return csvChunks(header, outcome.matches(), row);
-  return csvChunks(['partition', ...header], outcome.matches(), (match) => [
-    ...partition(match.payment),
-    ...row(match),
-  ]);
+  return csvChunks(header, outcome.matches(), (match) => [...partition(match.payment), ...row(match)]);
 }
 
 /** `unmatched-payments.csv`: `id,date,month` (+ `partition` first when partitioned). */
-export function unmatchedPaymentsCsvChunks(outcome: MatchOutcome): Iterable<string> {
+export function unmatchedPaymentsCsvChunks(outcome: MatchOutcome, options?: CsvOptions): Iterable<string> {
   const partition = partitionCell(outcome);
-  if (partition === undefined)
-    return csvChunks(['id', 'date', 'month'], outcome.unmatchedPayments(), recordCells);
-  return csvChunks(['partition', 'id', 'date', 'month'], outcome.unmatchedPayments(), (record) => [
+  const header = options?.header === false ? undefined : columns(UNMATCHED_COLUMNS, outcome.partitionBy);
+  if (partition === undefined) return csvChunks(header, outcome.unmatchedPayments(), recordCells);
+  return csvChunks(header, outcome.unmatchedPayments(), (record) => [
     ...partition(record),
     ...recordCells(record),
   ]);

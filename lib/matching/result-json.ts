@@ -1,5 +1,5 @@
 import type { MatchOutcome } from './outcome.js';
-import type { MatchResult } from './types.js';
+import type { MatchResult, MatchStats, Policy } from './types.js';
 
 /** Run identity written into the result document. */
 export interface ResultMeta {
@@ -34,21 +34,44 @@ const RECORDS_PER_CHUNK = 256;
  * Output records are built only while their chunk is produced.
  */
 export function* resultJsonChunks(outcome: MatchOutcome, meta: ResultMeta): Iterable<string> {
-  yield `{"runId":${JSON.stringify(meta.runId)},"policy":${JSON.stringify(outcome.policy)},"generatedAt":${JSON.stringify(meta.generatedAt)},"matches":[`;
-  yield* arrayBody(outcome.matches());
-  yield '],"unmatchedPayments":[';
-  yield* arrayBody(outcome.unmatchedPayments());
-  yield '],"unpaidAccruals":[';
-  yield* arrayBody(outcome.unpaidAccruals());
-  yield '],"rejected":[';
-  yield* arrayBody(outcome.rejected());
-  yield `],"stats":${JSON.stringify(outcome.stats)}}`;
+  const frame = resultJsonFrame(outcome.policy, meta, outcome.stats);
+  yield frame[0];
+  yield* jsonElements(outcome.matches());
+  yield frame[1];
+  yield* jsonElements(outcome.unmatchedPayments());
+  yield frame[2];
+  yield* jsonElements(outcome.unpaidAccruals());
+  yield frame[3];
+  yield* jsonElements(outcome.rejected());
+  yield frame[4];
 }
 
-/** The comma-separated elements of a JSON array, without the brackets. */
-function* arrayBody(items: Iterable<unknown>): Iterable<string> {
+/**
+ * The result document's text around its four arrays: `frame[0]`, the elements of `matches`,
+ * `frame[1]`, of `unmatchedPayments`, `frame[2]`, of `unpaidAccruals`, `frame[3]`, of `rejected`,
+ * `frame[4]` (elements as {@link jsonElements} writes them).
+ */
+export function resultJsonFrame(
+  policy: Policy,
+  meta: ResultMeta,
+  stats: MatchStats,
+): readonly [string, string, string, string, string] {
+  return [
+    `{"runId":${JSON.stringify(meta.runId)},"policy":${JSON.stringify(policy)},"generatedAt":${JSON.stringify(meta.generatedAt)},"matches":[`,
+    '],"unmatchedPayments":[',
+    '],"unpaidAccruals":[',
+    '],"rejected":[',
+    `],"stats":${JSON.stringify(stats)}}`,
+  ];
+}
+
+/**
+ * The comma-separated elements of a JSON array, without the brackets, in chunks of a few hundred.
+ * `continuing`: elements already precede these, so the first chunk starts with a comma.
+ */
+export function* jsonElements(items: Iterable<unknown>, continuing = false): Iterable<string> {
   let batch: unknown[] = [];
-  let first = true;
+  let first = !continuing;
   for (const item of items) {
     batch.push(item);
     if (batch.length === RECORDS_PER_CHUNK) {

@@ -3,12 +3,12 @@ import { formatSlot, ID_NUMBER, type IdKind, type IdSlot, newIdSlot } from './id
 import { integerMonthKey, NO_MONTH, yearMonthTextKey } from './months.js';
 import { newFieldsSlot, readRecordFields } from './normalise.js';
 import { orderSide } from './order.js';
-import { ColumnarOutcome, type RejectedEntry } from './outcome.js';
+import { ColumnarOutcome, type MatchOutcome, type RejectedEntry } from './outcome.js';
 import { OutcomeSink } from './outcome-sink.js';
 import { acquireScratch, type MatchScratch, releaseScratch } from './scratch.js';
 import type { SideBatch } from './side-batch.js';
 import { sweepChronological, sweepMonthFirst } from './sweep.js';
-import type { Policy, RecordSource } from './types.js';
+import type { MatchStats, Policy, RecordSource } from './types.js';
 
 /** One source's valid records of a partitioned input array, grouped by partition rank. */
 export interface PartitionRows {
@@ -19,6 +19,17 @@ export interface PartitionRows {
   /** Per partition rank, indices into the whole batch's rejected ids. */
   readonly rejectedIds: ReadonlyMap<number, readonly number[]>;
 }
+
+/**
+ * Receives one partition's outputs as soon as it is matched (partition-at-a-time runs). The
+ * outcome's record indices refer to that partition only, and its records are released once this
+ * returns, so it must be consumed (serialised) before returning, never kept. A call may carry
+ * only rejections (records read between partitions, or after the last one).
+ */
+export type PartitionSink = (part: MatchOutcome) => void;
+
+/** Records rejected before any partition is collected are handed on in batches of this many. */
+const REJECTED_BATCH = 1024;
 
 const COLLECTING_ACCRUALS = 0;
 const COLLECTING_PAYMENTS = 1;
@@ -35,26 +46,49 @@ export class MatchSession {
   private readonly accruals: RecordStore;
   private readonly payments: RecordStore;
   private readonly scratch: MatchScratch = acquireScratch();
-  private readonly sink = new OutcomeSink();
+  private sink = new OutcomeSink();
   private readonly fields = newFieldsSlot();
-  private readonly rejectedAccruals: RejectedEntry[] = [];
-  private readonly rejectedPayments: RejectedEntry[] = [];
+  private rejectedAccruals: RejectedEntry[] = [];
+  private rejectedPayments: RejectedEntry[] = [];
   private accrualsRead = 0;
   private paymentsRead = 0;
   private state = BETWEEN_PARTITIONS;
   private released = false;
+  /** Outputs already handed to the partition sink (partition-at-a-time runs). */
+  private readonly emitted = { matched: 0, sameMonth: 0, unmatched: 0, unpaid: 0, rejected: 0 };
+  private peakHeld = 0;
 
   /**
    * `inputs` are the input arrays when the caller has them: read positions then index into them
-   * and nothing is copied. Otherwise every record read is kept by the session.
+   * and nothing is copied. Otherwise every record read is kept by the session: until the run
+   * finishes, or — given `onPartition` (streamed inputs only) — until its partition is handed to
+   * `onPartition`, so only the partition being collected is held.
    */
   constructor(
     private readonly policy: Policy,
     private readonly partitionBy: string | undefined,
     inputs?: { readonly accruals?: readonly unknown[]; readonly payments?: readonly unknown[] },
+    private readonly onPartition?: PartitionSink,
   ) {
+    if (onPartition !== undefined && (inputs?.accruals !== undefined || inputs?.payments !== undefined)) {
+      throw new Error('partition-at-a-time runs read streamed inputs only');
+    }
     this.accruals = new RecordStore(inputs?.accruals);
     this.payments = new RecordStore(inputs?.payments);
+  }
+
+  /**
+   * Most source records held at once so far (kept streamed records, or the input arrays' lengths):
+   * the run's memory bound in records. For tests and benchmarks.
+   */
+  get peakRecordsHeld(): number {
+    this.notePeak();
+    return this.peakHeld;
+  }
+
+  private notePeak(): void {
+    const held = this.accruals.records.length + this.payments.records.length;
+    if (held > this.peakHeld) this.peakHeld = held;
   }
 
   beginPartition(): void {
@@ -249,6 +283,15 @@ export class MatchSession {
       this.payments.keep(record);
       this.rejectedPayments.push({ source, seq, record, reason });
     }
+    // Between partitions nothing can be rejected later with an earlier read position, so a long
+    // run of unusable records (say, thousands without the partition field) is handed on in batches.
+    if (
+      this.onPartition !== undefined &&
+      this.state === BETWEEN_PARTITIONS &&
+      this.rejectedAccruals.length + this.rejectedPayments.length >= REJECTED_BATCH
+    ) {
+      this.emit();
+    }
   }
 
   endPartition(): void {
@@ -272,6 +315,72 @@ export class MatchSession {
       for (let p = 0; p < s.paymentCount; p++) sink.unmatched(p);
     }
     sink.unpaid(accrualCount - (sink.matchPayment.length - matchedBefore));
+    if (this.onPartition !== undefined) this.emit();
+  }
+
+  /**
+   * Partition-at-a-time runs: hands everything produced since the last call (one partition's
+   * outputs, rejections) to `onPartition`, then releases its records and starts a fresh sink.
+   * Rejections are in read order per source, and every later one was read later, so the
+   * concatenation of what is handed on equals a whole run's `rejected()` split by source.
+   */
+  private emit(): void {
+    const onPartition = this.onPartition as PartitionSink;
+    const sink = this.sink;
+    const rejected = [...inReadOrder(this.rejectedAccruals), ...inReadOrder(this.rejectedPayments)];
+    this.rejectedAccruals = [];
+    this.rejectedPayments = [];
+    rebase(sink.matchPayment.view(), this.payments.base);
+    rebase(sink.unmatchedPayments.view(), this.payments.base);
+    rebase(sink.matchAccrual.view(), this.accruals.base);
+    rebase(sink.unpaidAccruals.view(), this.accruals.base);
+    const matched = sink.matchPayment.length;
+    const part = this.outcomeOf(sink, rejected, {
+      accruals: this.accruals.records.length,
+      payments: this.payments.records.length,
+      matched,
+      sameMonth: sink.sameMonth,
+      oldest: matched - sink.sameMonth,
+      unmatched: sink.unmatchedPayments.length,
+      unpaid: sink.unpaidAccruals.length,
+      rejected: rejected.length,
+      durationMs: 0,
+    });
+    const { emitted } = this;
+    emitted.matched += matched;
+    emitted.sameMonth += sink.sameMonth;
+    emitted.unmatched += sink.unmatchedPayments.length;
+    emitted.unpaid += sink.unpaidAccruals.length;
+    emitted.rejected += rejected.length;
+    this.notePeak();
+    this.sink = new OutcomeSink();
+    try {
+      onPartition(part);
+    } finally {
+      this.accruals.release();
+      this.payments.release();
+    }
+  }
+
+  private outcomeOf(sink: OutcomeSink, rejected: RejectedEntry[], stats: MatchStats): ColumnarOutcome {
+    return new ColumnarOutcome({
+      policy: this.policy,
+      partitionBy: this.partitionBy,
+      accruals: this.accruals.records,
+      payments: this.payments.records,
+      matchPayment: sink.matchPayment.view(),
+      matchAccrual: sink.matchAccrual.view(),
+      matchRule: sink.matchRule.view(),
+      matchPaymentDate: sink.matchPaymentDate.view(),
+      matchAccrualDate: sink.matchAccrualDate.view(),
+      unmatchedPayments: sink.unmatchedPayments.view(),
+      unmatchedPaymentDates: sink.unmatchedPaymentDates.view(),
+      unpaidAccruals: sink.unpaidAccruals.view(),
+      unpaidAccrualDates: sink.unpaidAccrualDates.view(),
+      dates: sink.dates.view(),
+      rejected,
+      stats,
+    });
   }
 
   /** Orders the partition's accruals into the sweep columns and groups them by month. */
@@ -298,7 +407,7 @@ export class MatchSession {
   private rejectDuplicates(source: RecordSource): void {
     const { batch, order } = this.scratch;
     if (order.duplicates === 0) return;
-    const records = source === 'accrual' ? this.accruals.records : this.payments.records;
+    const records = source === 'accrual' ? this.accruals : this.payments;
     const rejected = source === 'accrual' ? this.rejectedAccruals : this.rejectedPayments;
     const id = newIdSlot();
     let other = 0;
@@ -315,7 +424,7 @@ export class MatchSession {
       rejected.push({
         source,
         seq: batch.seq[pos] as number,
-        record: records[batch.seq[pos] as number],
+        record: records.at(batch.seq[pos] as number),
         reason: `duplicate id ${formatSlot(id)}`,
       });
     }
@@ -333,41 +442,40 @@ export class MatchSession {
     releaseScratch(this.scratch);
   }
 
-  /** Finishes the run; `durationMs` is the time the caller measured inside the matcher. */
+  /**
+   * Finishes the run; `durationMs` is the time the caller measured inside the matcher. In a
+   * partition-at-a-time run, what is left (rejections after the last partition) is handed to
+   * `onPartition` first, and the outcome returned has the whole run's stats but no records.
+   */
   finish(durationMs: number): ColumnarOutcome {
     this.releaseOnce();
+    if (this.onPartition !== undefined && this.rejectedAccruals.length + this.rejectedPayments.length > 0) {
+      this.emit();
+    }
+    this.notePeak();
     const sink = this.sink;
+    const { emitted } = this;
     const rejected = [...inReadOrder(this.rejectedAccruals), ...inReadOrder(this.rejectedPayments)];
-    const matched = sink.matchPayment.length;
-    return new ColumnarOutcome({
-      policy: this.policy,
-      partitionBy: this.partitionBy,
-      accruals: this.accruals.records,
-      payments: this.payments.records,
-      matchPayment: sink.matchPayment.view(),
-      matchAccrual: sink.matchAccrual.view(),
-      matchRule: sink.matchRule.view(),
-      matchPaymentDate: sink.matchPaymentDate.view(),
-      matchAccrualDate: sink.matchAccrualDate.view(),
-      unmatchedPayments: sink.unmatchedPayments.view(),
-      unmatchedPaymentDates: sink.unmatchedPaymentDates.view(),
-      unpaidAccruals: sink.unpaidAccruals.view(),
-      unpaidAccrualDates: sink.unpaidAccrualDates.view(),
-      dates: sink.dates.view(),
-      rejected,
-      stats: {
-        accruals: this.accrualsRead,
-        payments: this.paymentsRead,
-        matched,
-        sameMonth: sink.sameMonth,
-        oldest: matched - sink.sameMonth,
-        unmatched: sink.unmatchedPayments.length,
-        unpaid: sink.unpaidAccruals.length,
-        rejected: rejected.length,
-        durationMs,
-      },
+    const matched = emitted.matched + sink.matchPayment.length;
+    const sameMonth = emitted.sameMonth + sink.sameMonth;
+    return this.outcomeOf(sink, rejected, {
+      accruals: this.accrualsRead,
+      payments: this.paymentsRead,
+      matched,
+      sameMonth,
+      oldest: matched - sameMonth,
+      unmatched: emitted.unmatched + sink.unmatchedPayments.length,
+      unpaid: emitted.unpaid + sink.unpaidAccruals.length,
+      rejected: emitted.rejected + rejected.length,
+      durationMs,
     });
   }
+}
+
+/** Turns read positions into indices into the records held from read position `base`. */
+function rebase(indices: Int32Array, base: number): void {
+  if (base === 0) return;
+  for (let i = 0; i < indices.length; i++) indices[i] = (indices[i] as number) - base;
 }
 
 /** Rejections are recorded as found; duplicates are found later, so restore read order. */

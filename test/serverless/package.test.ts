@@ -143,11 +143,12 @@ describe('functions', () => {
     },
   );
 
-  it('gives HTTP functions 10 s and the worker 900 s with 3008 MB', () => {
+  it('gives HTTP functions 10 s and the worker 900 s with 3008 MB and 2 GB of /tmp', () => {
     expect(resource(logicalId('getAccountActions')).Properties.Timeout).toBe(10);
     expect(resource(logicalId('matchingWorker')).Properties).toMatchObject({
       Timeout: 900,
       MemorySize: 3008,
+      EphemeralStorage: { Size: 2048 },
     });
   });
 
