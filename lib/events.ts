@@ -1,11 +1,13 @@
 import * as z from 'zod';
-import { runIdSchema } from './aws/run-id.js';
 import { POLICIES } from './matching/types.js';
+import { describeIssues, isEventObject } from './run-invocation.js';
 
 /**
- * What the matching worker accepts: the `PaymentsImported` EventBridge event (published after a
- * payment import) and the asynchronous invocation sent by `POST /matching-runs`. Every value that
- * later reaches a query, a DynamoDB key or an S3 key is validated here first.
+ * What the `paymentsImportedWorker` function accepts: the `PaymentsImported` EventBridge event
+ * (published after a payment import), and the request fields shared with `POST /matching-runs`.
+ * (The asynchronous invocation `POST /matching-runs` sends to `matchingWorker` is in
+ * lib/run-invocation.ts.) Every value that later reaches a query, a DynamoDB key or an S3 key is
+ * validated here first.
  */
 
 export const PAYMENTS_IMPORTED_SOURCE = 'billing.payments';
@@ -59,47 +61,24 @@ export const paymentsImportedEventSchema = z.object({
 
 export type PaymentsImportedEvent = z.infer<typeof paymentsImportedEventSchema>;
 
-/** The payload `POST /matching-runs` sends to the worker (InvocationType 'Event'). */
-export const matchingRunInvocationSchema = z.strictObject({
-  kind: z.literal('matching-run'),
-  runId: runIdSchema,
-});
-
-export type MatchingRunInvocation = z.infer<typeof matchingRunInvocationSchema>;
-
-/** A worker input after validation; `invalid` carries the reason it is discarded. */
-export type WorkerInput =
-  | { readonly kind: 'matching-run'; readonly runId: string }
+/** A `paymentsImportedWorker` input after validation; `invalid` carries the reason it is discarded. */
+export type PaymentsImportedInput =
   | { readonly kind: 'payments-imported'; readonly event: PaymentsImportedEvent }
   | { readonly kind: 'invalid'; readonly reason: string };
 
-function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .slice(0, 3)
-    .map((issue) => `${issue.path.map(String).join('.') || '(event)'}: ${issue.message}`)
-    .join('; ');
-}
-
 /**
- * Classifies a raw worker event. Never throws: a malformed event is reported as `invalid` so the
- * worker can log the reason and return, instead of failing and being redelivered forever.
+ * Classifies a raw `paymentsImportedWorker` event. Never throws: a malformed event is reported as
+ * `invalid` so the worker can log the reason and return, instead of failing and being redelivered
+ * forever.
  *
  * @example
  * ```ts
- * parseWorkerInput({ kind: 'matching-run', runId }); // { kind: 'matching-run', runId }
- * parseWorkerInput({ 'detail-type': 'Other' });      // { kind: 'invalid', reason: 'unknown detail-type "Other"' }
+ * parsePaymentsImportedInput(eventBridgeEvent);           // { kind: 'payments-imported', event }
+ * parsePaymentsImportedInput({ 'detail-type': 'Other' }); // { kind: 'invalid', reason: 'unknown detail-type "Other"' }
  * ```
  */
-export function parseWorkerInput(event: unknown): WorkerInput {
-  if (typeof event !== 'object' || event === null || Array.isArray(event)) {
-    return { kind: 'invalid', reason: 'event is not an object' };
-  }
-  if ('kind' in event) {
-    const parsed = matchingRunInvocationSchema.safeParse(event);
-    return parsed.success
-      ? { kind: 'matching-run', runId: parsed.data.runId }
-      : { kind: 'invalid', reason: `malformed matching-run invocation: ${describeIssues(parsed.error)}` };
-  }
+export function parsePaymentsImportedInput(event: unknown): PaymentsImportedInput {
+  if (!isEventObject(event)) return { kind: 'invalid', reason: 'event is not an object' };
   if ('detail-type' in event) {
     const detailType = event['detail-type'];
     if (detailType !== PAYMENTS_IMPORTED_DETAIL_TYPE) {
@@ -113,5 +92,8 @@ export function parseWorkerInput(event: unknown): WorkerInput {
       ? { kind: 'payments-imported', event: parsed.data }
       : { kind: 'invalid', reason: `malformed PaymentsImported event: ${describeIssues(parsed.error)}` };
   }
-  return { kind: 'invalid', reason: 'neither a matching-run invocation nor an EventBridge event' };
+  return {
+    kind: 'invalid',
+    reason: 'not an EventBridge event (matching-run invocations go to matchingWorker)',
+  };
 }

@@ -13,8 +13,8 @@ import {
 import { type RunOutputKeys, runOutputKeys } from './aws/run-outputs.js';
 import { config } from './config.js';
 import { ConflictError, NotFoundError, ServiceUnavailableError } from './errors.js';
-import type { MatchingRunInvocation } from './events.js';
 import { DEFAULT_POLICY, type MatchStats, type Policy } from './matching/types.js';
+import type { MatchingRunInvocation } from './run-invocation.js';
 
 const CROCKFORD_BASE32 = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 

@@ -32,7 +32,8 @@ export type FunctionKey =
   | 'listAccountActions'
   | 'createMatchingRun'
   | 'getMatchingRun'
-  | 'matchingWorker';
+  | 'matchingWorker'
+  | 'paymentsImportedWorker';
 
 /** The name serverless offline (stage `local`) gives a function, for Lambda invocations. */
 export function localFunctionName(key: FunctionKey): string {
@@ -241,7 +242,10 @@ export interface StackState {
   readonly lambdaEndpoint: string;
   readonly dynamodbEndpoint: string;
   readonly s3Endpoint: string;
+  /** `matchingWorker`: asynchronous invocations from `POST /matching-runs`. */
   readonly workerFunctionName: string;
+  /** `paymentsImportedWorker`: PaymentsImported events (`npm run event:payments-imported`). */
+  readonly paymentsImportedWorkerFunctionName: string;
   readonly pid: number;
 }
 
@@ -293,6 +297,7 @@ async function main(): Promise<void> {
     dynamodbEndpoint: stack.dynamodbEndpoint,
     s3Endpoint: stack.s3Endpoint,
     workerFunctionName: localFunctionName('matchingWorker'),
+    paymentsImportedWorkerFunctionName: localFunctionName('paymentsImportedWorker'),
     pid: process.pid,
   };
   await mkdir(path.dirname(STACK_STATE_FILE), { recursive: true });

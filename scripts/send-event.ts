@@ -13,7 +13,7 @@ import { derivedRunId } from '../lib/matching-runs.js';
 import { localFunctionName, STACK_STATE_FILE, type StackState } from './local-stack.js';
 
 /**
- * Sends a `PaymentsImported` event to the matching worker of the running local stack, the way
+ * Sends a `PaymentsImported` event to the `paymentsImportedWorker` function of the running local stack, the way
  * EventBridge delivers it (an asynchronous invocation), through serverless offline's Lambda API.
  *
  *   npm run event:payments-imported -- [--import-id ID] [--policy chronological|month-first]
@@ -85,7 +85,7 @@ async function main(): Promise<void> {
   try {
     const answer = await lambda.send(
       new InvokeCommand({
-        FunctionName: state.workerFunctionName ?? localFunctionName('matchingWorker'),
+        FunctionName: state.paymentsImportedWorkerFunctionName ?? localFunctionName('paymentsImportedWorker'),
         InvocationType: values.wait ? 'RequestResponse' : 'Event',
         Payload: Buffer.from(JSON.stringify(event)),
       }),

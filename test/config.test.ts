@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { describeConfig, loadConfig, redactMongoUri, resetConfig } from '../lib/config.js';
 import { productionWorkerDeps } from '../lib/matching-worker.js';
+import { productionPaymentsImportedWorkerDeps } from '../lib/payments-imported-worker.js';
 
 describe('configuration', () => {
   it('applies defaults for local runs', () => {
@@ -66,6 +67,11 @@ describe('settings read once with the rest of the configuration', () => {
     process.env.IS_OFFLINE = 'true';
     resetConfig();
     expect(productionWorkerDeps()).toMatchObject({ safetyMarginMs: 20_000, lambdaRetries: false });
+    expect(productionPaymentsImportedWorkerDeps()).toMatchObject({
+      safetyMarginMs: 20_000,
+      lambdaRetries: false,
+      idempotencyTtlSeconds: expect.any(Number),
+    });
     delete process.env.IS_OFFLINE;
     delete process.env.WORKER_SAFETY_MARGIN_MS;
     resetConfig();

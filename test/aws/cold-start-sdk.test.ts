@@ -40,8 +40,9 @@ describe('AWS SDK clients loaded when a deployed bundle initialises', () => {
     // Both run routes share lib/http/matching-run-routes.ts, which builds the ledger, the bucket and the dispatcher.
     ['create-matching-run', ['@aws-sdk/client-dynamodb', '@aws-sdk/client-lambda', '@aws-sdk/client-s3']],
     ['get-matching-run', ['@aws-sdk/client-dynamodb', '@aws-sdk/client-lambda', '@aws-sdk/client-s3']],
-    // The worker uses lib/matching-runs.ts only for derivedRunId: no Lambda client.
+    // The workers use lib/matching-runs.ts only for derivedRunId (or the invocation type): no Lambda client.
     ['matching-worker', ['@aws-sdk/client-dynamodb', '@aws-sdk/client-s3']],
+    ['payments-imported-worker', ['@aws-sdk/client-dynamodb', '@aws-sdk/client-s3']],
   ])('%s loads exactly %j', (name, expected) => {
     expect(clients(name)).toEqual(expected);
   });

@@ -80,15 +80,24 @@ async function waitForRun(runId: string, timeoutMs = 30_000): Promise<Record<str
   }
 }
 
-async function invokeWorker(event: unknown): Promise<Record<string, unknown>> {
+/** Invokes a worker function synchronously. */
+async function invoke(
+  key: 'matchingWorker' | 'paymentsImportedWorker',
+  event: unknown,
+): Promise<Record<string, unknown>> {
   const answer = await lambda.send(
     new InvokeCommand({
-      FunctionName: stack.functionName('matchingWorker'),
+      FunctionName: stack.functionName(key),
       InvocationType: 'RequestResponse',
       Payload: Buffer.from(JSON.stringify(event)),
     }),
   );
   return JSON.parse(Buffer.from(answer.Payload ?? new Uint8Array()).toString('utf8'));
+}
+
+/** Delivers an event to `paymentsImportedWorker`, the EventBridge rule's target. */
+function sendEvent(event: unknown): Promise<Record<string, unknown>> {
+  return invoke('paymentsImportedWorker', event);
 }
 
 /** What the matcher gives when run directly on the stack's data, read the way the worker reads it. */
@@ -358,12 +367,12 @@ describe('matching run by PaymentsImported event', () => {
   it('creates one run per import, however often the event is delivered', async () => {
     const importId = `import-${newRunId()}`;
     const runId = derivedRunId('event', importId);
-    const first = await invokeWorker(paymentsImported(importId, { paymentCount: 5600 }));
+    const first = await sendEvent(paymentsImported(importId, { paymentCount: 5600 }));
     expect(first).toMatchObject({ status: 'succeeded', runId });
 
     const redelivered = await Promise.all([
-      invokeWorker(paymentsImported(importId, { paymentCount: 5600 })),
-      invokeWorker(paymentsImported(importId, { paymentCount: 5600 })),
+      sendEvent(paymentsImported(importId, { paymentCount: 5600 })),
+      sendEvent(paymentsImported(importId, { paymentCount: 5600 })),
     ]);
     for (const answer of redelivered) expect(answer.runId).toBe(runId);
 
@@ -391,7 +400,7 @@ describe('matching run by PaymentsImported event', () => {
 
   it('takes the policy and partition field from the event detail', async () => {
     const importId = `import-${newRunId()}`;
-    const answer = await invokeWorker(
+    const answer = await sendEvent(
       paymentsImported(importId, { policy: 'month-first', partitionBy: 'account' }),
     );
     expect(answer.status).toBe('succeeded');
@@ -399,18 +408,44 @@ describe('matching run by PaymentsImported event', () => {
     expect(run).toMatchObject({ policy: 'month-first', partitionBy: 'account', trigger: 'event' });
   });
 
-  it.each<[string, unknown, RegExp]>([
+  it.each<[string, 'matchingWorker' | 'paymentsImportedWorker', unknown, RegExp]>([
     [
       'an unknown detail-type',
+      'paymentsImportedWorker',
       { ...paymentsImported('x'), 'detail-type': 'PaymentsDeleted' },
       /unknown detail-type/,
     ],
-    ['a missing importId', { ...paymentsImported('x'), detail: {} }, /detail\.importId/],
-    ['an operator as partition field', paymentsImported('x', { partitionBy: '$where' }), /partitionBy/],
-    ['a malformed invocation', { kind: 'matching-run', runId: '../etc' }, /runId/],
-  ])('discards %s with the reason, without failing the invocation', async (_case, event, reason) => {
-    const answer = await invokeWorker(event);
-    expect(answer.status).toBe('discarded');
-    expect(answer.reason).toMatch(reason);
-  });
+    [
+      'a missing importId',
+      'paymentsImportedWorker',
+      { ...paymentsImported('x'), detail: {} },
+      /detail\.importId/,
+    ],
+    [
+      'an operator as partition field',
+      'paymentsImportedWorker',
+      paymentsImported('x', { partitionBy: '$where' }),
+      /partitionBy/,
+    ],
+    ['a malformed invocation', 'matchingWorker', { kind: 'matching-run', runId: '../etc' }, /runId/],
+    [
+      'an event sent to matchingWorker',
+      'matchingWorker',
+      paymentsImported('x'),
+      /not a matching-run invocation/,
+    ],
+    [
+      'an invocation sent to paymentsImportedWorker',
+      'paymentsImportedWorker',
+      { kind: 'matching-run', runId: newRunId() },
+      /not an EventBridge event/,
+    ],
+  ])(
+    'discards %s (%s) with the reason, without failing the invocation',
+    async (_case, key, event, reason) => {
+      const answer = await invoke(key, event);
+      expect(answer.status).toBe('discarded');
+      expect(answer.reason).toMatch(reason);
+    },
+  );
 });

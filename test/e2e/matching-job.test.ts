@@ -17,7 +17,11 @@ import { ConflictError, NotFoundError, ServiceUnavailableError } from '../../lib
 import { type MatchOptions, matchPayments, toMatchResult } from '../../lib/matching/index.js';
 import { inputSort, runMatchingJob } from '../../lib/matching-job.js';
 import { derivedRunId, MatchingRuns, type WorkerDispatcher } from '../../lib/matching-runs.js';
-import { createMatchingWorker, type WorkerDeps } from '../../lib/matching-worker.js';
+import { createMatchingWorker } from '../../lib/matching-worker.js';
+import {
+  createPaymentsImportedWorker,
+  type PaymentsImportedWorkerDeps,
+} from '../../lib/payments-imported-worker.js';
 import { generateDemoData } from '../../lib/store/demo-data.js';
 import { EmbeddedDocumentStore } from '../../lib/store/embedded-store.js';
 import { lambdaContext } from '../http/request-events.js';
@@ -208,8 +212,8 @@ describe('matching job and worker (against the emulators)', () => {
     });
   });
 
-  describe('matching worker', () => {
-    const deps = (overrides: Partial<WorkerDeps> = {}): WorkerDeps => ({
+  describe('matching workers (matchingWorker and paymentsImportedWorker)', () => {
+    const deps = (overrides: Partial<PaymentsImportedWorkerDeps> = {}): PaymentsImportedWorkerDeps => ({
       ledger: ledger(),
       bucket: bucket(),
       store: async () => store(),
@@ -242,7 +246,7 @@ describe('matching job and worker (against the emulators)', () => {
 
     it('makes one run of an event delivered three times at once, and records the delivery for idempotency', async () => {
       const importId = `import-${newRunId()}`;
-      const worker = createMatchingWorker(deps());
+      const worker = createPaymentsImportedWorker(deps());
       const results = await Promise.all(
         [1, 2, 3].map(() => worker(paymentsImported(importId, { policy: 'month-first' }), workerContext())),
       );
@@ -285,11 +289,11 @@ describe('matching job and worker (against the emulators)', () => {
       const failing = bucket();
       failing.failOn = 'matches.csv';
       await expect(
-        createMatchingWorker(deps({ bucket: failing }))(paymentsImported(importId), workerContext()),
+        createPaymentsImportedWorker(deps({ bucket: failing }))(paymentsImported(importId), workerContext()),
       ).rejects.toThrow(/failed transiently/);
       expect(await ledger().get(runId)).toMatchObject({ status: 'failed', attempts: 1 });
 
-      const retried = await createMatchingWorker(deps())(paymentsImported(importId), workerContext());
+      const retried = await createPaymentsImportedWorker(deps())(paymentsImported(importId), workerContext());
       expect(retried).toMatchObject({ status: 'succeeded', runId });
       expect(await ledger().get(runId)).toMatchObject({ status: 'succeeded', attempts: 2 });
     });
@@ -311,7 +315,20 @@ describe('matching job and worker (against the emulators)', () => {
       ['an unknown source', { ...paymentsImported('x'), source: 'someone.else' }],
       ['an over-long importId', paymentsImported('x'.repeat(129))],
       ['an object as policy', paymentsImported('x', { policy: { $ne: null } })],
-    ])('discards %s without throwing', async (_case, event) => {
+      [
+        'a matching-run invocation (that goes to matchingWorker)',
+        { kind: 'matching-run', runId: newRunId() },
+      ],
+    ])('paymentsImportedWorker discards %s without throwing', async (_case, event) => {
+      const result = await createPaymentsImportedWorker(deps())(event, workerContext());
+      expect(result.status).toBe('discarded');
+    });
+
+    it.each<[string, unknown]>([
+      ['an array', []],
+      ['a malformed runId', { kind: 'matching-run', runId: '../etc' }],
+      ['a PaymentsImported event (that goes to paymentsImportedWorker)', paymentsImported('x')],
+    ])('matchingWorker discards %s without throwing', async (_case, event) => {
       const result = await createMatchingWorker(deps())(event, workerContext());
       expect(result.status).toBe('discarded');
     });
@@ -327,9 +344,9 @@ describe('matching job and worker (against the emulators)', () => {
         createDynamoClient({ region: 'us-east-1', endpoint: local().emulators.dynamodbEndpoint }),
       );
       await expect(
-        createMatchingWorker(deps({ ledger: unreachable, persistenceStore }))(event, workerContext()),
+        createPaymentsImportedWorker(deps({ ledger: unreachable, persistenceStore }))(event, workerContext()),
       ).rejects.toThrow();
-      const quiet = await createMatchingWorker(deps({ ledger: unreachable, lambdaRetries: false }))(
+      const quiet = await createPaymentsImportedWorker(deps({ ledger: unreachable, lambdaRetries: false }))(
         paymentsImported(`import-${newRunId()}`),
         workerContext(),
       );

@@ -411,114 +411,170 @@ describe('what reaches MongoDB', () => {
 
 interface BadEvent {
   readonly name: string;
+  /** The function it is sent to: `matchingWorker` (POST /matching-runs) or `paymentsImportedWorker` (EventBridge). */
+  readonly worker: 'matchingWorker' | 'paymentsImportedWorker';
   readonly event: unknown;
   readonly reason: RegExp;
 }
 
+const NOT_OBJECTS: Array<[string, unknown]> = [
+  ['null', null],
+  ['a string', 'PaymentsImported'],
+  ['a number', 42],
+  ['an array', [paymentsImported('x')]],
+];
+
 const BAD_EVENTS: BadEvent[] = [
-  { name: 'null', event: null, reason: /^event is not an object$/ },
-  { name: 'a string', event: 'PaymentsImported', reason: /^event is not an object$/ },
-  { name: 'a number', event: 42, reason: /^event is not an object$/ },
-  { name: 'an array', event: [paymentsImported('x')], reason: /^event is not an object$/ },
+  ...(['matchingWorker', 'paymentsImportedWorker'] as const).flatMap((worker) =>
+    NOT_OBJECTS.map(([name, event]) => ({ name, worker, event, reason: /^event is not an object$/ })),
+  ),
   {
     name: 'an empty object',
+    worker: 'matchingWorker',
     event: {},
-    reason: /^neither a matching-run invocation nor an EventBridge event$/,
+    reason: /^not a matching-run invocation \(PaymentsImported events go to paymentsImportedWorker\)$/,
+  },
+  {
+    name: 'an empty object',
+    worker: 'paymentsImportedWorker',
+    event: {},
+    reason: /^not an EventBridge event \(matching-run invocations go to matchingWorker\)$/,
+  },
+  {
+    name: 'a PaymentsImported event',
+    worker: 'matchingWorker',
+    event: paymentsImported('x'),
+    reason: /^not a matching-run invocation/,
+  },
+  {
+    name: 'a matching-run invocation',
+    worker: 'paymentsImportedWorker',
+    event: { kind: 'matching-run', runId: VALID_RUN_ID },
+    reason: /^not an EventBridge event/,
   },
   {
     name: 'an unknown detail-type',
+    worker: 'paymentsImportedWorker',
     event: { ...paymentsImported('x'), 'detail-type': 'PaymentsDeleted' },
     reason: /^unknown detail-type "PaymentsDeleted"$/,
   },
   {
     name: 'an operator as detail-type',
+    worker: 'paymentsImportedWorker',
     event: { ...paymentsImported('x'), 'detail-type': { $ne: null } },
     reason: /^unknown detail-type/,
   },
   {
     name: 'an unknown source',
+    worker: 'paymentsImportedWorker',
     event: { ...paymentsImported('x'), source: 'someone.else' },
     reason: /^malformed PaymentsImported event: source: /,
   },
   {
     name: 'no detail',
+    worker: 'paymentsImportedWorker',
     event: { ...paymentsImported('x'), detail: undefined },
     reason: /^malformed PaymentsImported event: detail: /,
   },
   {
     name: 'no importId',
+    worker: 'paymentsImportedWorker',
     event: { ...paymentsImported('x'), detail: { policy: 'chronological' } },
     reason: /^malformed PaymentsImported event: detail\.importId: must be a string$/,
   },
-  { name: 'an empty importId', event: paymentsImported(''), reason: /detail\.importId: must not be empty/ },
-  { name: 'a numeric importId', event: paymentsImported(42), reason: /detail\.importId: must be a string$/ },
+  {
+    name: 'an empty importId',
+    worker: 'paymentsImportedWorker',
+    event: paymentsImported(''),
+    reason: /detail\.importId: must not be empty/,
+  },
+  {
+    name: 'a numeric importId',
+    worker: 'paymentsImportedWorker',
+    event: paymentsImported(42),
+    reason: /detail\.importId: must be a string$/,
+  },
   {
     name: 'an operator as importId',
+    worker: 'paymentsImportedWorker',
     event: paymentsImported({ $ne: null }),
     reason: /detail\.importId: must be a string$/,
   },
   {
     name: 'control characters in importId',
+    worker: 'paymentsImportedWorker',
     event: paymentsImported('import\n2024'),
     reason: /detail\.importId: must not contain control characters$/,
   },
   {
     name: 'a 129-character importId',
+    worker: 'paymentsImportedWorker',
     event: paymentsImported('i'.repeat(129)),
     reason: /detail\.importId: /,
   },
   {
     name: 'an unknown policy',
+    worker: 'paymentsImportedWorker',
     event: paymentsImported('x', { policy: 'fifo' }),
     reason: /detail\.policy: must be one of/,
   },
   {
     name: 'an operator as policy',
+    worker: 'paymentsImportedWorker',
     event: paymentsImported('x', { policy: { $ne: null } }),
     reason: /detail\.policy: /,
   },
   {
     name: '$where as partition field',
+    worker: 'paymentsImportedWorker',
     event: paymentsImported('x', { partitionBy: '$where' }),
     reason: /detail\.partitionBy: must be a field name/,
   },
   {
     name: 'date as partition field',
+    worker: 'paymentsImportedWorker',
     event: paymentsImported('x', { partitionBy: 'date' }),
     reason: /detail\.partitionBy: must not be date, id or _id/,
   },
   {
     name: '_id as partition field',
+    worker: 'paymentsImportedWorker',
     event: paymentsImported('x', { partitionBy: '_id' }),
     reason: /detail\.partitionBy: must not be date, id or _id/,
   },
   {
     name: 'a negative paymentCount',
+    worker: 'paymentsImportedWorker',
     event: paymentsImported('x', { paymentCount: -1 }),
     reason: /detail\.paymentCount: /,
   },
   {
     name: 'a matching-run invocation without runId',
+    worker: 'matchingWorker',
     event: { kind: 'matching-run' },
     reason: /^malformed matching-run invocation: runId: /,
   },
   {
     name: 'an operator as runId',
+    worker: 'matchingWorker',
     event: { kind: 'matching-run', runId: { $ne: null } },
     reason: /^malformed matching-run invocation: runId: /,
   },
   {
     name: 'a path as runId',
+    worker: 'matchingWorker',
     event: { kind: 'matching-run', runId: '../../etc/passwd' },
     reason: /^malformed matching-run invocation: runId: must be a run id/,
   },
   {
     name: 'an invocation with an extra field',
+    worker: 'matchingWorker',
     event: { kind: 'matching-run', runId: VALID_RUN_ID, $where: '1' },
     reason: /^malformed matching-run invocation: /,
   },
   {
     name: 'an unknown kind',
+    worker: 'matchingWorker',
     event: { kind: 'drop-tables' },
     reason: /^malformed matching-run invocation: kind: /,
   },
@@ -526,13 +582,14 @@ const BAD_EVENTS: BadEvent[] = [
 
 describe('malformed worker events', () => {
   it.each(BAD_EVENTS)(
-    'discards $name at once, with the reason logged, creating no run',
-    async ({ event, reason }) => {
+    'discards $name sent to $worker at once, with the reason logged, creating no run',
+    async ({ worker, event, reason }) => {
       const runsBefore = await client.countRuns();
       const queriesBefore = double.queries().length;
 
       const started = Date.now();
-      const { payload, functionError } = await client.invokeWorker(event);
+      const { payload, functionError } =
+        worker === 'matchingWorker' ? await client.invokeWorker(event) : await client.sendEvent(event);
 
       // Fast: seconds at most (the first call includes loading the function), not the 900 s timeout.
       expect(Date.now() - started).toBeLessThan(5_000);

@@ -14,6 +14,10 @@ import { ServiceUnavailableError } from '../../lib/errors.js';
 import { runMatchingJob } from '../../lib/matching-job.js';
 import { derivedRunId } from '../../lib/matching-runs.js';
 import { createMatchingWorker, type WorkerDeps } from '../../lib/matching-worker.js';
+import {
+  createPaymentsImportedWorker,
+  type PaymentsImportedWorkerDeps,
+} from '../../lib/payments-imported-worker.js';
 import { generateDemoData } from '../../lib/store/demo-data.js';
 import { EmbeddedDocumentStore } from '../../lib/store/embedded-store.js';
 import { lambdaContext } from '../http/request-events.js';
@@ -82,8 +86,18 @@ describe('worker retries after a crash (against the emulators)', () => {
   const bucket = () => new ResultsBucket(s3(), local().emulators.bucket);
   const outputsOf = (runId: string) =>
     listKeys(s3(), local().emulators.bucket, `${RUN_OUTPUTS_PREFIX}${runId}/`);
+  /** `matchingWorker`: the asynchronous invocation from POST /matching-runs. */
   const worker = (overrides: Partial<WorkerDeps> = {}) =>
     createMatchingWorker({
+      ledger: ledger(),
+      bucket: bucket(),
+      store: async () => store(),
+      lambdaRetries: true,
+      ...overrides,
+    });
+  /** `paymentsImportedWorker`: the EventBridge target. */
+  const eventWorker = (overrides: Partial<PaymentsImportedWorkerDeps> = {}) =>
+    createPaymentsImportedWorker({
       ledger: ledger(),
       bucket: bucket(),
       store: async () => store(),
@@ -168,7 +182,7 @@ describe('worker retries after a crash (against the emulators)', () => {
     it('is taken back by the Lambda retry of the invocation that crashed, which finishes the run', async () => {
       const importId = `import-${newRunId()}`;
       const runId = await crashedRun('request-1', derivedRunId('event', importId), 'event');
-      const result = await worker()(paymentsImported(importId), context('request-1'));
+      const result = await eventWorker()(paymentsImported(importId), context('request-1'));
       expect(result).toMatchObject({ status: 'succeeded', runId });
       expect(await ledger().get(runId)).toMatchObject({ status: 'succeeded', attempts: 2 });
     });
@@ -177,7 +191,7 @@ describe('worker retries after a crash (against the emulators)', () => {
       const importId = `import-${newRunId()}`;
       const runId = await crashedRun('request-1', derivedRunId('event', importId), 'event');
       const watched = store();
-      const redelivered = worker({ store: async () => watched });
+      const redelivered = eventWorker({ store: async () => watched });
       const completedBefore = await completedIdempotencyRecords();
 
       for (const requestId of ['request-2', 'request-3']) {
@@ -207,7 +221,7 @@ describe('worker retries after a crash (against the emulators)', () => {
     it('under serverless offline returns a duplicate instead of throwing, still without being remembered', async () => {
       const importId = `import-${newRunId()}`;
       const runId = await crashedRun('request-1', derivedRunId('event', importId), 'event');
-      const offline = worker({ lambdaRetries: false });
+      const offline = eventWorker({ lambdaRetries: false });
 
       expect(await offline(paymentsImported(importId), context('request-2'))).toMatchObject({
         status: 'duplicate',

@@ -347,7 +347,7 @@ describe('DynamoDB unavailable', () => {
       expect((await client.request('/accounts/7800000000001/actions')).status).toBe(200);
       workerAnswers = [
         (await client.invokeWorker({ kind: 'matching-run', runId: queuedRunId })).payload,
-        (await client.invokeWorker(paymentsImported(importId))).payload,
+        (await client.sendEvent(paymentsImported(importId))).payload,
       ];
     } finally {
       await stack.emulators.dynamodb.up();
@@ -380,8 +380,8 @@ describe('duplicates and concurrency', () => {
     const runsBefore = await client.countRuns();
     const event = paymentsImported(importId, { paymentCount: 370 });
 
-    const concurrent = await Promise.all([1, 2, 3].map(() => client.invokeWorker(event)));
-    const later = await client.invokeWorker(event);
+    const concurrent = await Promise.all([1, 2, 3].map(() => client.sendEvent(event)));
+    const later = await client.sendEvent(event);
 
     for (const { payload, functionError } of [...concurrent, later]) {
       expect(functionError).toBeUndefined();
@@ -429,7 +429,7 @@ describe('duplicates and concurrency', () => {
     const [chronological, partitioned, eventAnswer] = await Promise.all([
       startRun({ policy: 'chronological' }),
       startRun({ policy: 'month-first', partitionBy: 'account' }),
-      client.invokeWorker(paymentsImported(importId, { policy: 'month-first' })),
+      client.sendEvent(paymentsImported(importId, { policy: 'month-first' })),
     ]);
     const byEvent = derivedRunId('event', importId);
     expect(eventAnswer.payload).toMatchObject({ status: 'succeeded', runId: byEvent });

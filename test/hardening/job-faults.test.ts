@@ -18,7 +18,11 @@ import {
 } from '../../lib/matching/index.js';
 import { inputSort, runMatchingJob } from '../../lib/matching-job.js';
 import { derivedRunId, MatchingRuns, type WorkerDispatcher } from '../../lib/matching-runs.js';
-import { createMatchingWorker, type WorkerDeps } from '../../lib/matching-worker.js';
+import { createMatchingWorker } from '../../lib/matching-worker.js';
+import {
+  createPaymentsImportedWorker,
+  type PaymentsImportedWorkerDeps,
+} from '../../lib/payments-imported-worker.js';
 import { generateDemoData } from '../../lib/store/demo-data.js';
 import { EmbeddedDocumentStore } from '../../lib/store/embedded-store.js';
 import { lambdaContext } from '../http/request-events.js';
@@ -151,10 +155,6 @@ describe('matching job faults (against the emulators)', () => {
         ledger: ledger(),
         bucket: bucket(),
         store: async () => store,
-        persistenceStore: idempotencyPersistenceLayer(
-          local().cfg,
-          createDynamoClient({ region: 'us-east-1', endpoint: local().emulators.dynamodbEndpoint }),
-        ),
         safetyMarginMs: MARGIN_MS,
         lambdaRetries: true,
       });
@@ -241,11 +241,13 @@ describe('matching job faults (against the emulators)', () => {
   });
 
   describe('DynamoDB unavailable when the worker starts', () => {
+    /** The worker function `kind` goes to: matchingWorker (http) or paymentsImportedWorker (event). */
     const workerWith = (
+      kind: 'http' | 'event',
       store: WatchedStore,
       results: WatchedBucket,
     ): ReturnType<typeof createMatchingWorker> => {
-      const deps: WorkerDeps = {
+      const deps: PaymentsImportedWorkerDeps = {
         ledger: ledger(),
         bucket: results,
         store: async () => store,
@@ -255,7 +257,7 @@ describe('matching job faults (against the emulators)', () => {
         ),
         lambdaRetries: true,
       };
-      return createMatchingWorker(deps);
+      return kind === 'http' ? createMatchingWorker(deps) : createPaymentsImportedWorker(deps);
     };
 
     it.each([
@@ -282,7 +284,7 @@ describe('matching job faults (against the emulators)', () => {
         await emulators.dynamodb.down();
         try {
           await expect(
-            workerWith(store, results)(event, lambdaContext('ddb-down', 900_000)),
+            workerWith(kind, store, results)(event, lambdaContext('ddb-down', 900_000)),
           ).rejects.toThrow();
         } finally {
           await emulators.dynamodb.up();

@@ -1,8 +1,7 @@
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getAccountActions } from '../../lib/actions-summary.js';
-import { createDynamoClient, createS3Client, dynamoDocumentClient } from '../../lib/aws/clients.js';
-import { idempotencyPersistenceLayer } from '../../lib/aws/idempotency.js';
+import { createS3Client, dynamoDocumentClient } from '../../lib/aws/clients.js';
 import { ResultsBucket } from '../../lib/aws/results-bucket.js';
 import { newRunId, RunLedger } from '../../lib/aws/run-ledger.js';
 import { loadConfig, resetConfig } from '../../lib/config.js';
@@ -142,10 +141,6 @@ describe('a matching worker whose MongoDB is unreachable (against the DynamoDB a
         local().emulators.bucket,
       ),
       store: () => getDocumentStore(cfg),
-      persistenceStore: idempotencyPersistenceLayer(
-        local().cfg,
-        createDynamoClient({ region: 'us-east-1', endpoint: local().emulators.dynamodbEndpoint }),
-      ),
       lambdaRetries: true,
     });
     const runId = newRunId();

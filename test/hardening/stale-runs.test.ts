@@ -6,7 +6,7 @@ import { newRunId, RunLedger, type RunLedgerOptions } from '../../lib/aws/run-le
 import { DEFAULT_RUN_STALE_AFTER_SECONDS, loadConfig } from '../../lib/config.js';
 import { ConflictError } from '../../lib/errors.js';
 import { derivedRunId, MatchingRuns } from '../../lib/matching-runs.js';
-import { createMatchingWorker } from '../../lib/matching-worker.js';
+import { createPaymentsImportedWorker } from '../../lib/payments-imported-worker.js';
 import { generateDemoData } from '../../lib/store/demo-data.js';
 import { EmbeddedDocumentStore } from '../../lib/store/embedded-store.js';
 import { lambdaContext } from '../http/request-events.js';
@@ -117,7 +117,7 @@ describe('stale running runs (against the DynamoDB and S3 emulators)', () => {
     it('a redelivered PaymentsImported event resumes its stale run and finishes it', async () => {
       const importId = `import-${newRunId()}`;
       const runId = await orphanedRun(STALE_AFTER_MS + 5_000, derivedRunId('event', importId));
-      const worker = createMatchingWorker({
+      const worker = createPaymentsImportedWorker({
         ledger: ledgerAt(),
         bucket: bucket(),
         store: async () => store(),
@@ -164,10 +164,11 @@ describe('stale running runs (against the DynamoDB and S3 emulators)', () => {
 describe('the stale threshold', () => {
   it('defaults to longer than the worker can run, so a live worker is never taken over', async () => {
     const service = (await readYaml('serverless.yml')) as {
-      functions: { matchingWorker: { timeout: number } };
+      functions: { matchingWorker: { timeout: number }; paymentsImportedWorker: { timeout: number } };
     };
     expect(loadConfig({}).RUN_STALE_AFTER_SECONDS).toBe(DEFAULT_RUN_STALE_AFTER_SECONDS);
     expect(DEFAULT_RUN_STALE_AFTER_SECONDS).toBeGreaterThan(service.functions.matchingWorker.timeout);
+    expect(DEFAULT_RUN_STALE_AFTER_SECONDS).toBeGreaterThan(service.functions.paymentsImportedWorker.timeout);
   });
 
   it('is configurable with RUN_STALE_AFTER_SECONDS', () => {

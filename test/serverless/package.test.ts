@@ -33,6 +33,7 @@ const FUNCTIONS = {
   createMatchingRun: 'functions/create-matching-run.mjs',
   getMatchingRun: 'functions/get-matching-run.mjs',
   matchingWorker: 'functions/matching-worker.mjs',
+  paymentsImportedWorker: 'functions/payments-imported-worker.mjs',
 } as const;
 type FunctionKey = keyof typeof FUNCTIONS;
 
@@ -143,18 +144,37 @@ describe('functions', () => {
     },
   );
 
-  it('gives HTTP functions 10 s and the worker 900 s with 3008 MB and 2 GB of /tmp', () => {
+  it('gives HTTP functions 10 s and both workers 900 s with 3008 MB and 2 GB of /tmp', () => {
     expect(resource(logicalId('getAccountActions')).Properties.Timeout).toBe(10);
-    expect(resource(logicalId('matchingWorker')).Properties).toMatchObject({
-      Timeout: 900,
-      MemorySize: 3008,
-      EphemeralStorage: { Size: 2048 },
-    });
+    for (const key of ['matchingWorker', 'paymentsImportedWorker'] as const) {
+      expect(resource(logicalId(key)).Properties, key).toMatchObject({
+        Timeout: 900,
+        MemorySize: 3008,
+        EphemeralStorage: { Size: 2048 },
+      });
+    }
   });
+
+  it.each(['matchingWorker', 'paymentsImportedWorker'] as const)(
+    '%s retries a failed asynchronous invocation twice, then sends it to the dead-letter queue',
+    (key) => {
+      const configs = ofType('AWS::Lambda::EventInvokeConfig').filter(
+        ([, r]) => JSON.stringify(r.Properties.FunctionName) === JSON.stringify({ Ref: logicalId(key) }),
+      );
+      expect(configs).toHaveLength(1);
+      expect(configs[0]?.[1].Properties).toMatchObject({
+        MaximumRetryAttempts: 2,
+        MaximumEventAgeInSeconds: 3600,
+        DestinationConfig: {
+          OnFailure: { Destination: { 'Fn::GetAtt': ['MatchingWorkerDeadLetterQueue', 'Arn'] } },
+        },
+      });
+    },
+  );
 
   it('creates no shared default execution role', () => {
     expect(resources).not.toHaveProperty('IamRoleLambdaExecution');
-    expect(ofType('AWS::IAM::Role')).toHaveLength(5);
+    expect(ofType('AWS::IAM::Role')).toHaveLength(6);
   });
 });
 
@@ -224,21 +244,22 @@ describe('data resources', () => {
 });
 
 describe('PaymentsImported trigger', () => {
-  it('routes billing.payments PaymentsImported events on the default bus to the worker, with retries and a DLQ', () => {
+  it('routes billing.payments PaymentsImported events on the default bus to paymentsImportedWorker, with retries and a DLQ', () => {
     const rule = resource('PaymentsImportedRule').Properties;
     expect(rule.EventPattern).toEqual({ source: ['billing.payments'], 'detail-type': ['PaymentsImported'] });
     expect(rule.EventBusName).toBe('default');
     const [target] = rule.Targets as Json[];
     expect(target).toMatchObject({
-      Arn: { 'Fn::GetAtt': ['MatchingWorkerLambdaFunction', 'Arn'] },
+      Arn: { 'Fn::GetAtt': ['PaymentsImportedWorkerLambdaFunction', 'Arn'] },
       RetryPolicy: { MaximumRetryAttempts: expect.any(Number) },
       DeadLetterConfig: { Arn: { 'Fn::GetAtt': ['MatchingWorkerDeadLetterQueue', 'Arn'] } },
     });
   });
 
-  it('lets only that rule invoke the worker', () => {
+  it('lets only that rule invoke paymentsImportedWorker', () => {
     const permission = resource('PaymentsImportedInvokePermission').Properties;
     expect(permission).toMatchObject({
+      FunctionName: { 'Fn::GetAtt': ['PaymentsImportedWorkerLambdaFunction', 'Arn'] },
       Principal: 'events.amazonaws.com',
       SourceArn: { 'Fn::GetAtt': ['PaymentsImportedRule', 'Arn'] },
     });
@@ -300,6 +321,22 @@ describe('least-privilege IAM, one role per function', () => {
       {
         'logs:CreateLogStream': ownLogs('matchingWorker'),
         'logs:PutLogEvents': ownLogs('matchingWorker'),
+        'dynamodb:GetItem': ['RunsTable'],
+        'dynamodb:PutItem': ['RunsTable'],
+        'dynamodb:UpdateItem': ['RunsTable'],
+        's3:PutObject': ['ResultsBucket/matching-runs/*'],
+        's3:AbortMultipartUpload': ['ResultsBucket/matching-runs/*'],
+        's3:DeleteObject': ['ResultsBucket/matching-runs/*'],
+        'sqs:SendMessage': ['MatchingWorkerDeadLetterQueue'],
+        'ssm:GetParameter': mongoUri,
+        'kms:Decrypt': kmsKeys,
+      },
+    ],
+    [
+      'paymentsImportedWorker',
+      {
+        'logs:CreateLogStream': ownLogs('paymentsImportedWorker'),
+        'logs:PutLogEvents': ownLogs('paymentsImportedWorker'),
         'dynamodb:GetItem': ['IdempotencyTable', 'RunsTable'],
         'dynamodb:PutItem': ['IdempotencyTable', 'RunsTable'],
         'dynamodb:UpdateItem': ['IdempotencyTable', 'RunsTable'],
@@ -503,7 +540,16 @@ describe('bundles', () => {
     );
   });
 
-  it.each(['matchingWorker', 'createMatchingRun', 'getMatchingRun'] as const)(
+  it('keeps Powertools idempotency and the PaymentsImported schemas out of the matchingWorker bundle', async () => {
+    const worker = await readFile((await extract('matchingWorker')).file, 'utf8');
+    const events = await readFile((await extract('paymentsImportedWorker')).file, 'utf8');
+    for (const marker of ['IdempotencyAlreadyInProgressError', 'billing.payments']) {
+      expect(events, marker).toContain(marker);
+      expect(worker, marker).not.toContain(marker);
+    }
+  });
+
+  it.each(['matchingWorker', 'paymentsImportedWorker', 'createMatchingRun', 'getMatchingRun'] as const)(
     '%s initialises in a fresh Node process',
     async (key) => {
       const { file } = await extract(key);

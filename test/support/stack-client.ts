@@ -17,12 +17,19 @@ export interface Answer {
   readonly json: Record<string, unknown>;
 }
 
+export interface WorkerAnswer {
+  readonly payload: Record<string, unknown>;
+  readonly functionError?: string;
+}
+
 export interface StackClient {
   request(path: string, init?: RequestInit): Promise<Answer>;
   /** Polls `GET /matching-runs/{runId}` until the run succeeded or failed. */
   waitForRun(runId: string, timeoutMs?: number): Promise<Record<string, unknown>>;
-  /** Invokes the worker synchronously with `event` as its JSON payload. */
-  invokeWorker(event: unknown): Promise<{ payload: Record<string, unknown>; functionError?: string }>;
+  /** Invokes `matchingWorker` (the `POST /matching-runs` path) synchronously with `event` as its JSON payload. */
+  invokeWorker(event: unknown): Promise<WorkerAnswer>;
+  /** Invokes `paymentsImportedWorker` (the EventBridge target) synchronously with `event` as its JSON payload. */
+  sendEvent(event: unknown): Promise<WorkerAnswer>;
   /** How many runs the run ledger holds. */
   countRuns(): Promise<number>;
   /** Every JSON log line the functions wrote so far. */
@@ -58,6 +65,24 @@ export function stackClient(stack: Stack): StackClient {
     return { status: response.status, headers: response.headers, text, json: parseJson(text) };
   };
 
+  const invoke = async (
+    key: 'matchingWorker' | 'paymentsImportedWorker',
+    event: unknown,
+  ): Promise<WorkerAnswer> => {
+    const answer = await lambda.send(
+      new InvokeCommand({
+        FunctionName: stack.functionName(key),
+        InvocationType: 'RequestResponse',
+        Payload: Buffer.from(JSON.stringify(event)),
+      }),
+    );
+    const text = Buffer.from(answer.Payload ?? new Uint8Array()).toString('utf8');
+    return {
+      payload: parseJson(text),
+      ...(answer.FunctionError === undefined ? {} : { functionError: answer.FunctionError }),
+    };
+  };
+
   return {
     request,
     async waitForRun(runId, timeoutMs = 30_000) {
@@ -73,20 +98,8 @@ export function stackClient(stack: Stack): StackClient {
         await new Promise((resolve) => setTimeout(resolve, 150));
       }
     },
-    async invokeWorker(event) {
-      const answer = await lambda.send(
-        new InvokeCommand({
-          FunctionName: stack.functionName('matchingWorker'),
-          InvocationType: 'RequestResponse',
-          Payload: Buffer.from(JSON.stringify(event)),
-        }),
-      );
-      const text = Buffer.from(answer.Payload ?? new Uint8Array()).toString('utf8');
-      return {
-        payload: parseJson(text),
-        ...(answer.FunctionError === undefined ? {} : { functionError: answer.FunctionError }),
-      };
-    },
+    invokeWorker: (event) => invoke('matchingWorker', event),
+    sendEvent: (event) => invoke('paymentsImportedWorker', event),
     async countRuns() {
       // Distinct keys, page by page: a count alone could be thrown off by an item updated mid-scan.
       const runIds = new Set<string>();

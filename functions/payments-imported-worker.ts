@@ -1,0 +1,3 @@
+import { paymentsImportedWorkerHandler } from '../lib/payments-imported-worker.js';
+
+export const handler = paymentsImportedWorkerHandler();

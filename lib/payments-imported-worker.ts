@@ -1,0 +1,145 @@
+import { IdempotencyAlreadyInProgressError, makeIdempotent } from '@aws-lambda-powertools/idempotency';
+import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
+import type { Context } from 'aws-lambda';
+import { idempotencyConfig, idempotencyPersistenceLayer } from './aws/idempotency.js';
+import { config } from './config.js';
+import { type PaymentsImportedDetail, parsePaymentsImportedInput } from './events.js';
+import { logger } from './logger.js';
+import { DEFAULT_POLICY } from './matching/types.js';
+import { runMatchingJob } from './matching-job.js';
+import { derivedRunId } from './matching-runs.js';
+import {
+  discardMalformed,
+  jobDeps,
+  productionWorkerDeps,
+  retryIfTransient,
+  unrecordedFailure,
+  type WorkerDeps,
+  type WorkerResult,
+  workerHandler,
+} from './worker-core.js';
+
+export type { WorkerResult } from './worker-core.js';
+
+/**
+ * A PaymentsImported delivery found its run `running` under another, live invocation. Thrown (not
+ * returned as a duplicate) so that Powertools idempotency forgets this delivery instead of
+ * remembering "duplicate" for IDEMPOTENCY_TTL_SECONDS: if the holder dies, a later retry or
+ * redelivery must still be able to run the import.
+ */
+export class RunInProgressError extends Error {
+  constructor(readonly runId: string) {
+    super(`matching run ${runId} is running in another invocation; try again later`);
+    this.name = 'RunInProgressError';
+  }
+}
+
+export interface PaymentsImportedWorkerDeps extends WorkerDeps {
+  readonly persistenceStore: BasePersistenceLayer;
+  readonly idempotencyTtlSeconds?: number;
+}
+
+/** The worker's dependencies from the configuration (exported for tests of that wiring). */
+export function productionPaymentsImportedWorkerDeps(): PaymentsImportedWorkerDeps {
+  const cfg = config();
+  return {
+    ...productionWorkerDeps(),
+    persistenceStore: idempotencyPersistenceLayer(cfg),
+    idempotencyTtlSeconds: cfg.IDEMPOTENCY_TTL_SECONDS,
+  };
+}
+
+/**
+ * The `paymentsImportedWorker` function's logic, independent of Lambda plumbing: a
+ * `PaymentsImported` event derives the run id from `detail.importId`, creates the run and runs it.
+ * Redeliveries are caught twice: Powertools idempotency records in DynamoDB (key = importId, TTL)
+ * and the run ledger's conditional create (same derived run id → `created: false`). Malformed
+ * events are logged and discarded, never thrown, so they are not redelivered forever.
+ */
+export function createPaymentsImportedWorker(deps: PaymentsImportedWorkerDeps) {
+  const idempotency = idempotencyConfig({
+    eventKeyJmesPath: 'importId',
+    ...(deps.idempotencyTtlSeconds === undefined ? {} : { expiresAfterSeconds: deps.idempotencyTtlSeconds }),
+  });
+
+  const startImportRun = makeIdempotent(
+    async (detail: PaymentsImportedDetail, context: Context): Promise<WorkerResult> => {
+      const runId = derivedRunId('event', detail.importId);
+      const { run, created } = await deps.ledger.create({
+        runId,
+        trigger: 'event',
+        policy: detail.policy ?? DEFAULT_POLICY,
+        ...(detail.partitionBy === undefined ? {} : { partitionBy: detail.partitionBy }),
+      });
+      // A queued or failed run is taken up again (Lambda retrying an invocation that crashed or
+      // failed transiently), and so is a stale running one (its worker died) or one this very
+      // invocation claimed before it crashed; markRunning lets only one invocation claim it.
+      if (!created && run.status === 'succeeded') return duplicateOf(runId);
+      if (
+        !created &&
+        run.status === 'running' &&
+        !deps.ledger.isStale(run) &&
+        run.owner !== context.awsRequestId
+      ) {
+        throw new RunInProgressError(runId);
+      }
+      logger.info(
+        created
+          ? 'PaymentsImported: matching run created'
+          : `PaymentsImported: resuming the ${run.status} run`,
+        {
+          runId,
+          paymentCount: detail.paymentCount,
+        },
+      );
+      const outcome = await runMatchingJob(runId, jobDeps(deps, context));
+      if (outcome.status !== 'skipped') return retryIfTransient(deps, outcome);
+      // Another invocation claimed the run between our read and our claim.
+      if ((await deps.ledger.get(runId))?.status === 'succeeded') return duplicateOf(runId);
+      throw new RunInProgressError(runId);
+    },
+    // (detail, context) has the handler shape: Powertools hashes `detail` and registers the context itself.
+    { persistenceStore: deps.persistenceStore, config: idempotency },
+  );
+
+  function duplicateOf(runId: string): WorkerResult {
+    logger.info('duplicate PaymentsImported event: the run already succeeded', { runId });
+    return { status: 'duplicate', runId, reason: 'run already succeeded' };
+  }
+
+  async function onPaymentsImported(detail: PaymentsImportedDetail, context: Context): Promise<WorkerResult> {
+    try {
+      return await startImportRun(detail, context);
+    } catch (error) {
+      if (!(error instanceof IdempotencyAlreadyInProgressError)) throw error;
+      const runId = derivedRunId('event', detail.importId);
+      logger.info('duplicate PaymentsImported event while the first delivery is in progress', { runId });
+      return { status: 'duplicate', runId, reason: 'first delivery in progress' };
+    }
+  }
+
+  return async function handlePaymentsImported(event: unknown, context: Context): Promise<WorkerResult> {
+    const input = parsePaymentsImportedInput(event);
+    if (input.kind === 'invalid') return discardMalformed(input.reason);
+    try {
+      logger.appendKeys({ importId: input.event.detail.importId, eventId: input.event.id });
+      return await onPaymentsImported(input.event.detail, context);
+    } catch (error) {
+      if (error instanceof RunInProgressError) {
+        logger.info('PaymentsImported: the run is in progress in another invocation', { runId: error.runId });
+        // serverless-offline: a thrown asynchronous invocation would stop the whole process.
+        if (!deps.lambdaRetries)
+          return { status: 'duplicate', runId: error.runId, reason: 'run already running' };
+        throw error;
+      }
+      return unrecordedFailure(deps, error);
+    }
+  };
+}
+
+/** The Lambda handler: production dependencies created at cold start. */
+export function paymentsImportedWorkerHandler(
+  deps: PaymentsImportedWorkerDeps = productionPaymentsImportedWorkerDeps(),
+) {
+  return workerHandler(createPaymentsImportedWorker(deps));
+}
