@@ -59,9 +59,9 @@ describe('streaming inputs', () => {
   });
 
   it('does not count time spent waiting for input in durationMs', async () => {
-    // The matcher's own time and the inputs' waits are disjoint parts of the call, so together
-    // they fit in its wall time; a durationMs that counted the waits would not (it would be about
-    // twice the waits), however slow or loaded this machine is.
+    // A durationMs that counted the waits would be at least the waits (≥ 240 ms); the matcher's
+    // own work on six records is a few milliseconds, so half the waits leaves a wide margin for a
+    // loaded machine without depending on how the two clocks interleave.
     let waited = 0;
     async function* late<T>(items: readonly T[]) {
       for (const item of items) {
@@ -71,11 +71,9 @@ describe('streaming inputs', () => {
         yield item;
       }
     }
-    const started = performance.now();
     const outcome = await matchPayments(late(accruals.slice(0, 3)), late(payments.slice(0, 3)));
-    const elapsed = performance.now() - started;
     expect(waited).toBeGreaterThanOrEqual(200);
-    expect(outcome.stats.durationMs + waited).toBeLessThanOrEqual(elapsed + 1);
+    expect(outcome.stats.durationMs).toBeLessThan(waited / 2);
   });
 
   it('propagates an error thrown by an input', async () => {
