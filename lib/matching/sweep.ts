@@ -50,35 +50,52 @@ function resetMonthFifos(input: SweepInput): void {
 }
 
 /**
+ * Makes every accrual dated strictly before `date` eligible: appends it to its month's FIFO.
+ * Returns the new end of the global FIFO.
+ */
+function admitAccrualsBefore(input: SweepInput, eligible: number, date: number): number {
+  const { accrualCount, accrualDate, accrualMonth, tail } = input;
+  let next = eligible;
+  while (next < accrualCount && (accrualDate[next] as number) < date) {
+    const m = accrualMonth[next] as number;
+    tail[m] = (tail[m] as number) + 1;
+    next++;
+  }
+  return next;
+}
+
+/** Pays and returns the oldest unpaid eligible accrual of `month`'s FIFO, or -1 when it has none. */
+function takeOldestOfMonth(input: SweepInput, month: number): number {
+  const { bucket, paid, head, tail } = input;
+  let h = head[month] as number;
+  const t = tail[month] as number;
+  while (h < t && paid[bucket[h] as number] !== 0) h++;
+  if (h === t) {
+    head[month] = h;
+    return -1;
+  }
+  const accrual = bucket[h] as number;
+  paid[accrual] = 1;
+  head[month] = h + 1;
+  return accrual;
+}
+
+/**
  * `chronological`: each payment, in order, takes the oldest unpaid eligible accrual of its month,
  * else the oldest unpaid eligible accrual of any month, else stays unmatched.
  */
 export function sweepChronological(input: SweepInput, sink: SweepSink): void {
-  const { accrualCount, accrualDate, accrualMonth, bucket, paymentCount, paymentDate, paymentMonth } = input;
-  const { paid, head, tail } = input;
+  const { paymentCount, paymentDate, paymentMonth, paid } = input;
   resetMonthFifos(input);
   let eligible = 0;
   let globalHead = 0;
   for (let p = 0; p < paymentCount; p++) {
-    const date = paymentDate[p] as number;
-    while (eligible < accrualCount && (accrualDate[eligible] as number) < date) {
-      const m = accrualMonth[eligible] as number;
-      tail[m] = (tail[m] as number) + 1;
-      eligible++;
-    }
+    eligible = admitAccrualsBefore(input, eligible, paymentDate[p] as number);
     const month = paymentMonth[p] as number;
-    if (month >= 0) {
-      let h = head[month] as number;
-      const t = tail[month] as number;
-      while (h < t && paid[bucket[h] as number] !== 0) h++;
-      if (h < t) {
-        const a = bucket[h] as number;
-        paid[a] = 1;
-        head[month] = h + 1;
-        sink.match(p, a, RULE_SAME_MONTH);
-        continue;
-      }
-      head[month] = h;
+    const sameMonth = month >= 0 ? takeOldestOfMonth(input, month) : -1;
+    if (sameMonth >= 0) {
+      sink.match(p, sameMonth, RULE_SAME_MONTH);
+      continue;
     }
     while (globalHead < eligible && paid[globalHead] !== 0) globalHead++;
     if (globalHead < eligible) {
@@ -96,34 +113,16 @@ export function sweepChronological(input: SweepInput, sink: SweepSink): void {
  * month; pass 2 gives each payment still unmatched, in order, the oldest unpaid eligible accrual.
  */
 export function sweepMonthFirst(input: SweepInput, sink: SweepSink): void {
-  const { accrualCount, accrualDate, accrualMonth, bucket, paymentCount, paymentDate, paymentMonth } = input;
-  const { paid, head, tail, pending } = input;
+  const { accrualCount, accrualDate, paymentCount, paymentDate, paymentMonth, paid, pending } = input;
   resetMonthFifos(input);
   let eligible = 0;
   let pendingCount = 0;
   for (let p = 0; p < paymentCount; p++) {
-    const date = paymentDate[p] as number;
-    while (eligible < accrualCount && (accrualDate[eligible] as number) < date) {
-      const m = accrualMonth[eligible] as number;
-      tail[m] = (tail[m] as number) + 1;
-      eligible++;
-    }
+    eligible = admitAccrualsBefore(input, eligible, paymentDate[p] as number);
     const month = paymentMonth[p] as number;
-    if (month >= 0) {
-      let h = head[month] as number;
-      const t = tail[month] as number;
-      // Within one month FIFO nothing is paid from elsewhere in pass 1, but keep the skip honest.
-      while (h < t && paid[bucket[h] as number] !== 0) h++;
-      if (h < t) {
-        const a = bucket[h] as number;
-        paid[a] = 1;
-        head[month] = h + 1;
-        sink.match(p, a, RULE_SAME_MONTH);
-        continue;
-      }
-      head[month] = h;
-    }
-    pending[pendingCount++] = p;
+    const sameMonth = month >= 0 ? takeOldestOfMonth(input, month) : -1;
+    if (sameMonth >= 0) sink.match(p, sameMonth, RULE_SAME_MONTH);
+    else pending[pendingCount++] = p;
   }
   eligible = 0;
   let globalHead = 0;
