@@ -106,37 +106,11 @@ class Scanner {
   }
 
   private array(): void {
-    this.pos++;
-    this.skipWhitespace();
-    if (this.text[this.pos] === ']') {
-      this.pos++;
-      return;
-    }
-    for (;;) {
-      this.skipWhitespace();
-      this.value();
-      this.skipWhitespace();
-      if (this.text[this.pos] === ',') {
-        this.pos++;
-        continue;
-      }
-      if (this.text[this.pos] === ']') {
-        this.pos++;
-        return;
-      }
-      this.fail(`expected ',' or ']' but found ${describe(this.text[this.pos])}`);
-    }
+    this.sequence(']', () => this.value());
   }
 
   private object(): void {
-    this.pos++;
-    this.skipWhitespace();
-    if (this.text[this.pos] === '}') {
-      this.pos++;
-      return;
-    }
-    for (;;) {
-      this.skipWhitespace();
+    this.sequence('}', () => {
       if (this.text[this.pos] !== '"')
         this.fail(`expected a property name but found ${describe(this.text[this.pos])}`);
       this.string();
@@ -144,16 +118,30 @@ class Scanner {
       this.expect(':');
       this.skipWhitespace();
       this.value();
+    });
+  }
+
+  /** An array or object body: `item`s separated by commas up to `close` (the opener is at `pos`). */
+  private sequence(close: ']' | '}', item: () => void): void {
+    this.pos++;
+    this.skipWhitespace();
+    if (this.text[this.pos] === close) {
+      this.pos++;
+      return;
+    }
+    for (;;) {
+      this.skipWhitespace();
+      item();
       this.skipWhitespace();
       if (this.text[this.pos] === ',') {
         this.pos++;
         continue;
       }
-      if (this.text[this.pos] === '}') {
+      if (this.text[this.pos] === close) {
         this.pos++;
         return;
       }
-      this.fail(`expected ',' or '}' but found ${describe(this.text[this.pos])}`);
+      this.fail(`expected ',' or '${close}' but found ${describe(this.text[this.pos])}`);
     }
   }
 }
