@@ -16,6 +16,7 @@ import {
 import { inputSort } from '../../lib/matching-job.js';
 import { derivedRunId } from '../../lib/matching-runs.js';
 import { EmbeddedDocumentStore } from '../../lib/store/embedded-store.js';
+import { paymentsImported } from '../support/events.js';
 import { type Stack, startStack } from '../support/offline.js';
 
 /**
@@ -108,20 +109,6 @@ async function expectedOutcome(options: MatchOptions) {
     store.find<Document>('payment', {}, { sort }),
     options,
   );
-}
-
-function paymentsImported(importId: string, detail: Record<string, unknown> = {}) {
-  return {
-    version: '0',
-    id: `event-${importId}`,
-    'detail-type': 'PaymentsImported',
-    source: 'billing.payments',
-    account: '000000000000',
-    time: '2024-06-01T00:00:00Z',
-    region: 'us-east-1',
-    resources: [],
-    detail: { importId, ...detail },
-  };
 }
 
 describe('GET /accounts/{number}/actions', () => {

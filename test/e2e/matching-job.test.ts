@@ -26,6 +26,7 @@ import { generateDemoData } from '../../lib/store/demo-data.js';
 import { EmbeddedDocumentStore } from '../../lib/store/embedded-store.js';
 import { lambdaContext } from '../http/request-events.js';
 import { closedEndpoint, useEmulators } from '../support/emulators.js';
+import { paymentsImported } from '../support/events.js';
 
 // Assertions are on ledger items and S3 objects; the job's log lines are not under test here.
 vi.hoisted(() => {
@@ -227,16 +228,6 @@ describe('matching job and worker (against the emulators)', () => {
 
     /** A Lambda context with the worker's 15 minutes ahead of it. */
     const workerContext = () => lambdaContext('worker-test', 900_000);
-
-    function paymentsImported(importId: string, detail: Record<string, unknown> = {}) {
-      return {
-        id: `e-${importId}`,
-        'detail-type': 'PaymentsImported',
-        source: 'billing.payments',
-        time: '2024-06-01T00:00:00Z',
-        detail: { importId, ...detail },
-      };
-    }
 
     it('runs a matching-run invocation from POST /matching-runs', async () => {
       const runId = await queuedRun();

@@ -22,6 +22,7 @@ import { generateDemoData } from '../../lib/store/demo-data.js';
 import { EmbeddedDocumentStore } from '../../lib/store/embedded-store.js';
 import { lambdaContext } from '../http/request-events.js';
 import { useEmulators } from '../support/emulators.js';
+import { paymentsImported } from '../support/events.js';
 import { listKeys, WatchedStore } from '../support/instrumented.js';
 
 vi.hoisted(() => {
@@ -43,16 +44,6 @@ function store(): WatchedStore {
   return new WatchedStore(
     new EmbeddedDocumentStore({ collections: { accrual: [...data.accrual], payment: [...data.payment] } }),
   );
-}
-
-function paymentsImported(importId: string, eventId = `e-${importId}`) {
-  return {
-    id: eventId,
-    'detail-type': 'PaymentsImported',
-    source: 'billing.payments',
-    time: '2024-06-01T00:00:00Z',
-    detail: { importId },
-  };
 }
 
 /** A results bucket whose next upload fails as if S3 were down. */
@@ -212,7 +203,7 @@ describe('worker retries after a crash (against the emulators)', () => {
           owner: 'request-1',
         }),
       ).toMatchObject({ status: 'succeeded', runId });
-      const later = await redelivered(paymentsImported(importId, 'e-again'), context('request-4'));
+      const later = await redelivered(paymentsImported(importId, {}, 'e-again'), context('request-4'));
       expect(later).toMatchObject({ status: 'duplicate', runId });
       expect(watched.calls).toEqual([]);
       expect(await ledger().get(runId)).toMatchObject({ status: 'succeeded', attempts: 2 });

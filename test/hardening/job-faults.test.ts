@@ -27,6 +27,7 @@ import { generateDemoData } from '../../lib/store/demo-data.js';
 import { EmbeddedDocumentStore } from '../../lib/store/embedded-store.js';
 import { lambdaContext } from '../http/request-events.js';
 import { useEmulators } from '../support/emulators.js';
+import { paymentsImported } from '../support/events.js';
 import { listKeys, WatchedBucket, WatchedStore } from '../support/instrumented.js';
 
 vi.hoisted(() => {
@@ -269,16 +270,7 @@ describe('matching job faults (against the emulators)', () => {
         const { emulators } = local();
         const importId = `import-${newRunId()}`;
         const runId = kind === 'http' ? await queuedRun() : derivedRunId('event', importId);
-        const event =
-          kind === 'http'
-            ? { kind: 'matching-run', runId }
-            : {
-                id: `e-${importId}`,
-                'detail-type': 'PaymentsImported',
-                source: 'billing.payments',
-                time: '2024-06-01T00:00:00Z',
-                detail: { importId },
-              };
+        const event = kind === 'http' ? { kind: 'matching-run', runId } : paymentsImported(importId);
         const store = new WatchedStore(demoStore());
         const results = bucket();
         await emulators.dynamodb.down();

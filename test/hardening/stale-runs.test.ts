@@ -12,6 +12,7 @@ import { EmbeddedDocumentStore } from '../../lib/store/embedded-store.js';
 import { lambdaContext } from '../http/request-events.js';
 import { readYaml } from '../http/yaml.js';
 import { useEmulators } from '../support/emulators.js';
+import { paymentsImported } from '../support/events.js';
 
 vi.hoisted(() => {
   process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
@@ -127,14 +128,7 @@ describe('stale running runs (against the DynamoDB and S3 emulators)', () => {
         ),
         lambdaRetries: true,
       });
-      const event = {
-        id: `e-${importId}`,
-        'detail-type': 'PaymentsImported',
-        source: 'billing.payments',
-        time: '2024-06-01T00:00:00Z',
-        detail: { importId },
-      };
-      const result = await worker(event, lambdaContext('stale-resume', 900_000));
+      const result = await worker(paymentsImported(importId), lambdaContext('stale-resume', 900_000));
       expect(result).toMatchObject({ status: 'succeeded', runId });
       expect(await ledgerAt().get(runId)).toMatchObject({ status: 'succeeded', attempts: 2 });
     });

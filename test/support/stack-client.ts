@@ -133,20 +133,7 @@ export function stackClient(stack: Stack): StackClient {
   };
 }
 
-/** A `PaymentsImported` EventBridge event as the default bus delivers it. */
-export function paymentsImported(importId: unknown, detail: Record<string, unknown> = {}) {
-  return {
-    version: '0',
-    id: `event-${String(importId).slice(0, 40)}`,
-    'detail-type': 'PaymentsImported',
-    source: 'billing.payments',
-    account: '000000000000',
-    time: '2024-06-01T00:00:00Z',
-    region: 'us-east-1',
-    resources: [],
-    detail: { importId, ...detail },
-  };
-}
+export { paymentsImported } from './events.js';
 
 /** The same value as it would travel through JSON (Dates become ISO strings). */
 export function asJson(value: unknown): unknown {
