@@ -1,20 +1,7 @@
-import { MongoClient } from 'mongodb';
 import { type Config, config } from '../config.js';
 import { ServiceUnavailableError } from '../errors.js';
 import type { DocumentStore } from './document-store.js';
 import { EmbeddedDocumentStore } from './embedded-store.js';
-import { toStoreError } from './mongo-errors.js';
-import { MongoDocumentStore } from './mongo-store.js';
-
-/** Shown to the server in logs and `currentOp`, to tell our connections from others'. */
-export const MONGO_APP_NAME = 'zhkh-billing-backend';
-
-/**
- * A Lambda container serves one request at a time; a few pooled connections cover the parallel
- * cursors of one invocation (accruals and payments), while hundreds of warm containers must stay
- * under the cluster's connection limit.
- */
-export const MONGO_MAX_POOL_SIZE = 5;
 
 /** Store promises by configuration: one per container in production, where the config is fixed. */
 const stores = new Map<string, Promise<DocumentStore>>();
@@ -60,27 +47,15 @@ function mongoUri(cfg: Config): Promise<string> {
   return cacheUntilRejected(urisFromParameters, name, () => readUriParameter(name));
 }
 
-async function connectMongoStore(cfg: Config): Promise<DocumentStore> {
-  const uri = await mongoUri(cfg);
-  let client: MongoClient;
-  try {
-    client = new MongoClient(uri, {
-      appName: MONGO_APP_NAME,
-      maxPoolSize: MONGO_MAX_POOL_SIZE,
-      serverSelectionTimeoutMS: cfg.MONGODB_SERVER_SELECTION_TIMEOUT_MS,
-    });
-  } catch (error) {
-    throw toStoreError(error);
-  }
-  try {
-    // Connecting here, at cold start, makes an unreachable cluster fail the first request within
-    // the server-selection timeout, instead of every handler discovering it separately.
-    await client.connect();
-  } catch (error) {
-    await client.close().catch(() => undefined);
-    throw toStoreError(error);
-  }
-  return new MongoDocumentStore(client, cfg.MONGODB_DB);
+async function openMongoStore(cfg: Config): Promise<DocumentStore> {
+  // The driver (about half of a function bundle) is evaluated here, when a store is first opened,
+  // not at cold start; its evaluation runs while the SSM request for the URI is in flight.
+  const [uri, { connectMongoStore }] = await Promise.all([mongoUri(cfg), import('./connect-mongo.js')]);
+  return connectMongoStore({
+    uri,
+    db: cfg.MONGODB_DB,
+    serverSelectionTimeoutMS: cfg.MONGODB_SERVER_SELECTION_TIMEOUT_MS,
+  });
 }
 
 function usesMongo(cfg: Config): boolean {
@@ -114,7 +89,7 @@ function storeKey(cfg: Config): string {
  */
 export function getDocumentStore(cfg: Config = config()): Promise<DocumentStore> {
   return cacheUntilRejected(stores, storeKey(cfg), async () =>
-    usesMongo(cfg) ? connectMongoStore(cfg) : new EmbeddedDocumentStore({ dataDir: cfg.DATA_DIR }),
+    usesMongo(cfg) ? openMongoStore(cfg) : new EmbeddedDocumentStore({ dataDir: cfg.DATA_DIR }),
   );
 }
 

@@ -13,6 +13,12 @@ export {
   sortKeyOf,
 } from './bson-order.js';
 export {
+  connectMongoStore,
+  MONGO_APP_NAME,
+  MONGO_MAX_POOL_SIZE,
+  type MongoConnection,
+} from './connect-mongo.js';
+export {
   DEMO_DEFAULTS,
   type DemoData,
   type DemoDataOptions,
@@ -28,12 +34,7 @@ export {
   readDocumentsFile,
 } from './documents-file.js';
 export { EmbeddedDocumentStore, type EmbeddedStoreSource } from './embedded-store.js';
-export {
-  getDocumentStore,
-  MONGO_APP_NAME,
-  MONGO_MAX_POOL_SIZE,
-  resetDocumentStore,
-} from './get-document-store.js';
+export { getDocumentStore, resetDocumentStore } from './get-document-store.js';
 export {
   ACCOUNT_COLLECTION,
   DEFAULT_PARTITION_FIELDS,
