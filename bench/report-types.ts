@@ -1,4 +1,5 @@
 import type { BundleMeasurement } from './bundle-types.js';
+import type { ColdRequestMeasurement } from './cold-request.js';
 import type { CoreMeasurement, ProfileSummary } from './core-types.js';
 import type { E2eMeasurement } from './e2e-types.js';
 import type { InitProfile } from './init-profile.js';
@@ -19,4 +20,6 @@ export interface BenchReport {
   readonly bundles: readonly BundleMeasurement[];
   /** `node --cpu-prof` of the slowest bundle's import, when profiling. */
   readonly initProfile: InitProfile | undefined;
+  /** A cold request to the account route (import + first request that opens MongoDB), when built. */
+  readonly coldRequest: ColdRequestMeasurement | undefined;
 }

@@ -236,6 +236,34 @@ function renderBundles(report: BenchReport): string {
   ].join('\n');
 }
 
+function renderColdRequest(report: BenchReport): string {
+  const c = report.coldRequest;
+  if (c === undefined) return '';
+  return [
+    `### Cold request: \`${c.name}\``,
+    '',
+    `Median of ${c.runs} fresh processes, each importing the bundle as deployed and then serving two requests for one`,
+    'account from a MongoDB wire-protocol double on 127.0.0.1 (test/support/mongo-wire-double.ts; no network latency, so',
+    'these are the milliseconds the function itself spends). The MongoDB driver is evaluated when the first request opens',
+    `the store, not at initialisation (evaluated at init: ${c.driverAtInit ? '**yes**' : 'no'}), so its cost is in "first request".`,
+    '',
+    table(
+      ['init ms', 'first request ms', 'init + first request ms', 'warm request ms', 'status'],
+      [
+        [
+          ms(c.initMedianMs),
+          ms(c.firstRequestMedianMs),
+          ms(c.coldMedianMs),
+          ms(c.warmRequestMedianMs),
+          c.statuses.join(', '),
+        ],
+      ],
+      ['r', 'r', 'r', 'r', 'l'],
+    ),
+    '',
+  ].join('\n');
+}
+
 function renderInitProfile(report: BenchReport): string {
   const p = report.initProfile;
   if (p === undefined) return '';
@@ -367,6 +395,7 @@ export function renderMarkdown(report: BenchReport, chartFile: string): string {
     renderProfile(report),
     renderE2e(report),
     renderBundles(report),
+    renderColdRequest(report),
     renderInitProfile(report),
     renderMachine(report),
     renderMethod(report),

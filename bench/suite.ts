@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { BundleMeasurement } from './bundle-types.js';
 import { buildFunctionBundles, functionNames, measureBundle } from './bundles.js';
 import { REPO_ROOT, runChild } from './child-process.js';
+import { COLD_REQUEST_FUNCTION, type ColdRequestMeasurement, measureColdRequest } from './cold-request.js';
 import type { CoreKind, CoreMeasurement, ProfileSummary } from './core-types.js';
 import { measureEndToEnd } from './e2e.js';
 import type { E2eMeasurement } from './e2e-types.js';
@@ -79,11 +80,12 @@ async function profileWorst(
 interface BundleResults {
   readonly bundles: BundleMeasurement[];
   readonly initProfile: InitProfile | undefined;
+  readonly coldRequest: ColdRequestMeasurement | undefined;
 }
 
 async function measureBundles(options: BenchOptions, progress: Progress): Promise<BundleResults> {
   if (options.functions !== 'all' && options.functions.length === 0)
-    return { bundles: [], initProfile: undefined };
+    return { bundles: [], initProfile: undefined, coldRequest: undefined };
   const names = options.functions === 'all' ? await functionNames(REPO_ROOT) : options.functions;
   const dir = await mkdtemp(path.join(os.tmpdir(), 'bench-bundles-'));
   try {
@@ -102,7 +104,14 @@ async function measureBundles(options: BenchOptions, progress: Progress): Promis
     const initProfile =
       options.profile && slowestBuilt !== undefined ? await profileBundleImport(slowestBuilt) : undefined;
     if (initProfile !== undefined) progress(`profile import of ${initProfile.name}`);
-    return { bundles: measured, initProfile };
+    const coldBundle = built.find((b) => b.name === COLD_REQUEST_FUNCTION);
+    const coldRequest =
+      coldBundle === undefined ? undefined : await measureColdRequest(coldBundle, options.initRuns);
+    if (coldRequest !== undefined)
+      progress(
+        `cold request ${coldRequest.name}: ${coldRequest.coldMedianMs.toFixed(0)} ms (init + first request)`,
+      );
+    return { bundles: measured, initProfile, coldRequest };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -132,7 +141,7 @@ export async function runBenchSuite(
     });
     progress(`e2e   n=${options.e2eSize}: median ${e2e.median.totalMs.toFixed(0)} ms`);
   }
-  const { bundles, initProfile } = await measureBundles(options, progress);
+  const { bundles, initProfile, coldRequest } = await measureBundles(options, progress);
   return {
     mode: options.mode,
     argv,
@@ -145,5 +154,6 @@ export async function runBenchSuite(
     e2e,
     bundles,
     initProfile,
+    coldRequest,
   };
 }

@@ -25,7 +25,7 @@ const TOY_ARGS = [
   '--e2e-size',
   '1e3',
   '--functions',
-  'get-matching-run',
+  'get-matching-run,get-account-actions',
   '--init-runs',
   '1',
   '--profile',
@@ -98,12 +98,22 @@ describe('the benchmark harness at a toy size', () => {
     expect(e2e?.outputBytes.resultJson).toBeGreaterThan(1000);
   });
 
-  it('builds the requested function bundle with the deployed options and times its import', () => {
-    expect(report.bundles.map((b) => b.name)).toEqual(['get-matching-run']);
+  it('builds the requested function bundles with the deployed options and times their import', () => {
+    expect(report.bundles.map((b) => b.name)).toEqual(['get-matching-run', 'get-account-actions']);
     const bundle = report.bundles[0];
     expect(bundle?.bytes).toBeGreaterThan(10_000);
     expect(bundle?.initMedianMs).toBeGreaterThan(0);
     expect(bundle?.externals.every((e) => e.startsWith('@aws-sdk/'))).toBe(true);
+  });
+
+  it('times a cold request to the account route: init, then a first request that evaluates the driver', () => {
+    const cold = report.coldRequest;
+    expect(cold?.name).toBe('get-account-actions');
+    expect(cold?.statuses).toEqual([200]);
+    expect(cold?.driverAtInit).toBe(false);
+    expect(cold?.firstRequestMedianMs).toBeGreaterThan(cold?.warmRequestMedianMs ?? Number.POSITIVE_INFINITY);
+    expect(cold?.coldMedianMs).toBeGreaterThan(cold?.initMedianMs ?? Number.POSITIVE_INFINITY);
+    expect(renderMarkdown(report, 'benchmarks.svg')).toMatch(/^### Cold request: `get-account-actions`$/m);
   });
 
   it('profiles the cold import of the slowest bundle and lists the CommonJS it loads', () => {

@@ -1,49 +1,18 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type BuiltBundle,
-  buildFunctionBundles,
-  functionNames,
-  lambdaEnvironment,
-} from '../../bench/bundles.js';
-import { REPO_ROOT, RESULT_MARKER, runChild } from '../../bench/child-process.js';
-import { httpEvent, lambdaContext } from '../http/request-events.js';
+import { type BuiltBundle, buildFunctionBundles, functionNames } from '../../bench/bundles.js';
+import { REPO_ROOT } from '../../bench/child-process.js';
+import { accountActionsEvent, COLD_REQUEST_ACCOUNT, probeBundle } from '../../bench/cold-request.js';
 import { startMongoWireDouble } from '../support/mongo-wire-double.js';
-
-/**
- * The MongoDB driver needs Node's `dns` module (SRV records of `mongodb+srv://` URIs) and loads it
- * when the driver's code is evaluated; nothing else in a bundle or the AWS SDK loads it at
- * initialisation. So "`dns` is loaded" tells whether the driver has been evaluated.
- */
-const DRIVER_PROBE = [
-  "const driverEvaluated = () => process.moduleLoadList.includes('NativeModule dns');",
-  'const [bundle, event, context] = process.argv.slice(1);',
-  'const { handler } = await import(bundle);',
-  'const atInit = driverEvaluated();',
-  'let status = null;',
-  'if (event !== undefined) {',
-  '  const ctx = JSON.parse(context);',
-  '  ctx.getRemainingTimeInMillis = () => 10_000;',
-  '  status = (await handler(JSON.parse(event), ctx)).statusCode;',
-  '}',
-  `process.stdout.write('\\n' + ${JSON.stringify(RESULT_MARKER)} + JSON.stringify({ atInit, afterRequest: driverEvaluated(), status }) + '\\n');`,
-  'process.exit(0);',
-].join('\n');
-
-interface DriverProbe {
-  readonly atInit: boolean;
-  readonly afterRequest: boolean;
-  readonly status: number | null;
-}
 
 /**
  * Loading an AWS SDK client is a large share of a Lambda cold start (tens of milliseconds each),
  * so each deployed bundle (serverless.yml `custom.esbuild` and its plugins, as `npm run bench`
  * builds them) must load at initialisation only the clients its function uses, and load them with
- * `require`: an ES `import` of the runtime's CommonJS SDK costs about twice as much.
+ * `require`: an ES `import` of the runtime's CommonJS SDK costs about twice as much. The MongoDB
+ * driver, about half of a bundle, is evaluated when a request first opens the store.
  */
 describe('what a deployed bundle loads when it initialises', () => {
   let dir: string;
@@ -91,39 +60,26 @@ describe('what a deployed bundle loads when it initialises', () => {
     for (const load of loads) expect(load).toMatch(/^require:@(aws-sdk|smithy)\//);
   });
 
-  function probe(name: string, env: NodeJS.ProcessEnv, request: string[] = []): Promise<DriverProbe> {
-    const file = bundle(name).file;
-    return runChild<DriverProbe>(
-      ['--input-type=module', '-e', DRIVER_PROBE, pathToFileURL(file).href, ...request],
-      {
-        typescript: false,
-        env,
-        cwd: path.dirname(file),
-        timeoutMs: 60_000,
-      },
-    );
-  }
-
   // The driver is about half of a bundle; evaluating it costs 25-30 ms here (docs/BENCHMARKS.md).
   it('never evaluates the MongoDB driver before a request opens the store', async () => {
     for (const b of bundles) {
-      const result = await probe(b.name, lambdaEnvironment(b.name));
-      expect(result.atInit, b.name).toBe(false);
+      const result = await probeBundle(b);
+      expect(result.driverAtInit, b.name).toBe(false);
     }
   });
 
   it('evaluates the driver when the first request reads MongoDB, and answers it (positive control)', async () => {
-    const number = '7800000000001';
-    const double = await startMongoWireDouble({ collections: { Account: [{ number, sessions: [] }] } });
+    const double = await startMongoWireDouble({
+      collections: { Account: [{ number: COLD_REQUEST_ACCOUNT, sessions: [] }] },
+    });
     try {
-      const env = { ...lambdaEnvironment('get-account-actions'), MONGODB_URI: double.uri('billing') };
-      const event = httpEvent({ routeKey: 'GET /accounts/{number}/actions', pathParameters: { number } });
-      const result = await probe('get-account-actions', env, [
-        JSON.stringify(event),
-        JSON.stringify(lambdaContext()),
-      ]);
-      expect(result).toEqual({ atInit: false, afterRequest: true, status: 200 });
-      expect(double.queries().map((q) => q.name)).toEqual(['aggregate']);
+      const result = await probeBundle(bundle('get-account-actions'), {
+        event: accountActionsEvent(),
+        env: { MONGODB_URI: double.uri('billing') },
+      });
+      expect(result).toMatchObject({ driverAtInit: false, status: 200, driverAfterRequest: true });
+      // Two requests, one connection: the second reuses the store the first opened.
+      expect(double.queries().map((q) => q.name)).toEqual(['aggregate', 'aggregate']);
     } finally {
       await double.close();
     }
