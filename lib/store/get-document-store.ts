@@ -48,9 +48,10 @@ function mongoUri(cfg: Config): Promise<string> {
 }
 
 async function openMongoStore(cfg: Config): Promise<DocumentStore> {
+  const uri = await mongoUri(cfg);
   // The driver (about half of a function bundle) is evaluated here, when a store is first opened,
-  // not at cold start; its evaluation runs while the SSM request for the URI is in flight.
-  const [uri, { connectMongoStore }] = await Promise.all([mongoUri(cfg), import('./connect-mongo.js')]);
+  // not at cold start: see README, "Cold starts".
+  const { connectMongoStore } = await import('./connect-mongo.js');
   return connectMongoStore({
     uri,
     db: cfg.MONGODB_DB,
