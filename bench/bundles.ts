@@ -116,10 +116,10 @@ async function externalsLoadedAtInit(
   const loaded = new Set(
     required.length === 0
       ? []
-      : await runChild<string[]>(
-          ['--input-type=module', '-e', LOADED_AT_INIT, pathToFileURL(file).href, ...required],
-          { typescript: false, env: lambdaEnvironment(name), cwd: path.dirname(file), timeoutMs: 60_000 },
-        ),
+      : await runBundleChild<string[]>({ name, file }, LOADED_AT_INIT, [
+          pathToFileURL(file).href,
+          ...required,
+        ]),
   );
   return [...candidates]
     .filter(([c, kind]) => kind === 'import' || loaded.has(c))
@@ -219,6 +219,34 @@ export function lambdaEnvironment(name: string): NodeJS.ProcessEnv {
   };
 }
 
+/** How {@link runBundleChild} runs a script beside a bundle. */
+export interface BundleChildOptions {
+  /** Node flags (`--enable-source-maps`, `--cpu-prof`, …). */
+  readonly nodeFlags?: readonly string[];
+  /** Added to (and overriding) the deployed environment. */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Runs an ES module `script` (`node --input-type=module -e`) in a fresh plain Node process (no
+ * tsx) beside `bundle`, with the deployed environment of its function, and returns what it
+ * reported after RESULT_MARKER. Externals resolve from `outDir/node_modules`, as the runtime's SDK.
+ */
+export function runBundleChild<T>(
+  bundle: Pick<BuiltBundle, 'name' | 'file'>,
+  script: string,
+  args: readonly string[],
+  options: BundleChildOptions = {},
+): Promise<T> {
+  return runChild<T>(['--input-type=module', '-e', script, ...args], {
+    typescript: false,
+    nodeFlags: options.nodeFlags ?? [],
+    env: { ...lambdaEnvironment(bundle.name), ...options.env },
+    cwd: path.dirname(bundle.file),
+    timeoutMs: 60_000,
+  });
+}
+
 interface ImportTime {
   readonly ms: number;
   readonly cpuMs: number;
@@ -232,12 +260,8 @@ async function importTimes(
 ): Promise<ImportTime[]> {
   const times: ImportTime[] = [];
   for (let run = 0; run < runs; run++) {
-    const time = await runChild<ImportTime>(['--input-type=module', '-e', IMPORT_TIMER, ...specifiers], {
-      typescript: false,
+    const time = await runBundleChild<ImportTime>(bundle, IMPORT_TIMER, specifiers, {
       nodeFlags: sourceMaps ? ['--enable-source-maps'] : [],
-      env: lambdaEnvironment(bundle.name),
-      cwd: path.dirname(bundle.file),
-      timeoutMs: 60_000,
     });
     times.push(time);
   }

@@ -1,9 +1,9 @@
-import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { Document } from 'mongodb';
 import { httpEvent, lambdaContext } from '../test/http/request-events.js';
-import { startMongoWireDouble } from '../test/support/mongo-wire-double.js';
-import { type BuiltBundle, lambdaEnvironment } from './bundles.js';
-import { RESULT_MARKER, runChild } from './child-process.js';
+import { type MongoWireDouble, startMongoWireDouble } from '../test/support/mongo-wire-double.js';
+import { type BuiltBundle, runBundleChild } from './bundles.js';
+import { RESULT_MARKER } from './child-process.js';
 import { median } from './stats.js';
 
 /** The function whose cold request is measured: the account summary route, which reads MongoDB. */
@@ -14,30 +14,32 @@ export const COLD_REQUEST_FUNCTION = 'get-account-actions';
  * a second invocation of its handler. `driverAtInit` / `driverAfterRequest` tell whether the
  * MongoDB driver had been evaluated: it loads Node's `dns` module (SRV records of `mongodb+srv://`
  * URIs) when its code runs, and nothing else in a bundle or the AWS SDK loads `dns` at
- * initialisation (test/serverless/cold-start.test.ts checks both).
+ * initialisation (test/serverless/cold-start.test.ts checks both ways).
  */
 export interface ColdRequestProbe {
   readonly initMs: number;
   readonly driverAtInit: boolean;
   readonly firstRequestMs: number | null;
   readonly warmRequestMs: number | null;
+  /** The first invocation's `statusCode`; null for a handler that returns none (the workers). */
   readonly status: number | null;
   readonly driverAfterRequest: boolean;
 }
 
-/** argv: the bundle's file URL, then optionally an event and a Lambda context as JSON. */
+/** argv: the bundle's file URL, then optionally an event, a Lambda context and its remaining ms. */
 const PROBE_SCRIPT = [
   "const driverEvaluated = () => process.moduleLoadList.includes('NativeModule dns');",
-  'const [bundle, event, context] = process.argv.slice(1);',
+  'const [bundle, event, context, remainingMs] = process.argv.slice(1);',
   'const started = performance.now();',
   'const { handler } = await import(bundle);',
   'const initMs = performance.now() - started;',
   'const driverAtInit = driverEvaluated();',
   'let firstRequestMs = null, warmRequestMs = null, status = null;',
   'if (event !== undefined) {',
-  '  const ctx = { ...JSON.parse(context), getRemainingTimeInMillis: () => 10_000 };',
+  '  const deadline = Date.now() + Number(remainingMs);',
+  '  const ctx = { ...JSON.parse(context), getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()) };',
   '  const first = performance.now();',
-  '  status = (await handler(JSON.parse(event), ctx)).statusCode;',
+  '  status = (await handler(JSON.parse(event), ctx))?.statusCode ?? null;',
   '  firstRequestMs = performance.now() - first;',
   '  const warm = performance.now();',
   '  await handler(JSON.parse(event), ctx);',
@@ -48,35 +50,51 @@ const PROBE_SCRIPT = [
   'process.exit(0);',
 ].join('\n');
 
-/** A request for the probe: what to invoke the handler with, and extra environment for it. */
+/** What to invoke the handler with (twice), and environment added to the deployed one. */
 export interface ProbeRequest {
   readonly event: unknown;
   readonly env: NodeJS.ProcessEnv;
+  /** `context.getRemainingTimeInMillis()` at the first invocation (default 10 s). */
+  readonly remainingMs?: number;
 }
 
 /**
- * Imports `bundle` in a fresh plain Node process (as deployed: `--enable-source-maps`, the deployed
+ * Imports `bundle` in a fresh plain Node process, as deployed (`--enable-source-maps`, the deployed
  * environment) and, given a request, invokes its handler twice.
  */
 export function probeBundle(bundle: BuiltBundle, request?: ProbeRequest): Promise<ColdRequestProbe> {
-  const args = request === undefined ? [] : [JSON.stringify(request.event), JSON.stringify(lambdaContext())];
-  return runChild<ColdRequestProbe>(
-    ['--input-type=module', '-e', PROBE_SCRIPT, pathToFileURL(bundle.file).href, ...args],
-    {
-      typescript: false,
-      nodeFlags: ['--enable-source-maps'],
-      env: { ...lambdaEnvironment(bundle.name), ...request?.env },
-      cwd: path.dirname(bundle.file),
-      timeoutMs: 60_000,
-    },
-  );
+  const args =
+    request === undefined
+      ? []
+      : [
+          JSON.stringify(request.event),
+          JSON.stringify(lambdaContext()),
+          String(request.remainingMs ?? 10_000),
+        ];
+  return runBundleChild<ColdRequestProbe>(bundle, PROBE_SCRIPT, [pathToFileURL(bundle.file).href, ...args], {
+    nodeFlags: ['--enable-source-maps'],
+    ...(request === undefined ? {} : { env: request.env }),
+  });
 }
 
-/** An account the MongoDB double serves, and the request for its summary. */
+/** The account the cold-request double serves. */
 export const COLD_REQUEST_ACCOUNT = '7800000000001';
 
-export function accountActionsEvent(number: string = COLD_REQUEST_ACCOUNT): unknown {
-  return httpEvent({ routeKey: 'GET /accounts/{number}/actions', pathParameters: { number } });
+/** A MongoDB wire-protocol double serving {@link COLD_REQUEST_ACCOUNT} (and `extra` collections). */
+export function startColdRequestDouble(
+  extra: Readonly<Record<string, Document[]>> = {},
+): Promise<MongoWireDouble> {
+  return startMongoWireDouble({
+    collections: { Account: [{ number: COLD_REQUEST_ACCOUNT, name: 'bench', sessions: [] }], ...extra },
+  });
+}
+
+/** `GET /accounts/{number}/actions` for {@link COLD_REQUEST_ACCOUNT}, as API Gateway sends it. */
+export function accountActionsEvent(): unknown {
+  return httpEvent({
+    routeKey: 'GET /accounts/{number}/actions',
+    pathParameters: { number: COLD_REQUEST_ACCOUNT },
+  });
 }
 
 /** Medians over fresh processes of a cold request to {@link COLD_REQUEST_FUNCTION}. */
@@ -89,18 +107,17 @@ export interface ColdRequestMeasurement {
   readonly coldMedianMs: number;
   readonly warmRequestMedianMs: number;
   readonly statuses: readonly number[];
+  /** Whether the driver was evaluated during initialisation (in any run). */
   readonly driverAtInit: boolean;
 }
 
 /**
  * A cold request, `runs` times: a fresh process imports the bundle and serves the first request,
  * which opens the MongoDB connection (to a wire-protocol double on 127.0.0.1: no network latency,
- * so the figures are the CPU the function spends) and evaluates the driver; then a warm request.
+ * so the figures are the CPU the function spends); then a warm request.
  */
 export async function measureColdRequest(bundle: BuiltBundle, runs: number): Promise<ColdRequestMeasurement> {
-  const double = await startMongoWireDouble({
-    collections: { Account: [{ number: COLD_REQUEST_ACCOUNT, name: 'bench', sessions: [] }] },
-  });
+  const double = await startColdRequestDouble();
   try {
     const probes: ColdRequestProbe[] = [];
     for (let run = 0; run < runs; run++) {

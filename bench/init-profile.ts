@@ -3,9 +3,8 @@ import type { Profiler, Runtime } from 'node:inspector';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { BuiltBundle } from './bundles.js';
-import { IMPORT_TIMER, lambdaEnvironment } from './bundles.js';
-import { RESULT_MARKER, runChild } from './child-process.js';
+import { type BuiltBundle, IMPORT_TIMER, runBundleChild } from './bundles.js';
+import { RESULT_MARKER } from './child-process.js';
 import { fileOf, PROFILE_INTERVAL_US, profileDurationMs, selfTimeBy, topSelfTime } from './cpu-profile.js';
 
 /** Where a cold start's CPU time goes, from `node --cpu-prof` of one import of the bundle. */
@@ -40,14 +39,10 @@ const IMPORT_INVENTORY = [
 ].join('\n');
 
 async function commonJsInventory(bundle: BuiltBundle): Promise<InitProfile['commonJsFiles']> {
-  const counts = await runChild<Record<string, { files: number; bytes: number }>>(
-    ['--input-type=module', '-e', IMPORT_INVENTORY, pathToFileURL(bundle.file).href],
-    {
-      typescript: false,
-      env: lambdaEnvironment(bundle.name),
-      cwd: path.dirname(bundle.file),
-      timeoutMs: 60_000,
-    },
+  const counts = await runBundleChild<Record<string, { files: number; bytes: number }>>(
+    bundle,
+    IMPORT_INVENTORY,
+    [pathToFileURL(bundle.file).href],
   );
   return Object.entries(counts)
     .map(([pkg, { files, bytes }]) => ({ pkg, files, bytes }))
@@ -72,17 +67,13 @@ function originOf(bundleFile: string): (frame: Runtime.CallFrame) => string {
 export async function profileBundleImport(bundle: BuiltBundle): Promise<InitProfile> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'bench-init-prof-'));
   try {
-    await runChild(['--input-type=module', '-e', IMPORT_TIMER, pathToFileURL(bundle.file).href], {
-      typescript: false,
+    await runBundleChild(bundle, IMPORT_TIMER, [pathToFileURL(bundle.file).href], {
       nodeFlags: [
         '--enable-source-maps',
         '--cpu-prof',
         `--cpu-prof-dir=${dir}`,
         `--cpu-prof-interval=${PROFILE_INTERVAL_US}`,
       ],
-      env: lambdaEnvironment(bundle.name),
-      cwd: path.dirname(bundle.file),
-      timeoutMs: 60_000,
     });
     const [file] = (await readdir(dir)).filter((f) => f.endsWith('.cpuprofile'));
     if (file === undefined) throw new Error('node --cpu-prof wrote no profile');

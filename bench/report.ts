@@ -244,8 +244,8 @@ function renderColdRequest(report: BenchReport): string {
     '',
     `Median of ${c.runs} fresh processes, each importing the bundle as deployed and then serving two requests for one`,
     'account from a MongoDB wire-protocol double on 127.0.0.1 (test/support/mongo-wire-double.ts; no network latency, so',
-    'these are the milliseconds the function itself spends). The MongoDB driver is evaluated when the first request opens',
-    `the store, not at initialisation (evaluated at init: ${c.driverAtInit ? '**yes**' : 'no'}), so its cost is in "first request".`,
+    'these are the milliseconds the function itself spends). The first request connects (handshake, pool) and runs the',
+    `pipeline. The MongoDB driver was evaluated ${c.driverAtInit ? 'at initialisation, so its cost is in "init"' : 'by the first request, so its cost is in "first request"'}.`,
     '',
     table(
       ['init ms', 'first request ms', 'init + first request ms', 'warm request ms', 'status'],

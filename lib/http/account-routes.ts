@@ -1,5 +1,8 @@
 import { getAccountActions, listAccountActions } from '../actions-summary.js';
 import { NotFoundError } from '../errors.js';
+// Evaluated at initialisation on purpose: every valid request of these routes reads MongoDB, and
+// a 512 MB function runs its requests on a fraction of a vCPU (README, "Cold starts").
+import '../store/connect-mongo.js';
 import { getDocumentStore } from '../store/get-document-store.js';
 import type { RouteHandler } from './http-handler.js';
 import type { getAccountActionsRequest, listAccountActionsRequest } from './schemas.js';

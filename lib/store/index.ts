@@ -13,10 +13,8 @@ export {
   sortKeyOf,
 } from './bson-order.js';
 export {
-  connectMongoStore,
   MONGO_APP_NAME,
   MONGO_MAX_POOL_SIZE,
-  type MongoConnection,
 } from './connect-mongo.js';
 export {
   DEMO_DEFAULTS,
