@@ -1,6 +1,6 @@
 import type { Document } from 'mongodb';
 import { isOutage } from './aws/aws-errors.js';
-import type { ResultsBucket } from './aws/results-bucket.js';
+import type { OutputBucket } from './aws/output-bucket.js';
 import { describeFailure, type MatchingRun, type RunLedger } from './aws/run-ledger.js';
 import { type RunOutputKeys, runOutputKeys } from './aws/run-outputs.js';
 import { ConflictError, NotFoundError } from './errors.js';
@@ -40,7 +40,7 @@ type JobLogger = Pick<typeof defaultLogger, 'info' | 'warn' | 'error'>;
 export interface MatchingJobDeps {
   readonly store: DocumentStore;
   readonly ledger: RunLedger;
-  readonly bucket: ResultsBucket;
+  readonly bucket: OutputBucket;
   /** Clock for `generatedAt` (tests). */
   readonly now?: () => Date;
   /**
@@ -307,7 +307,7 @@ async function settleUnrecordedSuccess(args: {
   readonly error: unknown;
   readonly succeeded: MatchingJobOutcome;
   readonly ledger: RunLedger;
-  readonly bucket: ResultsBucket;
+  readonly bucket: OutputBucket;
   readonly log: JobLogger;
 }): Promise<MatchingJobOutcome> {
   const { run, keys, error, succeeded, ledger, bucket, log } = args;
@@ -382,7 +382,7 @@ async function settledWithin(work: Promise<unknown>, ms: number): Promise<void> 
 }
 
 /** Best effort: a leftover object is harmless once the run is failed (outputs are only linked for succeeded runs). */
-async function discardOutputs(bucket: ResultsBucket, keys: RunOutputKeys, log: JobLogger, runId: string) {
+async function discardOutputs(bucket: OutputBucket, keys: RunOutputKeys, log: JobLogger, runId: string) {
   try {
     await bucket.remove([keys.resultJson, keys.matchesCsv, keys.unmatchedPaymentsCsv]);
   } catch (error) {

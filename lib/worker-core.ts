@@ -1,7 +1,7 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { ResultsBucket } from './aws/results-bucket.js';
+import { lazyOutputBucket, type OutputBucket } from './aws/output-bucket.js';
 import { RunLedger } from './aws/run-ledger.js';
 import { config } from './config.js';
 import { logger } from './logger.js';
@@ -32,7 +32,7 @@ export type WorkerResult =
 
 export interface WorkerDeps {
   readonly ledger: RunLedger;
-  readonly bucket: ResultsBucket;
+  readonly bucket: OutputBucket;
   readonly store: () => Promise<MatchingJobDeps['store']>;
   readonly safetyMarginMs?: number;
   /**
@@ -50,7 +50,8 @@ export function productionWorkerDeps(): WorkerDeps {
   const cfg = config();
   return {
     ledger: new RunLedger(),
-    bucket: new ResultsBucket(),
+    // The S3 client loads when a run first writes: see lib/aws/output-bucket.ts.
+    bucket: lazyOutputBucket(async () => new (await import('./aws/results-bucket.js')).ResultsBucket()),
     store: () => getDocumentStore(cfg),
     lambdaRetries: !cfg.IS_OFFLINE,
     ...(cfg.WORKER_SAFETY_MARGIN_MS === undefined ? {} : { safetyMarginMs: cfg.WORKER_SAFETY_MARGIN_MS }),

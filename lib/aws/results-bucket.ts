@@ -4,6 +4,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { config } from '../config.js';
 import { AwsDependencyError, awsErrorName, toAppError } from './aws-errors.js';
+import type { OutputBucket } from './output-bucket.js';
 import { s3Client } from './s3-client.js';
 
 export { RUN_OUTPUTS_PREFIX, type RunOutputKeys, runOutputKeys } from './run-outputs.js';
@@ -66,7 +67,7 @@ async function* utf8(
  * const url = await bucket.presign(keys.matchesCsv, 300);
  * ```
  */
-export class ResultsBucket {
+export class ResultsBucket implements OutputBucket {
   readonly #client: S3Client;
   readonly #bucket: string;
 

@@ -51,9 +51,10 @@ describe('what a deployed bundle loads when it initialises', () => {
     // Both run routes share lib/http/matching-run-routes.ts, which builds the ledger, the bucket and the dispatcher.
     ['create-matching-run', ['@aws-sdk/client-dynamodb', '@aws-sdk/client-lambda', '@aws-sdk/client-s3']],
     ['get-matching-run', ['@aws-sdk/client-dynamodb', '@aws-sdk/client-lambda', '@aws-sdk/client-s3']],
-    // The workers use lib/matching-runs.ts only for derivedRunId (or the invocation type): no Lambda client.
-    ['matching-worker', ['@aws-sdk/client-dynamodb', '@aws-sdk/client-s3']],
-    ['payments-imported-worker', ['@aws-sdk/client-dynamodb', '@aws-sdk/client-s3']],
+    // The workers use lib/matching-runs.ts only for derivedRunId (or the invocation type): no Lambda
+    // client. They load S3 when a run first writes (lib/aws/output-bucket.ts).
+    ['matching-worker', ['@aws-sdk/client-dynamodb']],
+    ['payments-imported-worker', ['@aws-sdk/client-dynamodb']],
   ])('%s loads exactly %j', (name, expected) => {
     expect(clients(name)).toEqual(expected);
   });
