@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { EJSON } from 'bson';
 import type { Document } from 'mongodb';
 import { ValidationError } from '../errors.js';
+import { parseIsoDate } from '../matching/dates.js';
 import { findJsonSyntaxError } from './json-syntax.js';
 
 /**
@@ -21,11 +22,32 @@ export class DocumentsFileError extends ValidationError {
 }
 
 /**
- * Extended JSON `{"$date": "2024-01-31T10:00:00"}` without an offset: bson parses it as local
- * time, the spec says UTC. Matching on the raw text is safe: inside a JSON string every quote is
- * escaped, so the pattern can only match a real `$date` key.
+ * `{"$date": "<text>"}`: bson would read the text with `Date.parse`, which accepts impossible days
+ * (`2024-02-30` becomes March 1st), `24:00`, prose such as `March 7, 2024`, and text without an
+ * offset as local time (the spec says UTC). So each such pair is rewritten before bson sees it:
+ * text that is strict ISO 8601 (lib/matching/dates.ts `parseIsoDate`) becomes the exact epoch
+ * milliseconds, and any other text is parked under {@link UNPARSED_DATE_KEY} and restored as a plain
+ * `{ $date: text }` object, which the matcher rejects as an unparseable date (record by record,
+ * with the text kept), as it does a bad date string. Matching on the raw text is safe: inside a
+ * JSON string every quote is escaped, so the pattern can only match a real `$date` key.
  */
-const DATE_WITHOUT_OFFSET = /("\$date"\s*:\s*")(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)"/g;
+const DATE_STRING = /"\$date"\s*:\s*"((?:[^"\\]|\\.)*)"/g;
+
+/** Where a `$date` text that is not strict ISO 8601 waits until the document is parsed. */
+const UNPARSED_DATE_KEY = '$zhkhUnparsedDate';
+
+function rewriteDateString(_pair: string, literal: string): string {
+  const ms = parseIsoDate(JSON.parse(`"${literal}"`) as string);
+  return Number.isNaN(ms) ? `"${UNPARSED_DATE_KEY}":"${literal}"` : `"$date":{"$numberLong":"${ms}"}`;
+}
+
+/** A parked `$date` text (see {@link DATE_STRING}), or undefined. */
+function unparsedDate(record: Record<string, unknown>): string | undefined {
+  const text = record[UNPARSED_DATE_KEY];
+  if (typeof text !== 'string') return undefined;
+  for (const key in record) if (key !== UNPARSED_DATE_KEY) return undefined;
+  return text;
+}
 
 interface BsonNumberWrapper {
   readonly _bsontype: 'Int32' | 'Double' | 'Long';
@@ -42,7 +64,7 @@ function isBsonNumberWrapper(value: object): value is BsonNumberWrapper {
 /**
  * Canonical-mode EJSON keeps numbers wrapped (Int32, Double, Long). The driver hands out plain
  * numbers for int32/double and for longs that fit a double exactly (`promoteValues`); do the same,
- * so a document looks alike whichever store produced it.
+ * so a document looks alike whichever store produced it. Also restores parked `$date` texts.
  */
 function promoteNumbers(value: unknown): unknown {
   if (value === null || typeof value !== 'object') return value;
@@ -58,6 +80,8 @@ function promoteNumbers(value: unknown): unknown {
   }
   if (Object.getPrototypeOf(value) === Object.prototype) {
     const record = value as Record<string, unknown>;
+    const badDate = unparsedDate(record);
+    if (badDate !== undefined) return { $date: badDate };
     for (const key of Object.keys(record)) {
       const current = record[key];
       const promoted = promoteNumbers(current);
@@ -75,7 +99,7 @@ function promoteNumbers(value: unknown): unknown {
 }
 
 function parseEjson(text: string): unknown {
-  return promoteNumbers(EJSON.parse(text.replace(DATE_WITHOUT_OFFSET, '$1$2Z"'), { relaxed: false }));
+  return promoteNumbers(EJSON.parse(text.replace(DATE_STRING, rewriteDateString), { relaxed: false }));
 }
 
 /**
@@ -145,7 +169,8 @@ function parseLines(text: string, path: string, keepNonObjects: boolean): unknow
 /**
  * Parses documents from text: a JSON array (first non-blank character `[`) or NDJSON (one
  * document per line, blank lines ignored; `mongoexport` output as is). Values are Extended JSON in
- * canonical or relaxed form: `{"$date": …}` → Date (UTC when the string has no offset),
+ * canonical or relaxed form: `{"$date": …}` → Date (strict ISO 8601 text, UTC when it has no
+ * offset; other text stays `{ $date: text }`, an unparseable date to the matcher),
  * `{"$oid": …}` → ObjectId, `{"$numberLong": …}` → number when exact, else Long. `path` only
  * names the source in errors. Values that are not documents: see {@link ReadDocumentsOptions}.
  *

@@ -1,6 +1,7 @@
 import { ObjectId } from 'bson';
 import { describe, expect, it } from 'vitest';
 import { matchPayments, matchRecords } from '../../lib/matching/index.js';
+import { parseDocuments } from '../../lib/store/documents-file.js';
 import { reasons, shuffled, slowly } from './helpers.js';
 
 const accrual = (id: unknown, day = 1, month: unknown = 1) => ({ id, date: `2024-01-0${day}`, month });
@@ -48,6 +49,27 @@ describe('rejected records', () => {
         reason: 'unparseable date Invalid Date',
       },
     ]);
+  });
+
+  it('rejects a record whose file $date is not strict ISO 8601, keeping the text as written', () => {
+    const accruals = parseDocuments(
+      [
+        '{"id": 1, "date": {"$date": "2024-01-01T00:00:00Z"}, "month": 1}',
+        '{"id": 2, "date": {"$date": "2024-02-30T00:00:00Z"}, "month": 3}',
+        '{"id": 3, "date": {"$date": "March 7, 2024"}, "month": 3}',
+      ].join('\n'),
+      'accrual.ndjson',
+    );
+    const outcome = matchRecords(accruals, [payment(1)]);
+    expect(reasons(outcome)).toEqual([
+      'accrual: unparseable date {"$date":"2024-02-30T00:00:00Z"}',
+      'accrual: unparseable date {"$date":"March 7, 2024"}',
+    ]);
+    expect([...outcome.rejected()].map((r) => r.record)).toEqual([
+      { id: 2, date: { $date: '2024-02-30T00:00:00Z' }, month: 3 },
+      { id: 3, date: { $date: 'March 7, 2024' }, month: 3 },
+    ]);
+    expect([...outcome.matches()].map((m) => [m.payment.id, m.accrual.id])).toEqual([[1, 1]]);
   });
 
   it('writes a non-object record as JSON (undefined as null)', () => {

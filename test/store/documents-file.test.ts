@@ -87,6 +87,42 @@ describe('readDocumentsFile', () => {
     }
   });
 
+  it.each([
+    ['a space instead of T', '2024-02-01 01:00:00', '2024-02-01T01:00:00.000Z'],
+    ['a date alone', '2024-02-01', '2024-02-01T00:00:00.000Z'],
+    ['an offset', '2024-02-01T01:00:00+03:00', '2024-01-31T22:00:00.000Z'],
+    ['a fraction beyond milliseconds', '2024-02-01T01:00:00.1239Z', '2024-02-01T01:00:00.123Z'],
+  ])('reads a strict ISO 8601 $date with %s exactly, in any local time zone', (_form, text, iso) => {
+    const savedZone = process.env.TZ;
+    try {
+      for (const zone of ['UTC', 'Europe/Moscow', 'America/St_Johns']) {
+        process.env.TZ = zone;
+        const [doc] = parseDocuments(`{"date": {"$date": ${JSON.stringify(text)}}}`, 'inline');
+        expect(doc?.date, zone).toBeInstanceOf(Date);
+        expect((doc?.date as Date).toISOString(), zone).toBe(iso);
+      }
+    } finally {
+      if (savedZone === undefined) delete process.env.TZ;
+      else process.env.TZ = savedZone;
+    }
+  });
+
+  it.each([
+    ['an impossible day', '2024-02-30T00:00:00Z'],
+    ['hour 24', '2024-01-05T24:00:00Z'],
+    ['prose', 'March 7, 2024'],
+    ['a time without a date', 'T10:00:00Z'],
+    ['an empty string', ''],
+    ['an escaped quote', 'say \\"when\\"'],
+  ])('keeps a $date with %s as text for the matcher to reject, instead of guessing a date', (_form, text) => {
+    const json = `{"id": 1, "date": {"$date": "${text}"}, "month": {"$date": "${text}"}, "note": "ok"}`;
+    const [doc] = parseDocuments(json, 'inline');
+    const expected = (JSON.parse(json) as { date: unknown }).date;
+    expect(doc).toEqual({ id: 1, date: expected, month: expected, note: 'ok' });
+    expect(doc?.date).not.toBeInstanceOf(Date);
+    expect(Object.getPrototypeOf(doc?.date)).toBe(Object.prototype);
+  });
+
   it('ignores a byte order mark', () => {
     expect(parseDocuments('\uFEFF[{"a": 1}]', 'bom.json')).toEqual([{ a: 1 }]);
   });
