@@ -5,19 +5,28 @@ import type { Match, OutputRecord } from './types.js';
 
 /**
  * CSV tables for accountants. Text cells that a spreadsheet would read as a formula (starting
- * with `=`, `+`, `-`, `@`, tab or carriage return) get a leading apostrophe; numeric cells (number
+ * with `=`, `+`, `-`, `@`, tab or carriage return, also right after a `;`: see {@link guardFormula})
+ * get an apostrophe there; numeric cells (number
  * ids, integer months) are written as plain numbers — a negative number is data, not a formula.
  * ObjectIds are written as their 24-digit hex. Quoting follows RFC 4180 (csv-stringify).
  */
 
 const ROWS_PER_CHUNK = 500;
-const FORMULA_START = /^[=+\-@\t\r]/;
+/**
+ * A formula trigger at the start of the cell or right after a `;`. Spreadsheets set to a `;` list
+ * separator (Excel in Russian and most European locales, where these files are opened) split a
+ * comma-separated line at every `;`, so the text after one becomes a cell of its own.
+ */
+const FORMULA_START = /(^|;)(?=[=+\-@\t\r])/g;
 
 type Cell = string | number;
 
-/** Neutralises spreadsheet formula injection in a text cell. */
+/**
+ * Neutralises spreadsheet formula injection in a text cell: an apostrophe before a formula
+ * trigger that starts the cell, or a part of it that a `;`-separating spreadsheet makes a cell.
+ */
 export function guardFormula(text: string): string {
-  return FORMULA_START.test(text) ? `'${text}` : text;
+  return text.replace(FORMULA_START, "$1'");
 }
 
 function valueCell(value: unknown): Cell {

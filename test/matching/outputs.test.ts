@@ -1,4 +1,4 @@
-import { ObjectId } from 'bson';
+import { Long, ObjectId } from 'bson';
 import { describe, expect, it } from 'vitest';
 import {
   guardFormula,
@@ -89,6 +89,27 @@ describe('result JSON', () => {
         n: { $numberDouble: 'NaN' },
       },
     ]);
+  });
+
+  it('carries int64 values a double cannot hold exactly as {"$numberLong"}, in matches and rejections', () => {
+    const big = Long.fromString('9007199254740993');
+    const outcome = matchRecords(
+      [{ id: 1, date: '2024-01-01', month: 1, amount: big, small: Long.fromNumber(42) }],
+      [
+        { id: 1, date: '2024-01-02', month: 1, acct: [Long.fromString('-12345678901234567')] },
+        { id: 2, date: 'soon', month: 1, amount: big },
+      ],
+    );
+    const parsed = JSON.parse([...resultJsonChunks(outcome, meta)].join('')) as {
+      matches: { payment: Record<string, unknown>; accrual: Record<string, unknown> }[];
+      rejected: { record: Record<string, unknown> }[];
+    };
+    expect(parsed.matches[0]?.accrual).toMatchObject({
+      amount: { $numberLong: '9007199254740993' },
+      small: 42,
+    });
+    expect(parsed.matches[0]?.payment).toMatchObject({ acct: [{ $numberLong: '-12345678901234567' }] });
+    expect(parsed.rejected[0]?.record).toMatchObject({ amount: { $numberLong: '9007199254740993' } });
   });
 
   it('can be walked more than once', () => {
@@ -193,6 +214,11 @@ describe('CSV formula injection guard', () => {
     ['\rx', "'\rx"],
     ['plain', 'plain'],
     ['7=7', '7=7'],
+    // Spreadsheets with a `;` list separator split the cell there.
+    ['k;-2+3', "k;'-2+3"],
+    ['a;=1+1;', "a;'=1+1;"],
+    ['=1;@x;ok;+2', "'=1;'@x;ok;'+2"],
+    ['a; =1', 'a; =1'],
   ])('writes the text id %j as %j', (id, cell) => {
     const outcome = matchRecords([], [{ id, date: '2024-01-02', month: 1 }]);
     expect(parseCsv([...unmatchedPaymentsCsvChunks(outcome)].join(''))[1]?.[0]).toBe(cell);
