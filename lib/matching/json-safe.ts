@@ -48,7 +48,9 @@ function exactLongs(value: unknown, depth: number): unknown {
     let copy: unknown[] | undefined;
     for (let i = 0; i < value.length; i++) {
       const exact = exactLongs(value[i], depth + 1);
-      if (exact !== value[i]) (copy ??= [...value])[i] = exact;
+      if (exact === value[i]) continue;
+      copy ??= [...value];
+      copy[i] = exact;
     }
     return copy ?? value;
   }
