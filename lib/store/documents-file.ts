@@ -28,17 +28,23 @@ export class DocumentsFileError extends ValidationError {
  * text that is strict ISO 8601 (lib/matching/dates.ts `parseIsoDate`) becomes the exact epoch
  * milliseconds, and any other text is parked under {@link UNPARSED_DATE_KEY} and restored as a plain
  * `{ $date: text }` object, which the matcher rejects as an unparseable date (record by record,
- * with the text kept), as it does a bad date string. Matching on the raw text is safe: inside a
- * JSON string every quote is escaped, so the pattern can only match a real `$date` key.
+ * with the text kept), as it does a bad date string. Text in the usual `mongoexport` form, UTC
+ * with `Z` and a day up to 28, is left to bson, which reads it exactly. Matching on the raw text
+ * is safe: inside a JSON string every quote is escaped, so the pattern can only match a real
+ * `$date` key.
  */
-const DATE_STRING = /"\$date"\s*:\s*"((?:[^"\\]|\\.)*)"/g;
+const DATE_STRING =
+  /"\$date"\s*:\s*"(?!\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,3})?Z")((?:[^"\\]|\\.)*)"/g;
 
 /** Where a `$date` text that is not strict ISO 8601 waits until the document is parsed. */
 const UNPARSED_DATE_KEY = '$zhkhUnparsedDate';
 
-function rewriteDateString(_pair: string, literal: string): string {
-  const ms = parseIsoDate(JSON.parse(`"${literal}"`) as string);
-  return Number.isNaN(ms) ? `"${UNPARSED_DATE_KEY}":"${literal}"` : `"$date":{"$numberLong":"${ms}"}`;
+function rewriteDateString(pair: string, literal: string): string {
+  const text = literal.includes('\\') ? (JSON.parse(`"${literal}"`) as string) : literal;
+  const ms = parseIsoDate(text);
+  if (Number.isNaN(ms)) return `"${UNPARSED_DATE_KEY}":"${literal}"`;
+  // The common case, text with `Z` or an offset, means the same instant to bson: leave it.
+  return Date.parse(text) === ms ? pair : `"$date":{"$numberLong":"${ms}"}`;
 }
 
 /** A parked `$date` text (see {@link DATE_STRING}), or undefined. */

@@ -92,6 +92,9 @@ describe('readDocumentsFile', () => {
     ['a date alone', '2024-02-01', '2024-02-01T00:00:00.000Z'],
     ['an offset', '2024-02-01T01:00:00+03:00', '2024-01-31T22:00:00.000Z'],
     ['a fraction beyond milliseconds', '2024-02-01T01:00:00.1239Z', '2024-02-01T01:00:00.123Z'],
+    ['the usual mongoexport form', '2024-02-28T23:59:59.999Z', '2024-02-28T23:59:59.999Z'],
+    ['a leap day', '2024-02-29T12:00:00Z', '2024-02-29T12:00:00.000Z'],
+    ['day 31', '2024-12-31T00:00:00Z', '2024-12-31T00:00:00.000Z'],
   ])('reads a strict ISO 8601 $date with %s exactly, in any local time zone', (_form, text, iso) => {
     const savedZone = process.env.TZ;
     try {
@@ -110,6 +113,8 @@ describe('readDocumentsFile', () => {
 
   it.each([
     ['an impossible day', '2024-02-30T00:00:00Z'],
+    ['29 February of a common year', '2023-02-29T00:00:00Z'],
+    ['day 31 of a 30-day month', '2024-04-31T00:00:00.000Z'],
     ['hour 24', '2024-01-05T24:00:00Z'],
     ['prose', 'March 7, 2024'],
     ['a time without a date', 'T10:00:00Z'],
