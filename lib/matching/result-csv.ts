@@ -13,11 +13,12 @@ import type { Match, OutputRecord } from './types.js';
 
 const ROWS_PER_CHUNK = 500;
 /**
- * A formula trigger at the start of the cell or right after a `;`. Spreadsheets set to a `;` list
- * separator (Excel in Russian and most European locales, where these files are opened) split a
- * comma-separated line at every `;`, so the text after one becomes a cell of its own.
+ * A formula trigger at the start of the cell, or right after a `;` or a line break. Spreadsheets
+ * set to a `;` list separator (Excel in Russian and most European locales, where these files are
+ * opened) split a comma-separated line at every `;`, and do not see the comma-separated quoting,
+ * so the text after a `;` or a quoted line break becomes a cell of its own.
  */
-const FORMULA_START = /(^|;)(?=[=+\-@\t\r])/g;
+const FORMULA_START = /(^|[;\n\r])(?=[=+\-@\t\r])/g;
 
 type Cell = string | number;
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { EJSON } from 'bson';
 import type { Document } from 'mongodb';
@@ -27,17 +28,23 @@ export class DocumentsFileError extends ValidationError {
  * offset as local time (the spec says UTC). So each such pair is rewritten before bson sees it:
  * text that is strict ISO 8601 (lib/matching/dates.ts `parseIsoDate`) becomes the exact epoch
  * milliseconds, and any other text is parked under {@link UNPARSED_DATE_KEY} and restored as a plain
- * `{ $date: text }` object, which the matcher rejects as an unparseable date (record by record,
- * with the text kept), as it does a bad date string. Text in the usual `mongoexport` form, UTC
- * with `Z` and a day up to 28, is left to bson, which reads it exactly. Matching on the raw text
- * is safe: inside a JSON string every quote is escaped, so the pattern can only match a real
- * `$date` key.
+ * `{ $date: text, …other keys }` object: as `date` or `month` the matcher rejects its record as
+ * unparseable (with the text kept), in any other field it is carried through as written. Text in
+ * the usual `mongoexport` form, UTC with `Z` and a day up to 28, is left to bson, which reads it
+ * exactly.
+ *
+ * The pattern runs on the raw text, so it only takes a key that starts right after `{` or `,` (and
+ * JSON white space): a quote there opens a key, never the inside of a string. The key may be
+ * written `$date` or `\u0024date`; other escapes inside the key are not recognised.
  */
 const DATE_STRING =
-  /"\$date"\s*:\s*"(?!\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,3})?Z")((?:[^"\\]|\\.)*)"/g;
+  /(?<=[{,][ \t\r\n]*)"(?:\$|\\u0024)date"[ \t\r\n]*:[ \t\r\n]*"(?!\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,3})?Z")((?:[^"\\]|\\.)*)"/g;
 
-/** Where a `$date` text that is not strict ISO 8601 waits until the document is parsed. */
-const UNPARSED_DATE_KEY = '$zhkhUnparsedDate';
+/**
+ * Where a `$date` text that is not strict ISO 8601 waits until the document is parsed. Unique per
+ * process, so no key in the data can be mistaken for it.
+ */
+const UNPARSED_DATE_KEY = `$unparsedDate:${randomUUID()}`;
 
 function rewriteDateString(pair: string, literal: string): string {
   const text = literal.includes('\\') ? (JSON.parse(`"${literal}"`) as string) : literal;
@@ -47,12 +54,20 @@ function rewriteDateString(pair: string, literal: string): string {
   return Date.parse(text) === ms ? pair : `"$date":{"$numberLong":"${ms}"}`;
 }
 
-/** A parked `$date` text (see {@link DATE_STRING}), or undefined. */
-function unparsedDate(record: Record<string, unknown>): string | undefined {
+/** Defines a plain data property, also for the key `__proto__` that `=` would not create. */
+function defineData(record: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+/** `{ $date: text, …the other keys }` for an object holding a parked `$date` text, else undefined. */
+function restoreUnparsedDate(record: Record<string, unknown>): Record<string, unknown> | undefined {
   const text = record[UNPARSED_DATE_KEY];
   if (typeof text !== 'string') return undefined;
-  for (const key in record) if (key !== UNPARSED_DATE_KEY) return undefined;
-  return text;
+  const restored: Record<string, unknown> = { $date: text };
+  for (const key of Object.keys(record)) {
+    if (key !== UNPARSED_DATE_KEY) defineData(restored, key, promoteNumbers(record[key]));
+  }
+  return restored;
 }
 
 interface BsonNumberWrapper {
@@ -86,19 +101,13 @@ function promoteNumbers(value: unknown): unknown {
   }
   if (Object.getPrototypeOf(value) === Object.prototype) {
     const record = value as Record<string, unknown>;
-    const badDate = unparsedDate(record);
-    if (badDate !== undefined) return { $date: badDate };
+    const restored = restoreUnparsedDate(record);
+    if (restored !== undefined) return restored;
     for (const key of Object.keys(record)) {
       const current = record[key];
       const promoted = promoteNumbers(current);
       // defineProperty, not assignment: a `__proto__` key must stay a plain data property.
-      if (promoted !== current)
-        Object.defineProperty(record, key, {
-          value: promoted,
-          enumerable: true,
-          writable: true,
-          configurable: true,
-        });
+      if (promoted !== current) defineData(record, key, promoted);
     }
   }
   return value;

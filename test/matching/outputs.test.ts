@@ -219,6 +219,8 @@ describe('CSV formula injection guard', () => {
     ['a;=1+1;', "a;'=1+1;"],
     ['=1;@x;ok;+2', "'=1;'@x;ok;'+2"],
     ['a; =1', 'a; =1'],
+    ['x\n=HYPERLINK("h")', 'x\n\'=HYPERLINK("h")'],
+    ['x\r\n+1', "x\r\n'+1"],
   ])('writes the text id %j as %j', (id, cell) => {
     const outcome = matchRecords([], [{ id, date: '2024-01-02', month: 1 }]);
     expect(parseCsv([...unmatchedPaymentsCsvChunks(outcome)].join(''))[1]?.[0]).toBe(cell);

@@ -129,6 +129,38 @@ describe('readDocumentsFile', () => {
     expect(Object.getPrototypeOf(doc?.date)).toBe(Object.prototype);
   });
 
+  it.each([
+    [
+      'with other keys',
+      '{"d": {"$date": "2024-02-30", "src": "x"}}',
+      { d: { $date: '2024-02-30', src: 'x' } },
+    ],
+    ['with an escaped key', '{"d": {"\\u0024date": "2024-02-30"}}', { d: { $date: '2024-02-30' } }],
+    [
+      'in an array',
+      '{"d": [{"$date": "soon"}, {"$date": "2024-01-01T00:00:00Z"}]}',
+      { d: [{ $date: 'soon' }, new Date(Date.UTC(2024, 0, 1))] },
+    ],
+  ])('keeps a bad $date %s as written', (_form, json, expected) => {
+    expect(parseDocuments(json, 'inline')).toEqual([expected]);
+  });
+
+  it('reads a $date key written with an escape strictly too', () => {
+    const [doc] = parseDocuments('{"d": {"\\u0024date": "2024-01-31 10:00:00"}}', 'inline');
+    expect(doc?.d).toEqual(new Date(Date.UTC(2024, 0, 31, 10)));
+  });
+
+  it('leaves alone text that only looks like a $date key', () => {
+    const json = '{"\\"$date": "2024-01-31T10:00:00", "s": "{\\"$date\\": \\"2024-02-30\\"}"}';
+    expect(parseDocuments(json, 'inline')).toEqual([JSON.parse(json)]);
+  });
+
+  it('still refuses white space JSON does not allow around a $date key', () => {
+    expect(() => parseDocuments('{"d": {"$date"\u00a0: "2024-02-30"}}', 'inline')).toThrow(
+      DocumentsFileError,
+    );
+  });
+
   it('ignores a byte order mark', () => {
     expect(parseDocuments('\uFEFF[{"a": 1}]', 'bom.json')).toEqual([{ a: 1 }]);
   });
