@@ -94,6 +94,13 @@ export interface MatchingRunView {
   readonly attempts: number;
   readonly stats?: MatchStats;
   readonly error?: string;
+  /**
+   * True when the ledger presumes the run's worker lost: `running` for longer than
+   * RUN_STALE_AFTER_SECONDS, or `queued` for longer than QUEUED_RUN_STALE_AFTER_SECONDS. Nothing
+   * will finish it unless it is started again: a repeated POST with its Idempotency-Key, or the
+   * redelivered event. `status` stays what the ledger holds.
+   */
+  readonly stale: boolean;
   /** Always present: the keys; `url`s only once the run succeeded. */
   readonly outputs: {
     readonly resultJson: RunOutputView;
@@ -211,9 +218,11 @@ export class MatchingRuns {
    * succeeded, presigned download URLs. Throws NotFoundError for an unknown run.
    */
   async describe(runId: string): Promise<MatchingRunView> {
-    const run = await this.#deps.ledger.get(runId);
+    const { ledger } = this.#deps;
+    const run = await ledger.get(runId);
     if (!run) throw new NotFoundError(`matching run ${runId} does not exist`);
-    return toRunView(run, run.status === 'succeeded' ? await this.#presignAll(run.outputs) : undefined);
+    const stale = ledger.isStale(run) || ledger.isStuckInQueue(run);
+    return toRunView(run, stale, run.status === 'succeeded' ? await this.#presignAll(run.outputs) : undefined);
   }
 
   async #presignAll(
@@ -232,10 +241,15 @@ export class MatchingRuns {
 
 /**
  * The HTTP view of a ledger item: internal fields (the idempotency key, the claim's owner) left
- * out, the output keys always (the recorded ones once succeeded, else where the worker writes
- * them), URLs added when given.
+ * out, whether the ledger presumes its worker lost (`stale`, see {@link MatchingRunView}), the
+ * output keys always (the recorded ones once succeeded, else where the worker writes them), URLs
+ * added when given.
  */
-export function toRunView(run: MatchingRun, urls?: Record<keyof RunOutputKeys, string>): MatchingRunView {
+export function toRunView(
+  run: MatchingRun,
+  stale: boolean,
+  urls?: Record<keyof RunOutputKeys, string>,
+): MatchingRunView {
   const output = (name: keyof RunOutputKeys, key: string): RunOutputView =>
     urls === undefined ? { key } : { key, url: urls[name] };
   const outputs = run.outputs ?? runOutputKeys(run.runId);
@@ -252,6 +266,7 @@ export function toRunView(run: MatchingRun, urls?: Record<keyof RunOutputKeys, s
     attempts: run.attempts,
     ...(run.stats === undefined ? {} : { stats: run.stats }),
     ...(run.error === undefined ? {} : { error: run.error }),
+    stale,
     outputs: {
       resultJson: output('resultJson', outputs.resultJson),
       matchesCsv: output('matchesCsv', outputs.matchesCsv),

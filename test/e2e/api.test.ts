@@ -16,6 +16,7 @@ import {
 import { inputSort } from '../../lib/matching-job.js';
 import { derivedRunId } from '../../lib/matching-runs.js';
 import { EmbeddedDocumentStore } from '../../lib/store/embedded-store.js';
+import { readYaml } from '../http/yaml.js';
 import { paymentsImported } from '../support/events.js';
 import { type Stack, startStack } from '../support/offline.js';
 
@@ -197,12 +198,22 @@ describe('matching run over HTTP', () => {
       attempts: 1,
     });
     expect(run.error).toBeUndefined();
+    expect(run.stale).toBe(false);
     const stats = run.stats as Record<string, number>;
     // Every record read is matched (one accrual + one payment per match), left over, or rejected.
     expect((stats.accruals ?? 0) + (stats.payments ?? 0)).toBe(
       2 * (stats.matched ?? 0) + (stats.unmatched ?? 0) + (stats.unpaid ?? 0) + (stats.rejected ?? 0),
     );
     expect(stats.matched).toBeGreaterThan(0);
+  });
+
+  it('answers with exactly the fields openapi.yaml documents for a run', async () => {
+    const document = (await readYaml('openapi.yaml')) as {
+      components: { schemas: { MatchingRun: { required: string[]; properties: Record<string, unknown> } } };
+    };
+    const { required, properties } = document.components.schemas.MatchingRun;
+    expect(Object.keys(run).filter((key) => !(key in properties))).toEqual([]);
+    expect(required.filter((key) => !(key in run))).toEqual([]);
   });
 
   it('writes result.json that equals the matcher run directly on the same data', async () => {

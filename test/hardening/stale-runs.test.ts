@@ -133,6 +133,42 @@ describe('stale running runs (against the DynamoDB and S3 emulators)', () => {
       expect(await ledgerAt().get(runId)).toMatchObject({ status: 'succeeded', attempts: 2 });
     });
 
+    it('GET /matching-runs/{runId} says which runs are stale, keeping the status the ledger holds', async () => {
+      const QUEUED_STALE_AFTER_MS = 30_000;
+      const service = new MatchingRuns({
+        ledger: ledgerAt(0, { queuedStaleAfterMs: QUEUED_STALE_AFTER_MS }),
+        bucket: bucket(),
+        dispatcher: { dispatch: async () => undefined },
+        presignTtlSeconds: 60,
+        newRunId: () => newRunId(),
+      });
+      const queuedAt = async (ageMs: number) => {
+        const runId = newRunId();
+        await ledgerAt(-ageMs).create({ runId, policy: 'chronological', trigger: 'http' });
+        return runId;
+      };
+      const view = async (runId: string) => {
+        const { status, stale } = await service.describe(runId);
+        return { status, stale };
+      };
+      expect(await view(await orphanedRun(STALE_AFTER_MS + 5_000))).toEqual({
+        status: 'running',
+        stale: true,
+      });
+      expect(await view(await orphanedRun(STALE_AFTER_MS - 5_000))).toEqual({
+        status: 'running',
+        stale: false,
+      });
+      expect(await view(await queuedAt(QUEUED_STALE_AFTER_MS + 5_000))).toEqual({
+        status: 'queued',
+        stale: true,
+      });
+      expect(await view(await queuedAt(1_000))).toEqual({ status: 'queued', stale: false });
+      const failed = await orphanedRun(STALE_AFTER_MS * 10);
+      await ledgerAt().markFailed(failed, 'boom');
+      expect(await view(failed)).toEqual({ status: 'failed', stale: false });
+    });
+
     it('a repeated POST with the same Idempotency-Key dispatches the stale run again', async () => {
       const key = `stale-${newRunId()}`;
       const runId = derivedRunId('http', key);
