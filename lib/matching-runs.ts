@@ -222,7 +222,11 @@ export class MatchingRuns {
     const run = await ledger.get(runId);
     if (!run) throw new NotFoundError(`matching run ${runId} does not exist`);
     const stale = ledger.isStale(run) || ledger.isStuckInQueue(run);
-    return toRunView(run, stale, run.status === 'succeeded' ? await this.#presignAll(run.outputs) : undefined);
+    return toRunView(
+      run,
+      stale,
+      run.status === 'succeeded' ? await this.#presignAll(run.outputs) : undefined,
+    );
   }
 
   async #presignAll(
