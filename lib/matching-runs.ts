@@ -156,10 +156,11 @@ export class MatchingRuns {
    * id is derived from it, so repeated and concurrent requests find the same ledger item: only
    * the request that created it dispatches, the others get the same run id. A key reused with a
    * different policy or partition field is a ConflictError. If the dispatch fails the run is
-   * marked failed and a ServiceUnavailableError (503) is thrown; repeating the request with the
-   * same key then dispatches that run again, as it does for a run whose worker died (stale
-   * running) and for a run left `queued` longer than QUEUED_RUN_STALE_AFTER_SECONDS (its dispatch
-   * was lost, or failed and could not be recorded). Such a run is first put back to `queued` with
+   * marked failed (if no worker claimed it meanwhile) and a ServiceUnavailableError (503) is
+   * thrown. Repeating the request with the same key dispatches the run again whenever it is
+   * failed (its dispatch failed, or the run failed after Lambda's retries), its worker died
+   * (stale running), or it was left `queued` longer than QUEUED_RUN_STALE_AFTER_SECONDS (its
+   * dispatch was lost, or failed and could not be recorded). Such a run is first put back to `queued` with
    * a conditional write, so of concurrent repeats exactly one dispatches it; `status` in the
    * answer is always what the ledger holds.
    */
@@ -182,11 +183,11 @@ export class MatchingRuns {
         'Idempotency-Key was already used for a run with a different policy or partitionBy',
       );
     }
-    // A repeat retries the dispatch when the first attempt could not even start the worker (failed,
-    // never run, or still queued long after), or when the run's worker died (stale running).
+    // A repeat runs the run again when it failed (its worker could not be started, or the run
+    // failed after Lambda's retries), when its worker died (stale running), or when it was never
+    // started (still queued long after).
     const redispatch =
-      !created &&
-      ((run.status === 'failed' && run.attempts === 0) || ledger.isStale(run) || ledger.isStuckInQueue(run));
+      !created && (run.status === 'failed' || ledger.isStale(run) || ledger.isStuckInQueue(run));
     let current = run;
     if (redispatch) {
       const requeue = await ledger.requeue(run);
@@ -207,9 +208,14 @@ export class MatchingRuns {
 
   async #recordDispatchFailure(runId: string, error: unknown): Promise<void> {
     try {
-      await this.#deps.ledger.markFailed(runId, `could not start the worker: ${describeFailure(error)}`);
+      // Only while it is still queued: an invocation whose answer was lost may have started the
+      // worker after all, and its claim must not be overwritten.
+      await this.#deps.ledger.markFailed(runId, `could not start the worker: ${describeFailure(error)}`, [
+        'queued',
+      ]);
     } catch {
-      // The run stays queued; the caller still gets a 503 and may repeat the request.
+      // The run stays as it is (queued, or running under that worker); the caller still gets a
+      // 503 and may repeat the request.
     }
   }
 

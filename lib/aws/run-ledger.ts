@@ -314,13 +314,18 @@ export class RunLedger {
   }
 
   /**
-   * `running` or `queued` → `failed`. The reason is stored as one bounded line with any stack
-   * frames removed (it is shown over HTTP); use `describeFailure(error)` to build it. A run already
-   * failed is returned as it is, with its first reason.
+   * `running` or `queued` (or only the statuses in `from`) → `failed`. The reason is stored as one
+   * bounded line with any stack frames removed (it is shown over HTTP); use
+   * `describeFailure(error)` to build it. A run already failed is returned as it is, with its first
+   * reason; any other status in the way is a ConflictError.
    */
-  async markFailed(runId: string, reason: string): Promise<MatchingRun> {
+  async markFailed(
+    runId: string,
+    reason: string,
+    from: readonly ('running' | 'queued')[] = ['running', 'queued'],
+  ): Promise<MatchingRun> {
     const now = this.#now().toISOString();
-    return this.#transition(runId, 'failed', ['running', 'queued'], {
+    return this.#transition(runId, 'failed', from, {
       alreadyDone: (current) => current.status === 'failed',
       UpdateExpression: 'SET #status = :to, #error = :error, finishedAt = :now, updatedAt = :now',
       ExpressionAttributeValues: { ':error': sanitizeFailureReason(reason), ':now': now },
@@ -328,8 +333,8 @@ export class RunLedger {
   }
 
   /**
-   * Puts a run the caller decided to dispatch again (failed before any attempt, stale `running`,
-   * stuck `queued`) back to `queued`, but only if it is still exactly as `seen` (same status and
+   * Puts a run the caller decided to dispatch again (failed, stale `running`, stuck `queued`) back
+   * to `queued`, but only if it is still exactly as `seen` (same status and
    * `updatedAt`): of several requests that saw the same run, one gets `requeued: true` and
    * dispatches; the others get the run as it is now. A succeeded run is never requeued.
    */

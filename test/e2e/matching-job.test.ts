@@ -431,6 +431,38 @@ describe('matching job and worker (against the emulators)', () => {
       expect(answers.map((answer) => answer.status)).toEqual(['queued', 'queued', 'queued']);
     });
 
+    it('runs a run again on a repeated POST once it failed after a worker attempt', async () => {
+      const key = `key-${newRunId()}`;
+      const { runId } = await service().start({ idempotencyKey: key });
+      await ledger().markRunning(runId, 'worker-1');
+      await ledger().markFailed(runId, 'S3 is unavailable');
+      const retried = await service().start({ idempotencyKey: key });
+      expect(retried).toMatchObject({ runId, status: 'queued', created: false });
+      expect(dispatched).toEqual([runId, runId]);
+      expect(await ledger().get(runId)).toMatchObject({ status: 'queued', attempts: 1 });
+    });
+
+    it('does not mark a run failed when a dispatch that reported an error had started its worker', async () => {
+      const key = `key-${newRunId()}`;
+      const claimingThenFailing: WorkerDispatcher = {
+        dispatch: async (runId) => {
+          await ledger().markRunning(runId, 'worker-started-anyway');
+          throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+        },
+      };
+      const runs = new MatchingRuns({
+        ledger: ledger(),
+        bucket: bucket(),
+        dispatcher: claimingThenFailing,
+        presignTtlSeconds: 120,
+        newRunId: () => newRunId(),
+      });
+      await expect(runs.start({ idempotencyKey: key })).rejects.toBeInstanceOf(ServiceUnavailableError);
+      const run = await ledger().get(derivedRunId('http', key));
+      expect(run).toMatchObject({ status: 'running', attempts: 1 });
+      expect(run?.error).toBeUndefined();
+    });
+
     describe('a run left queued (its dispatch was lost, or failed and could not be recorded)', () => {
       const QUEUED_STALE_MS = 60_000;
       const ledgerAt = (offsetMs: number) =>
