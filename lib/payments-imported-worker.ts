@@ -1,4 +1,8 @@
-import { IdempotencyAlreadyInProgressError, makeIdempotent } from '@aws-lambda-powertools/idempotency';
+import {
+  IdempotencyAlreadyInProgressError,
+  IdempotencyValidationError,
+  makeIdempotent,
+} from '@aws-lambda-powertools/idempotency';
 import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
 import type { Context } from 'aws-lambda';
 import { idempotencyConfig, idempotencyPersistenceLayer } from './aws/idempotency.js';
@@ -59,48 +63,64 @@ export function productionPaymentsImportedWorkerDeps(): PaymentsImportedWorkerDe
 export function createPaymentsImportedWorker(deps: PaymentsImportedWorkerDeps) {
   const idempotency = idempotencyConfig({
     eventKeyJmesPath: 'importId',
+    // A redelivery must ask for the same run: another policy or partitionBy under a remembered
+    // importId is an IdempotencyValidationError, discarded below.
+    payloadValidationJmesPath: '[policy, partitionBy]',
     ...(deps.idempotencyTtlSeconds === undefined ? {} : { expiresAfterSeconds: deps.idempotencyTtlSeconds }),
   });
 
-  const startImportRun = makeIdempotent(
-    async (detail: PaymentsImportedDetail, context: Context): Promise<WorkerResult> => {
-      const runId = derivedRunId('event', detail.importId);
-      const { run, created } = await deps.ledger.create({
-        runId,
-        trigger: 'event',
-        policy: detail.policy ?? DEFAULT_POLICY,
-        ...(detail.partitionBy === undefined ? {} : { partitionBy: detail.partitionBy }),
-      });
-      // A queued or failed run is taken up again (Lambda retrying an invocation that crashed or
-      // failed transiently), and so is a stale running one (its worker died) or one this very
-      // invocation claimed before it crashed; markRunning lets only one invocation claim it.
-      if (!created && run.status === 'succeeded') return duplicateOf(runId);
-      if (
-        !created &&
-        run.status === 'running' &&
-        !deps.ledger.isStale(run) &&
-        run.owner !== context.awsRequestId
-      ) {
-        throw new RunInProgressError(runId);
-      }
-      logger.info(
-        created
-          ? 'PaymentsImported: matching run created'
-          : `PaymentsImported: resuming the ${run.status} run`,
-        {
-          runId,
-          paymentCount: detail.paymentCount,
-        },
+  /**
+   * Creates the event's run (or finds it) and runs it. Safe without the idempotency record: the
+   * ledger's conditional create gives one run per importId, and `markRunning` lets one invocation
+   * claim it.
+   */
+  async function startRun(detail: PaymentsImportedDetail, context: Context): Promise<WorkerResult> {
+    const runId = derivedRunId('event', detail.importId);
+    const policy = detail.policy ?? DEFAULT_POLICY;
+    const { run, created } = await deps.ledger.create({
+      runId,
+      trigger: 'event',
+      policy,
+      ...(detail.partitionBy === undefined ? {} : { partitionBy: detail.partitionBy }),
+    });
+    if (!created && (run.policy !== policy || run.partitionBy !== detail.partitionBy)) {
+      // Not retried: the same importId cannot mean two different runs.
+      return discardMalformed(
+        `importId ${detail.importId} was already used with policy ${run.policy} and ` +
+          `partitionBy ${run.partitionBy ?? '(none)'}; this event asks for ${policy} and ${detail.partitionBy ?? '(none)'}`,
       );
-      const outcome = await runMatchingJob(runId, jobDeps(deps, context));
-      if (outcome.status !== 'skipped') return retryIfTransient(deps, outcome);
-      // Another invocation claimed the run between our read and our claim.
-      if ((await deps.ledger.get(runId))?.status === 'succeeded') return duplicateOf(runId);
+    }
+    // A queued or failed run is taken up again (Lambda retrying an invocation that crashed or
+    // failed transiently), and so is a stale running one (its worker died) or one this very
+    // invocation claimed before it crashed; markRunning lets only one invocation claim it.
+    if (!created && run.status === 'succeeded') return duplicateOf(runId);
+    if (
+      !created &&
+      run.status === 'running' &&
+      !deps.ledger.isStale(run) &&
+      run.owner !== context.awsRequestId
+    ) {
       throw new RunInProgressError(runId);
-    },
-    // (detail, context) has the handler shape: Powertools hashes `detail` and registers the context itself.
-    { persistenceStore: deps.persistenceStore, config: idempotency },
-  );
+    }
+    logger.info(
+      created ? 'PaymentsImported: matching run created' : `PaymentsImported: resuming the ${run.status} run`,
+      {
+        runId,
+        paymentCount: detail.paymentCount,
+      },
+    );
+    const outcome = await runMatchingJob(runId, jobDeps(deps, context));
+    if (outcome.status !== 'skipped') return retryIfTransient(deps, outcome);
+    // Another invocation claimed the run between our read and our claim.
+    if ((await deps.ledger.get(runId))?.status === 'succeeded') return duplicateOf(runId);
+    throw new RunInProgressError(runId);
+  }
+
+  // (detail, context) has the handler shape: Powertools hashes `detail` and registers the context itself.
+  const startImportRun = makeIdempotent(startRun, {
+    persistenceStore: deps.persistenceStore,
+    config: idempotency,
+  });
 
   function duplicateOf(runId: string): WorkerResult {
     logger.info('duplicate PaymentsImported event: the run already succeeded', { runId });
@@ -111,10 +131,26 @@ export function createPaymentsImportedWorker(deps: PaymentsImportedWorkerDeps) {
     try {
       return await startImportRun(detail, context);
     } catch (error) {
+      if (error instanceof IdempotencyValidationError) {
+        return discardMalformed(
+          `importId ${detail.importId} was already used with another policy or partitionBy`,
+        );
+      }
       if (!(error instanceof IdempotencyAlreadyInProgressError)) throw error;
+      // The record says a delivery is in progress, but it outlives an invocation that crashed
+      // (until that invocation's timeout), and Lambda retries a crashed invocation within
+      // minutes, with the same request id. So the ledger decides: a retry takes its own claim
+      // back and a stale run is taken over; a run live in another invocation is left to it (if
+      // that one crashes, its own retries take the run back).
       const runId = derivedRunId('event', detail.importId);
-      logger.info('duplicate PaymentsImported event while the first delivery is in progress', { runId });
-      return { status: 'duplicate', runId, reason: 'first delivery in progress' };
+      logger.info('PaymentsImported: a delivery is recorded in progress; the run ledger decides', { runId });
+      try {
+        return await startRun(detail, context);
+      } catch (inner) {
+        if (!(inner instanceof RunInProgressError)) throw inner;
+        logger.info('duplicate PaymentsImported event while the first delivery is in progress', { runId });
+        return { status: 'duplicate', runId, reason: 'first delivery in progress' };
+      }
     }
   }
 

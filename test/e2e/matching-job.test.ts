@@ -238,8 +238,14 @@ describe('matching job and worker (against the emulators)', () => {
     it('makes one run of an event delivered three times at once, and records the delivery for idempotency', async () => {
       const importId = `import-${newRunId()}`;
       const worker = createPaymentsImportedWorker(deps());
+      // Separate deliveries are separate invocations, each with its own request id.
       const results = await Promise.all(
-        [1, 2, 3].map(() => worker(paymentsImported(importId, { policy: 'month-first' }), workerContext())),
+        [1, 2, 3].map((n) =>
+          worker(
+            paymentsImported(importId, { policy: 'month-first' }),
+            lambdaContext(`delivery-${n}`, 900_000),
+          ),
+        ),
       );
       const runId = derivedRunId('event', importId);
       expect(results.map((r) => ('runId' in r ? r.runId : undefined))).toEqual([runId, runId, runId]);
@@ -251,7 +257,7 @@ describe('matching job and worker (against the emulators)', () => {
         attempts: 1,
       });
 
-      const later = await worker(paymentsImported(importId), workerContext());
+      const later = await worker(paymentsImported(importId, { policy: 'month-first' }), workerContext());
       expect(later).toMatchObject({ runId });
       expect((await ledger().get(runId))?.attempts).toBe(1);
 
@@ -272,6 +278,56 @@ describe('matching job and worker (against the emulators)', () => {
       } finally {
         dynamo.destroy();
       }
+    });
+
+    it("lets Lambda's retry of a crashed PaymentsImported invocation take its run back at once", async () => {
+      const importId = `import-${newRunId()}`;
+      const runId = derivedRunId('event', importId);
+      // The first invocation claims the run, then hangs on its first read: as far as DynamoDB can
+      // tell, it crashed there (its idempotency record stays in progress, its claim stays running).
+      const hanging = deps({ store: () => new Promise<never>(() => undefined) });
+      void createPaymentsImportedWorker(hanging)(paymentsImported(importId), lambdaContext('req-A', 900_000));
+      await vi.waitFor(async () => expect((await ledger().get(runId))?.status).toBe('running'), {
+        timeout: 5_000,
+      });
+      // Lambda's retry of that invocation keeps its request id.
+      const retry = await createPaymentsImportedWorker(deps())(
+        paymentsImported(importId),
+        lambdaContext('req-A', 900_000),
+      );
+      expect(retry).toMatchObject({ status: 'succeeded', runId });
+      expect(await ledger().get(runId)).toMatchObject({ status: 'succeeded', attempts: 2 });
+    });
+
+    it('discards, without a retry, a PaymentsImported event reusing an importId with another policy', async () => {
+      const importId = `import-${newRunId()}`;
+      const runId = derivedRunId('event', importId);
+      await ledger().create({ runId, trigger: 'event', policy: 'month-first' });
+      const result = await createPaymentsImportedWorker(deps())(
+        paymentsImported(importId, { policy: 'chronological' }),
+        workerContext(),
+      );
+      expect(result).toMatchObject({ status: 'discarded' });
+      expect(await ledger().get(runId)).toMatchObject({
+        status: 'queued',
+        policy: 'month-first',
+        attempts: 0,
+      });
+    });
+
+    it('discards, without a retry, a redelivered importId asking for another partitionBy after the run', async () => {
+      const importId = `import-${newRunId()}`;
+      const worker = createPaymentsImportedWorker(deps());
+      expect(await worker(paymentsImported(importId), workerContext())).toMatchObject({
+        status: 'succeeded',
+      });
+      const changed = await worker(paymentsImported(importId, { partitionBy: 'account' }), workerContext());
+      expect(changed).toMatchObject({ status: 'discarded' });
+      expect(await ledger().get(derivedRunId('event', importId))).toMatchObject({
+        status: 'succeeded',
+        attempts: 1,
+      });
+      expect((await ledger().get(derivedRunId('event', importId)))?.partitionBy).toBeUndefined();
     });
 
     it('records a run that failed on an outage, then throws so Lambda retries it; the retry succeeds', async () => {
