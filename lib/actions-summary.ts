@@ -10,6 +10,13 @@ export const ACTION_TYPES = ['create', 'read', 'update', 'delete'] as const;
 export const DEFAULT_ACTIONS_PAGE_LIMIT = 100;
 export const MAX_ACTIONS_PAGE_LIMIT = 1000;
 
+/**
+ * The longest `after` cursor accepted, in UTF-16 units. The cursor is the last `number` of the
+ * previous page, whatever the data holds (not only well-formed 13-character numbers), so it is
+ * bounded only to keep requests small.
+ */
+export const MAX_ACTIONS_CURSOR_LENGTH = 1024;
+
 /** How often an account performed one action type, and when last (`null` when never, or undated). */
 export type ActionSummary = { type: string; last: Date | null; count: number };
 
@@ -158,13 +165,24 @@ export function accountActionsPipeline(number: string): Document[] {
  * number on the first page) → `$sort` → `$limit` → per-document summary. The match and sort are
  * served by the unique index on `number`; the summary runs only on the page's documents.
  *
+ * `after` is any string up to {@link MAX_ACTIONS_CURSOR_LENGTH}: it is the last number of the
+ * previous page as stored, which need not be a well-formed account number, and it only ever
+ * reaches MongoDB as a string compared with `$gt`, never as a key or an expression.
+ *
  * @throws ValidationError('after' | 'limit', reason) for a malformed cursor or page size.
  */
 export function actionsPagePipeline(page: ActionsPage): Document[] {
   const limit = parseLimit(page.limit);
-  const number =
-    page.after === undefined ? { $type: 'string' } : { $gt: Account.parseNumber(page.after, 'after') };
+  const number = page.after === undefined ? { $type: 'string' } : { $gt: parseCursor(page.after) };
   return [{ $match: { number } }, { $sort: { number: 1 } }, { $limit: limit }, summaryStage()];
+}
+
+function parseCursor(after: unknown): string {
+  if (typeof after !== 'string') throw new ValidationError('after', 'must be a string');
+  if (after.length > MAX_ACTIONS_CURSOR_LENGTH) {
+    throw new ValidationError('after', `must be at most ${MAX_ACTIONS_CURSOR_LENGTH} characters`);
+  }
+  return after;
 }
 
 function parseLimit(limit: unknown): number {

@@ -11,6 +11,7 @@ import {
   actionsPagePipeline,
   getAccountActions,
   listAccountActions,
+  MAX_ACTIONS_CURSOR_LENGTH,
 } from '../lib/actions-summary.js';
 import { ValidationError } from '../lib/errors.js';
 import { EmbeddedDocumentStore } from '../lib/store/index.js';
@@ -121,8 +122,13 @@ describe('pipeline input validation', () => {
     expect(() => accountActionsPipeline(number)).toThrow(ValidationError);
   });
 
-  it('names `after` when the page cursor is malformed', () => {
-    expect(() => actionsPagePipeline({ after: '123', limit: 10 })).toThrow(/^after: /);
+  it('takes any string as the page cursor, compared as a plain string, but names `after` when it is too long', () => {
+    for (const after of ['123', '', '$gt', '{"$ne":null}', 'a\tb']) {
+      expect(actionsPagePipeline({ after, limit: 10 })[0]).toEqual({ $match: { number: { $gt: after } } });
+    }
+    expect(() =>
+      actionsPagePipeline({ after: 'x'.repeat(MAX_ACTIONS_CURSOR_LENGTH + 1), limit: 10 }),
+    ).toThrow(/^after: must be at most 1024 characters$/);
   });
 
   it.each([0, -1, 1001, 1.5, Number.NaN])('refuses a page limit of %s', (limit) => {
@@ -295,11 +301,30 @@ describe('listAccountActions', () => {
     expect(seen.map((item) => item.number)).toEqual(numbersOf(ALL_ACCOUNTS));
   });
 
-  it('rejects an invalid cursor as field "after"', async () => {
-    await expect(listAccountActions(store, { after: 'x', limit: 1 })).rejects.toMatchObject({
-      field: 'after',
-    });
+  it('rejects an over-long cursor as field "after"', async () => {
+    await expect(
+      listAccountActions(store, { after: 'x'.repeat(MAX_ACTIONS_CURSOR_LENGTH + 1), limit: 1 }),
+    ).rejects.toMatchObject({ field: 'after' });
   });
+
+  it.each([1, 2, 5])(
+    'walks every account with limit %i, also those whose stored number is not a valid account number',
+    async (limit) => {
+      const odd = ['', '780000000000', '78000000000001', '$where', 'a\tb', '7800000000001', 'ЛицевойСчёт'];
+      const oddStore = new EmbeddedDocumentStore({
+        collections: { Account: odd.map((number) => ({ number, sessions: [] })) },
+      });
+      const seen: string[] = [];
+      let after: string | undefined;
+      for (let pages = 0; pages <= odd.length + 1; pages++) {
+        const page = await listAccountActions(oddStore, after === undefined ? { limit } : { after, limit });
+        seen.push(...page.items.map((item) => item.number));
+        if (page.after === null) break;
+        after = page.after;
+      }
+      expect(seen).toEqual([...odd].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))));
+    },
+  );
 });
 
 describe('through the embedded document store', () => {

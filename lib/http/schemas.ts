@@ -1,6 +1,10 @@
 import * as z from 'zod';
 import { Account } from '../account.js';
-import { DEFAULT_ACTIONS_PAGE_LIMIT, MAX_ACTIONS_PAGE_LIMIT } from '../actions-summary.js';
+import {
+  DEFAULT_ACTIONS_PAGE_LIMIT,
+  MAX_ACTIONS_CURSOR_LENGTH,
+  MAX_ACTIONS_PAGE_LIMIT,
+} from '../actions-summary.js';
 import { runIdSchema } from '../aws/run-id.js';
 import { ValidationError } from '../errors.js';
 import { partitionFieldSchema, policySchema } from '../events.js';
@@ -61,7 +65,14 @@ export const getAccountActionsRequest = {
 /** Unknown query parameters are refused (a misspelt `limt` would otherwise silently give 100). */
 export const listAccountActionsRequest = {
   query: z.strictObject(
-    { limit: limitSchema, after: accountNumberSchema('after').optional() },
+    {
+      limit: limitSchema,
+      // The previous page's last number as stored (see actionsPagePipeline): any string, bounded.
+      after: z
+        .string({ error: 'must be a string' })
+        .max(MAX_ACTIONS_CURSOR_LENGTH, { error: `must be at most ${MAX_ACTIONS_CURSOR_LENGTH} characters` })
+        .optional(),
+    },
     { error: objectIssueMessage },
   ),
 };

@@ -144,32 +144,13 @@ const BAD_REQUESTS: BadRequest[] = [
   get('a 12-digit limit', '/accounts/actions?limit=999999999999', 400, /^limit: /),
   get('limit=%24gt', '/accounts/actions?limit=%24gt', 400, /^limit: /),
   get('limit[$gt]=0', '/accounts/actions?limit[$gt]=0', 400, /^limit\[\$gt\]: is not an accepted field$/),
-  get('after=123', '/accounts/actions?after=123', 400, /^after: must be exactly 13 .*got 3$/),
-  get(
-    'a $-prefixed after',
-    '/accounts/actions?after=%24gt0000000000',
-    400,
-    /^after: must not start with '\$'$/,
-  ),
   get('after[$ne]=', '/accounts/actions?after[$ne]=', 400, /^after\[\$ne\]: is not an accepted field$/),
   get('after[%24gt]=…', '/accounts/actions?after%5B%24gt%5D=7800000000001', 400, /^after\[\$gt\]: is not/),
   get(
-    'after as a JSON operator',
-    `/accounts/actions?after=${encodeURIComponent('{"$gt":""}')}`,
+    'an after cursor over 1024 characters',
+    `/accounts/actions?after=${'7'.repeat(1025)}`,
     400,
-    /^after: .*got 10$/,
-  ),
-  get(
-    'a repeated after',
-    '/accounts/actions?after=7800000000001&after=7800000000002',
-    400,
-    /^after: .*got 27$/,
-  ),
-  get(
-    'a tab inside after',
-    '/accounts/actions?after=7800000%090000',
-    400,
-    /^after: must not contain control/,
+    /^after: must be at most 1024 characters$/,
   ),
   get('%24ne=1', '/accounts/actions?%24ne=1', 400, /^\$ne: is not an accepted field$/),
   get(
@@ -389,6 +370,24 @@ describe('malformed HTTP requests', () => {
       expect(reached).toHaveLength(1);
       expect(reached[0]?.command.pipeline).toEqual(accountActionsPipeline(bad.lookedUp));
     }
+  });
+});
+
+describe('the after cursor', () => {
+  // It is the previous page's last number as stored, which need not be a well-formed account
+  // number, so any string is taken: it reaches MongoDB only as a string compared with $gt.
+  it.each([
+    ['a short number', '123'],
+    ['a $-prefixed value', '$gt0000000000'],
+    ['a JSON operator', '{"$gt":""}'],
+    ['a tab', '7800000\t0000'],
+  ])('takes %s as a plain string comparand', async (_name, after) => {
+    const before = double.queries().length;
+    const answer = await client.request(`/accounts/actions?after=${encodeURIComponent(after)}`);
+    expect(answer.status).toBe(200);
+    const [page] = double.queries().slice(before);
+    expect(page?.command.pipeline).toEqual(actionsPagePipeline({ limit: 100, after }));
+    expect(page?.command.pipeline[0]).toEqual({ $match: { number: { $gt: after } } });
   });
 });
 
