@@ -6,8 +6,22 @@ import type { Document } from 'mongodb';
 import { ValidationError } from '../errors.js';
 import { sortDocuments } from './bson-order.js';
 import type { DocumentStore, FindOptions } from './document-store.js';
-import { readDocumentsFile } from './documents-file.js';
+import { DocumentsFileError, readDocumentsFile } from './documents-file.js';
 import { mingoOptions } from './mingo-context.js';
+
+/**
+ * A data file of the embedded store that cannot be read as documents (or a collection with both a
+ * `.json` and a `.ndjson` file). The message names the file and, where known, the line, for the
+ * operator who fixes it. Not an AppError: it is the server's data, not the request, that is at
+ * fault, so an HTTP answer is a generic 500 (logged in full), and a matching run fails with this
+ * message as its reason. The command line reads its files itself and reports them as exit code 2.
+ */
+export class DataFileError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'DataFileError';
+  }
+}
 
 /** Where the embedded store gets its collections from. */
 export type EmbeddedStoreSource =
@@ -155,13 +169,15 @@ export class EmbeddedDocumentStore implements DocumentStore {
     const ndjsonPath = join(this.source.dataDir, `${collection}.ndjson`);
     const [hasJson, hasNdjson] = await Promise.all([exists(jsonPath), exists(ndjsonPath)]);
     if (hasJson && hasNdjson) {
-      throw new ValidationError(
-        'collection',
-        `both ${jsonPath} and ${ndjsonPath} exist; keep one file per collection`,
-      );
+      throw new DataFileError(`both ${jsonPath} and ${ndjsonPath} exist; keep one file per collection`);
     }
-    if (hasJson) return readDocumentsFile(jsonPath);
-    if (hasNdjson) return readDocumentsFile(ndjsonPath);
-    return [];
+    const path = hasJson ? jsonPath : hasNdjson ? ndjsonPath : undefined;
+    if (path === undefined) return [];
+    try {
+      return await readDocumentsFile(path);
+    } catch (error) {
+      if (error instanceof DocumentsFileError) throw new DataFileError(error.reason, { cause: error });
+      throw error;
+    }
   }
 }

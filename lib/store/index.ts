@@ -31,7 +31,7 @@ export {
   type ReadDocumentsOptions,
   readDocumentsFile,
 } from './documents-file.js';
-export { EmbeddedDocumentStore, type EmbeddedStoreSource } from './embedded-store.js';
+export { DataFileError, EmbeddedDocumentStore, type EmbeddedStoreSource } from './embedded-store.js';
 export { getDocumentStore, resetDocumentStore } from './get-document-store.js';
 export {
   ACCOUNT_COLLECTION,

@@ -4,11 +4,10 @@ import { join } from 'node:path';
 import { EJSON } from 'bson';
 import type { Document } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ValidationError } from '../../lib/errors.js';
+import { AppError, ValidationError } from '../../lib/errors.js';
 import { compareBson } from '../../lib/store/bson-order.js';
 import { writeDemoData } from '../../lib/store/demo-data.js';
-import { DocumentsFileError } from '../../lib/store/documents-file.js';
-import { EmbeddedDocumentStore } from '../../lib/store/embedded-store.js';
+import { DataFileError, EmbeddedDocumentStore } from '../../lib/store/embedded-store.js';
 import { describeDocumentStoreContract } from './contract.js';
 
 const directories: string[] = [];
@@ -76,9 +75,9 @@ describe('EmbeddedDocumentStore on a data directory', () => {
     await writeFile(join(dir, 'Account.json'), '[]');
     await writeFile(join(dir, 'Account.ndjson'), '');
     const store = new EmbeddedDocumentStore({ dataDir: dir });
-    await expect(collect(store.find('Account', {}))).rejects.toThrow(
-      /both .*Account\.json and .*Account\.ndjson/,
-    );
+    const failure = collect(store.find('Account', {}));
+    await expect(failure).rejects.toBeInstanceOf(DataFileError);
+    await expect(failure).rejects.toThrow(/both .*Account\.json and .*Account\.ndjson/);
   });
 
   it('names the file and line of a broken record, and reads the file again once it is fixed', async () => {
@@ -87,7 +86,8 @@ describe('EmbeddedDocumentStore on a data directory', () => {
     await writeFile(path, '{"id": 1}\n{"id": 2,}\n');
     const store = new EmbeddedDocumentStore({ dataDir: dir });
     const failure = collect(store.find('payment', {}));
-    await expect(failure).rejects.toBeInstanceOf(DocumentsFileError);
+    await expect(failure).rejects.toBeInstanceOf(DataFileError);
+    await expect(failure).rejects.not.toBeInstanceOf(AppError);
     await expect(failure).rejects.toThrow(`${path} line 2`);
     await writeFile(path, '{"id": 1}\n{"id": 2}\n');
     expect(await collect(store.find('payment', {}))).toHaveLength(2);
