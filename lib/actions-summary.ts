@@ -29,7 +29,10 @@ export type ActionsPage = { after?: string; limit: number };
 // Everything below is per-document expression work inside one $project: no $unwind, no $group, so
 // the pipeline streams, never hits the 100 MB blocking-stage limit, and keeps accounts without
 // actions. Only operators that both MongoDB 5.0 and mingo 7 implement are used ($sortArray is 5.2+,
-// so extra types are ordered by an insertion sort written with $reduce).
+// so extra types are ordered by an insertion sort written with $reduce). Actions are never
+// flattened into one array: concatenating session after session (`$reduce` + `$concatArrays`)
+// copies the growing array once per session, quadratic in the number of sessions. Each type is
+// counted session by session instead, so the work is (types) × (actions).
 
 /** Values of `field` when it is an array, else an empty array (missing, null, or a wrong type). */
 function arrayOrEmpty(field: string): Document {
@@ -40,30 +43,30 @@ function isOfType(expression: string, bsonType: string): Document {
   return { $eq: [{ $type: expression }, bsonType] };
 }
 
-/** Every action of every session, keeping only documents whose `type` is a string. */
-function countableActions(): Document {
+/**
+ * Per session (object sessions only), its countable actions: documents whose `type` is a string.
+ * An array of arrays, one per session.
+ */
+function countableActionsBySession(): Document {
   return {
-    $filter: {
+    $map: {
       input: {
-        $reduce: {
-          input: arrayOrEmpty('$sessions'),
-          initialValue: [],
-          in: {
-            $concatArrays: [
-              '$$value',
-              { $cond: [isOfType('$$this', 'object'), arrayOrEmpty('$$this.actions'), []] },
-            ],
-          },
+        $filter: { input: arrayOrEmpty('$sessions'), as: 'session', cond: isOfType('$$session', 'object') },
+      },
+      as: 'session',
+      in: {
+        $filter: {
+          input: arrayOrEmpty('$$session.actions'),
+          as: 'action',
+          cond: { $and: [isOfType('$$action', 'object'), isOfType('$$action.type', 'string')] },
         },
       },
-      as: 'action',
-      cond: { $and: [isOfType('$$action', 'object'), isOfType('$$action.type', 'string')] },
     },
   };
 }
 
 /**
- * Distinct non-canonical types of `$$actions`, ascending (binary string order, as MongoDB's `$lt`).
+ * Distinct non-canonical types in `$$sessions`, ascending (binary string order, as MongoDB's `$lt`).
  * Inserting each value between the smaller and the larger ones also drops duplicates.
  */
 function extraTypesAscending(): Document {
@@ -71,7 +74,15 @@ function extraTypesAscending(): Document {
     $reduce: {
       input: {
         $setDifference: [
-          { $map: { input: '$$actions', as: 'action', in: '$$action.type' } },
+          {
+            $reduce: {
+              input: '$$sessions',
+              initialValue: [],
+              in: {
+                $setUnion: ['$$value', { $map: { input: '$$this', as: 'action', in: '$$action.type' } }],
+              },
+            },
+          },
           { $literal: [...ACTION_TYPES] },
         ],
       },
@@ -87,38 +98,51 @@ function extraTypesAscending(): Document {
   };
 }
 
-/** `{ type, last, count }` for `$$actionType` over `$$actions`. Undated actions count but have no `last`. */
+/**
+ * `{ type, last, count }` for `$$actionType` over `$$sessions`: one pass over each session's actions
+ * picks that type's actions and notes their count and latest date. Undated actions count but have
+ * no `last` (`$max` ignores the nulls they become).
+ */
 function summaryOfType(): Document {
   return {
     $let: {
       vars: {
-        ofType: {
-          $filter: { input: '$$actions', as: 'action', cond: { $eq: ['$$action.type', '$$actionType'] } },
+        bySession: {
+          $map: {
+            input: '$$sessions',
+            as: 'session',
+            in: {
+              $let: {
+                vars: {
+                  ofType: {
+                    $filter: {
+                      input: '$$session',
+                      as: 'action',
+                      cond: { $eq: ['$$action.type', '$$actionType'] },
+                    },
+                  },
+                },
+                in: {
+                  count: { $size: '$$ofType' },
+                  last: {
+                    $max: {
+                      $map: {
+                        input: '$$ofType',
+                        as: 'action',
+                        in: { $cond: [isOfType('$$action.created_at', 'date'), '$$action.created_at', null] },
+                      },
+                    },
+                  },
+                },
+              },
+            },
+          },
         },
       },
       in: {
         type: '$$actionType',
-        last: {
-          $ifNull: [
-            {
-              $max: {
-                $map: {
-                  input: {
-                    $filter: {
-                      input: '$$ofType',
-                      as: 'action',
-                      cond: isOfType('$$action.created_at', 'date'),
-                    },
-                  },
-                  as: 'action',
-                  in: '$$action.created_at',
-                },
-              },
-            },
-            null,
-          ],
-        },
-        count: { $size: '$$ofType' },
+        last: { $ifNull: [{ $max: '$$bySession.last' }, null] },
+        count: { $sum: '$$bySession.count' },
       },
     },
   };
@@ -131,7 +155,7 @@ function summaryStage(): Document {
       number: 1,
       actions: {
         $let: {
-          vars: { actions: countableActions() },
+          vars: { sessions: countableActionsBySession() },
           in: {
             $let: {
               vars: { extraTypes: extraTypesAscending() },

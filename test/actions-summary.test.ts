@@ -55,7 +55,7 @@ function operatorsIn(value: unknown, found = new Set<string>()): Set<string> {
 const PORTABLE_OPERATORS = new Set([
   ...['$match', '$sort', '$limit', '$project'],
   ...['$and', '$concatArrays', '$cond', '$eq', '$filter', '$gt', '$ifNull', '$isArray', '$let'],
-  ...['$literal', '$lt', '$map', '$max', '$reduce', '$setDifference', '$size', '$type'],
+  ...['$literal', '$lt', '$map', '$max', '$reduce', '$setDifference', '$setUnion', '$size', '$sum', '$type'],
 ]);
 
 const stageNames = (pipeline: readonly Document[]): string[] =>
