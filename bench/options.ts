@@ -18,6 +18,12 @@ export interface BenchOptions {
   readonly initRuns: number;
   /** Profile the slowest policy at the largest size. */
   readonly profile: boolean;
+  /** Actions summary: sessions of `SUMMARY_SHAPE.actionsPerSession` actions in one account; empty to skip. */
+  readonly summarySessions: readonly number[];
+  /** Actions summary: actions of the one-session control account, or undefined to skip it. */
+  readonly summaryControlActions: number | undefined;
+  /** Timed runs per actions-summary measurement (a slow first run is not repeated). */
+  readonly summaryRuns: number;
   /** Where BENCHMARKS.md and benchmarks.svg are written. */
   readonly outDir: string;
 }
@@ -26,17 +32,27 @@ const FULL_SIZES = [1e3, 1e4, 1e5, 1e6];
 const QUICK_SIZES = [1e3, 1e4, 1e5];
 const NAIVE_SIZES = [1e3, 1e4, 3e4];
 const QUICK_NAIVE_SIZES = [1e3, 1e4];
+const SUMMARY_SESSIONS = [1e3, 5e3, 2e4];
+const QUICK_SUMMARY_SESSIONS = [1e3, 5e3];
+const SUMMARY_CONTROL_ACTIONS = 1e5;
+const QUICK_SUMMARY_CONTROL_ACTIONS = 2e4;
 
 export const USAGE = `Usage: npm run bench -- [options]
-  --quick              sizes up to 10^5, fewer runs, no profile (about a minute)
+  --quick              sizes up to 10^5, fewer runs, no profile (about a minute and a half)
   --sizes LIST         matcher sizes n = m, e.g. 1e3,1e4 or 1000,10000
   --naive-sizes LIST   naive baseline sizes (default: 10^3, 10^4, 3·10^4 up to the largest size)
-  --runs N             timed runs per measurement (default 5; --quick: 3)
+  --runs N             timed runs per measurement (default 5; --quick: 3; actions summary: 3)
   --e2e-size N         end-to-end size (default 10^5); --skip-e2e to leave it out
   --functions LIST     function bundles to measure (default all); --skip-bundles to leave them out
   --init-runs N        fresh processes per bundle initialisation median (default 7)
   --profile            CPU-profile the slowest policy at the largest size (default in a full run)
   --skip-profile       do not
+  --summary-sessions LIST
+                       actions summary: sessions of 10 actions in one account
+                       (default 10^3, 5·10^3, 2·10^4; --quick: 10^3, 5·10^3)
+  --summary-control N  actions summary: actions of the one-session control account
+                       (default 10^5; --quick: 2·10^4)
+  --skip-summary       leave the actions summary out
   --seed N             input generator seed (default 1)
   --out-dir DIR        where BENCHMARKS.md and benchmarks.svg go (default docs)`;
 
@@ -83,6 +99,9 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
       'init-runs': { type: 'string' },
       profile: { type: 'boolean' },
       'skip-profile': { type: 'boolean', default: false },
+      'summary-sessions': { type: 'string' },
+      'summary-control': { type: 'string' },
+      'skip-summary': { type: 'boolean', default: false },
       seed: { type: 'string' },
       'out-dir': { type: 'string' },
       help: { type: 'boolean', default: false },
@@ -102,6 +121,21 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     : values.functions === undefined
       ? 'all'
       : values.functions.split(',').filter((f) => f.trim() !== '');
+  const skipSummary = values['skip-summary'] === true;
+  const summarySessions = skipSummary
+    ? []
+    : values['summary-sessions'] === undefined
+      ? quick
+        ? QUICK_SUMMARY_SESSIONS
+        : SUMMARY_SESSIONS
+      : parseSizes(values['summary-sessions']);
+  const summaryControlActions = skipSummary
+    ? undefined
+    : values['summary-control'] === undefined
+      ? quick
+        ? QUICK_SUMMARY_CONTROL_ACTIONS
+        : SUMMARY_CONTROL_ACTIONS
+      : parseSize(values['summary-control']);
   return {
     mode: quick ? 'quick' : values.sizes === undefined ? 'full' : 'custom',
     sizes,
@@ -114,6 +148,9 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     initRuns:
       values['init-runs'] === undefined ? (quick ? 3 : 7) : parseCount(values['init-runs'], 'init-runs'),
     profile: values['skip-profile'] ? false : (values.profile ?? !quick),
+    summarySessions,
+    summaryControlActions,
+    summaryRuns: values.runs === undefined ? 3 : parseCount(values.runs, 'runs'),
     outDir: values['out-dir'] ?? 'docs',
   };
 }

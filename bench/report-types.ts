@@ -4,6 +4,7 @@ import type { CoreMeasurement, ProfileSummary } from './core-types.js';
 import type { E2eMeasurement } from './e2e-types.js';
 import type { InitProfile } from './init-profile.js';
 import type { MachineInfo } from './machine.js';
+import type { SummaryMeasurement } from './summary-types.js';
 
 /** Everything one `npm run bench` measured. */
 export interface BenchReport {
@@ -17,6 +18,8 @@ export interface BenchReport {
   readonly core: readonly CoreMeasurement[];
   readonly profile: ProfileSummary | undefined;
   readonly e2e: E2eMeasurement | undefined;
+  /** The actions summary of one account, both pipelines (empty when skipped). */
+  readonly summary: readonly SummaryMeasurement[];
   readonly bundles: readonly BundleMeasurement[];
   /** `node --cpu-prof` of the slowest bundle's import, when profiling. */
   readonly initProfile: InitProfile | undefined;

@@ -3,6 +3,9 @@ import { INPUT_SHAPE } from './inputs.js';
 import { MEMORY_FLOOR_MIB } from './report-chart.js';
 import type { BenchReport } from './report-types.js';
 import { MIB } from './stats.js';
+import { orderSummaryMeasurements, shapeLabel, summaryAgreement, summaryGrowthSteps } from './summary.js';
+import { SUMMARY_SHAPE } from './summary-inputs.js';
+import type { SummaryPipeline } from './summary-types.js';
 import {
   evaluateTargets,
   type GrowthStep,
@@ -300,6 +303,76 @@ function renderInitProfile(report: BenchReport): string {
   ].join('\n');
 }
 
+const SUMMARY_PIPELINE_LABEL: Record<SummaryPipeline, string> = {
+  'per-session': 'per session (lib/actions-summary.ts)',
+  flattening: 'flattening baseline',
+};
+
+/** The actions-summary table: one row per (account shape, pipeline); empty when not measured. */
+export function renderSummaryTable(report: BenchReport): string {
+  if (report.summary.length === 0) return '';
+  const steps = summaryGrowthSteps(report.summary);
+  const rows = orderSummaryMeasurements(report.summary).map((m) => {
+    const step = steps.find(
+      (s) => s.pipeline === m.pipeline && s.actionsPerSession === m.actionsPerSession && s.to === m.sessions,
+    );
+    const current = report.summary.find(
+      (c) =>
+        c.pipeline === 'per-session' &&
+        c.sessions === m.sessions &&
+        c.actionsPerSession === m.actionsPerSession,
+    );
+    return [
+      shapeLabel(m),
+      SUMMARY_PIPELINE_LABEL[m.pipeline],
+      String(m.runsMs.length),
+      ms(m.medianMs),
+      step === undefined ? '' : step.time.toFixed(2),
+      m.pipeline === 'flattening' && current !== undefined ? (m.medianMs / current.medianMs).toFixed(2) : '',
+    ];
+  });
+  return table(
+    ['sessions × actions', 'pipeline', 'runs', 'median ms', 'time growth k', 'flattening / per session'],
+    rows,
+    ['r', 'l', 'r', 'r', 'r', 'r'],
+  );
+}
+
+function renderSummary(report: BenchReport): string {
+  if (report.summary.length === 0) return '';
+  const agreement = summaryAgreement(report.summary);
+  const agreed = agreement.filter((a) => a.same).map((a) => shapeLabel(a.shape));
+  const disagreed = agreement.filter((a) => !a.same).map((a) => shapeLabel(a.shape));
+  const crossCheck = [
+    agreed.length === 0 ? '' : `identical summaries at ${agreed.join(', ')}`,
+    disagreed.length === 0 ? '' : `**DIFFERENT** summaries at ${disagreed.join(', ')}`,
+  ].filter((part) => part !== '');
+  const runs = Math.max(...report.summary.map((m) => m.maxRuns));
+  return [
+    '## Actions summary: one account, embedded store',
+    '',
+    '`getAccountActions(store, number)` of lib/actions-summary.ts, which counts and dates each action type session by',
+    'session, against the flattening baseline (bench/flatten-summary.ts, the previous pipeline: every session’s actions',
+    'are first appended to one array with `$reduce` + `$concatArrays`, then each type is counted over it), run through',
+    "`store.aggregate('Account', pipeline)`. Each row is a fresh process that builds one account document before any",
+    `timing (seed ${report.seed}; sessions × actions, six action types of which two are extra, dates as \`Date\`), warms up`,
+    `${SUMMARY_SHAPE.warmUpRuns} times on a ${SUMMARY_SHAPE.warmUpSessions}-session account, then times ${runs === 1 ? 'one run' : `up to ${runs} runs`}, each from a fresh`,
+    '`EmbeddedDocumentStore({ collections: { Account: [account] } })` (mingo) to the summary document, after a full GC;',
+    `a first run longer than ${SUMMARY_SHAPE.slowRunMs / 1000} s is not repeated. "time growth k" is \`log(t₂/t₁) / log(S₂/S₁)\` against the previous`,
+    'number of sessions S of the same pipeline: 1 for linear, 2 for quadratic. The one-session row is a control: there',
+    'is nothing to concatenate, so both pipelines do the same work.',
+    '',
+    renderSummaryTable(report),
+    '',
+    ...(crossCheck.length === 0
+      ? []
+      : [
+          `Cross-check, both pipelines on the same account (each also against a count in plain JavaScript): ${crossCheck.join('; ')}.`,
+          '',
+        ]),
+  ].join('\n');
+}
+
 function renderMachine(report: BenchReport): string {
   const m = report.machine;
   return [
@@ -392,11 +465,15 @@ export function renderMarkdown(report: BenchReport, chartFile: string): string {
     ...notes.flatMap((n) => [n, '']),
     `Memory values under ${MEMORY_FLOOR_MIB} MiB are drawn at ${MEMORY_FLOOR_MIB} MiB in the chart.`,
     '',
-    renderProfile(report),
-    renderE2e(report),
-    renderBundles(report),
-    renderColdRequest(report),
-    renderInitProfile(report),
+    // Sections not measured render as '' and are left out, so no run leaves stray blank lines.
+    ...[
+      renderProfile(report),
+      renderE2e(report),
+      renderSummary(report),
+      renderBundles(report),
+      renderColdRequest(report),
+      renderInitProfile(report),
+    ].filter((section) => section !== ''),
     renderMachine(report),
     renderMethod(report),
     '## Running it',

@@ -7,7 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { REPO_ROOT } from './child-process.js';
 import { parseBenchOptions, USAGE } from './options.js';
-import { renderCoreTable, renderMarkdown, renderTargetsTable } from './report.js';
+import { renderCoreTable, renderMarkdown, renderSummaryTable, renderTargetsTable } from './report.js';
 import { renderReportChart } from './report-chart.js';
 import { runBenchSuite } from './suite.js';
 
@@ -43,7 +43,10 @@ async function main(): Promise<void> {
   await writeFile(path.join(outDir, CHART_FILE), renderReportChart(report));
   await writeFile(path.join(outDir, PAGE_FILE), renderMarkdown(report, CHART_FILE));
 
-  process.stdout.write(`\n${renderCoreTable(report)}\n\n${renderTargetsTable(report)}\n\n`);
+  const summaryTable = renderSummaryTable(report);
+  process.stdout.write(
+    `\n${renderCoreTable(report)}\n\n${summaryTable === '' ? '' : `${summaryTable}\n\n`}${renderTargetsTable(report)}\n\n`,
+  );
   progress(
     `wrote ${path.relative(process.cwd(), path.join(outDir, PAGE_FILE))} and ${CHART_FILE} in ${report.durationS.toFixed(0)} s`,
   );

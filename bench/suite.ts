@@ -12,6 +12,7 @@ import { type InitProfile, profileBundleImport } from './init-profile.js';
 import { currentLoad, describeMachine } from './machine.js';
 import type { BenchOptions } from './options.js';
 import type { BenchReport } from './report-types.js';
+import { measureActionsSummary } from './summary.js';
 
 export type Progress = (line: string) => void;
 
@@ -141,6 +142,7 @@ export async function runBenchSuite(
     });
     progress(`e2e   n=${options.e2eSize}: median ${e2e.median.totalMs.toFixed(0)} ms`);
   }
+  const summary = await measureActionsSummary(options, progress);
   const { bundles, initProfile, coldRequest } = await measureBundles(options, progress);
   return {
     mode: options.mode,
@@ -152,6 +154,7 @@ export async function runBenchSuite(
     core,
     profile,
     e2e,
+    summary,
     bundles,
     initProfile,
     coldRequest,

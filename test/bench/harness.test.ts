@@ -10,12 +10,14 @@ import { renderMarkdown } from '../../bench/report.js';
 import { renderReportChart } from '../../bench/report-chart.js';
 import type { BenchReport } from '../../bench/report-types.js';
 import { runBenchSuite } from '../../bench/suite.js';
+import { summaryAgreement, summaryGrowthSteps } from '../../bench/summary.js';
 import { wellFormedXml } from './xml.js';
 
 /**
  * The whole `npm run bench` pipeline at a toy size (n = m = 1000, one run each, one bundle), so
  * the harness cannot rot unnoticed: child processes, peak-RSS method, profile, the end-to-end job
- * against the emulators, the bundle build and the rendered page. About 6-9 s on 2 cores.
+ * against the emulators, the actions summary on toy accounts, the bundle build and the rendered page.
+ * About 7-11 s on 2 cores.
  */
 const TOY_ARGS = [
   '--sizes',
@@ -28,6 +30,10 @@ const TOY_ARGS = [
   'get-matching-run,get-account-actions',
   '--init-runs',
   '1',
+  '--summary-sessions',
+  '20,40',
+  '--summary-control',
+  '200',
   '--profile',
 ];
 
@@ -96,6 +102,37 @@ describe('the benchmark harness at a toy size', () => {
     expect(m?.matchMs).toBeGreaterThanOrEqual(0);
     expect((m?.readMs ?? 0) + (m?.writeMs ?? 0) + (m?.ledgerMs ?? 0)).toBeLessThanOrEqual(m?.totalMs ?? 0);
     expect(e2e?.outputBytes.resultJson).toBeGreaterThan(1000);
+  });
+
+  it('times the actions summary of one account with both pipelines, which agree, and their growth', () => {
+    expect(report.summary.map((m) => [m.pipeline, m.sessions, m.actionsPerSession])).toEqual([
+      ['per-session', 20, 10],
+      ['flattening', 20, 10],
+      ['per-session', 40, 10],
+      ['flattening', 40, 10],
+      ['per-session', 1, 200],
+      ['flattening', 1, 200],
+    ]);
+    for (const m of report.summary) {
+      expect(m.runsMs).toHaveLength(1);
+      expect(m.medianMs).toBeGreaterThan(0);
+      expect(m.summary.map((e) => e.type)).toEqual(['create', 'read', 'update', 'delete', 'export', 'login']);
+      expect(m.summary.reduce((sum, e) => sum + e.count, 0)).toBe(m.sessions * m.actionsPerSession);
+      expect(m.summary.every((e) => e.last !== null)).toBe(true);
+    }
+    expect(summaryAgreement(report.summary).map((a) => a.same)).toEqual([true, true, true]);
+    const steps = summaryGrowthSteps(report.summary);
+    expect(steps.map((s) => [s.pipeline, s.from, s.to])).toEqual([
+      ['per-session', 20, 40],
+      ['flattening', 20, 40],
+    ]);
+    expect(steps.every((s) => Number.isFinite(s.time))).toBe(true);
+    const page = renderMarkdown(report, 'benchmarks.svg');
+    expect(page).toMatch(/^## Actions summary: one account, embedded store$/m);
+    expect(page).toMatch(
+      /^\| +40 × 10 \| flattening baseline +\| +1 \| +[\d.,]+ \| +-?\d+\.\d\d \| +\d+\.\d\d \|$/m,
+    );
+    expect(page).toContain('identical summaries at 20 × 10, 40 × 10, 1 × 200');
   });
 
   it('builds the requested function bundles with the deployed options and times their import', () => {

@@ -1,11 +1,25 @@
+import type { Document } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import { decadeLabel, decadeRange, renderChart } from '../../bench/chart.js';
+import { flatteningAccountActionsPipeline } from '../../bench/flatten-summary.js';
 import { generateMatchingInputs, INPUT_SHAPE } from '../../bench/inputs.js';
 import { matchNaive } from '../../bench/naive-match.js';
 import { parseBenchOptions, parseSize } from '../../bench/options.js';
 import { parseServerlessEsbuildConfig } from '../../bench/serverless-esbuild-config.js';
 import { growthExponent, median } from '../../bench/stats.js';
+import { summaryAgreement, summaryGrowthSteps, summaryShapes } from '../../bench/summary.js';
+import {
+  expectedSummary,
+  GENERATED_ACTION_TYPES,
+  type GeneratedAccount,
+  generateAccount,
+  SUMMARY_ACCOUNT_NUMBER,
+  toSummaryEntries,
+} from '../../bench/summary-inputs.js';
+import type { SummaryMeasurement, SummaryPipeline } from '../../bench/summary-types.js';
+import { getAccountActions } from '../../lib/actions-summary.js';
 import { matchRecords } from '../../lib/matching/index.js';
+import { EmbeddedDocumentStore } from '../../lib/store/embedded-store.js';
 import { workedExample } from '../fixtures/worked-example.js';
 import { wellFormedXml } from './xml.js';
 
@@ -44,6 +58,98 @@ describe('naive baseline', () => {
       naive.sameMonth[i] === 1 ? 'same-month' : 'oldest',
     ]);
     expect(actual).toEqual(expected);
+  });
+});
+
+describe('actions-summary inputs and baseline', () => {
+  const storeOf = (account: GeneratedAccount): EmbeddedDocumentStore =>
+    new EmbeddedDocumentStore({ collections: { Account: [{ ...account }] } });
+
+  const flattened = async (account: GeneratedAccount): Promise<Document[]> => {
+    const documents: Document[] = [];
+    const pipeline = flatteningAccountActionsPipeline(SUMMARY_ACCOUNT_NUMBER);
+    for await (const document of storeOf(account).aggregate('Account', pipeline)) documents.push(document);
+    return documents;
+  };
+
+  it('generates the same account for the same seed: sessions × actions, six types, Date dates', () => {
+    const account = generateAccount(30, 10, 5);
+    expect(generateAccount(30, 10, 5)).toEqual(account);
+    expect(generateAccount(30, 10, 6)).not.toEqual(account);
+    expect(account.sessions).toHaveLength(30);
+    const actions = account.sessions.flatMap((s) => s.actions);
+    expect(actions).toHaveLength(300);
+    expect(new Set(actions.map((a) => a.type))).toEqual(new Set(GENERATED_ACTION_TYPES));
+    expect(actions.every((a) => a.created_at instanceof Date)).toBe(true);
+  });
+
+  it('lists the canonical types first, then the extra ones ascending, as SPEC §2 orders them', () => {
+    const summary = expectedSummary(generateAccount(50, 10, 1));
+    expect(summary.map((e) => e.type)).toEqual(['create', 'read', 'update', 'delete', 'export', 'login']);
+    expect(summary.reduce((sum, e) => sum + e.count, 0)).toBe(500);
+  });
+
+  it.each([
+    [40, 10],
+    [1, 300],
+  ])(
+    'gets the same summary from lib, the flattening baseline and plain JavaScript (%i × %i)',
+    async (sessions, actions) => {
+      const account = generateAccount(sessions, actions, 3);
+      const expected = expectedSummary(account);
+      const current = await getAccountActions(storeOf(account), SUMMARY_ACCOUNT_NUMBER);
+      expect(toSummaryEntries(current?.actions)).toEqual(expected);
+      const baseline = await flattened(account);
+      expect(baseline).toHaveLength(1);
+      expect(toSummaryEntries(baseline[0]?.actions)).toEqual(expected);
+    },
+  );
+
+  const measurement = (
+    pipeline: SummaryPipeline,
+    sessions: number,
+    medianMs: number,
+    count = sessions * 10,
+  ): SummaryMeasurement => ({
+    pipeline,
+    sessions,
+    actionsPerSession: 10,
+    seed: 1,
+    maxRuns: 1,
+    runsMs: [medianMs],
+    medianMs,
+    generateMs: 0,
+    summary: [{ type: 'create', last: null, count }],
+  });
+
+  it('computes the growth exponent per pipeline against the previous number of sessions', () => {
+    const steps = summaryGrowthSteps([
+      measurement('per-session', 1000, 10),
+      measurement('flattening', 1000, 10),
+      measurement('per-session', 10_000, 100),
+      measurement('flattening', 10_000, 1000),
+    ]);
+    expect(steps.map((s) => [s.pipeline, s.from, s.to])).toEqual([
+      ['per-session', 1000, 10_000],
+      ['flattening', 1000, 10_000],
+    ]);
+    expect(steps[0]?.time).toBeCloseTo(1);
+    expect(steps[1]?.time).toBeCloseTo(2);
+  });
+
+  it('reports whether both pipelines returned the same summary at each shape', () => {
+    expect(
+      summaryAgreement([
+        measurement('per-session', 100, 1),
+        measurement('flattening', 100, 1),
+        measurement('per-session', 200, 1),
+        measurement('flattening', 200, 1, 7),
+        measurement('per-session', 300, 1),
+      ]).map((a) => [a.shape.sessions, a.same]),
+    ).toEqual([
+      [100, true],
+      [200, false],
+    ]);
   });
 });
 
@@ -99,6 +205,25 @@ describe('command line', () => {
     expect(options.naiveSizes).toEqual([1e3, 1e4]);
     expect(options.e2eSize).toBeUndefined();
     expect(options.functions).toEqual([]);
+  });
+
+  it('measures the actions summary up to 20,000 sessions and a one-session control, unless skipped', () => {
+    expect(summaryShapes(parseBenchOptions([]))).toEqual([
+      { sessions: 1000, actionsPerSession: 10 },
+      { sessions: 5000, actionsPerSession: 10 },
+      { sessions: 20_000, actionsPerSession: 10 },
+      { sessions: 1, actionsPerSession: 100_000 },
+    ]);
+    expect(parseBenchOptions([]).summaryRuns).toBe(3);
+    expect(Math.max(...parseBenchOptions(['--quick']).summarySessions)).toBe(5000);
+    const toy = parseBenchOptions(['--summary-sessions', '20,10', '--summary-control', '100', '--runs', '1']);
+    expect(summaryShapes(toy)).toEqual([
+      { sessions: 10, actionsPerSession: 10 },
+      { sessions: 20, actionsPerSession: 10 },
+      { sessions: 1, actionsPerSession: 100 },
+    ]);
+    expect(toy.summaryRuns).toBe(1);
+    expect(summaryShapes(parseBenchOptions(['--skip-summary']))).toEqual([]);
   });
 
   it('rejects an unknown flag', () => {

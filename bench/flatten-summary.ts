@@ -1,0 +1,134 @@
+/**
+ * The baseline of the actions-summary measurement: the summary pipeline as it was before it stopped
+ * flattening. Every session's actions are appended to one array (`$reduce` + `$concatArrays`, which
+ * copies the growing array once per session: quadratic in the number of sessions), then each type
+ * is counted and dated over that array. Same output as `accountActionsPipeline` of
+ * lib/actions-summary.ts; only the single-account pipeline is kept.
+ */
+import type { Document } from 'mongodb';
+import { Account } from '../lib/account.js';
+import { ACTION_TYPES } from '../lib/actions-summary.js';
+
+function arrayOrEmpty(field: string): Document {
+  return { $cond: [{ $isArray: [field] }, field, []] };
+}
+
+function isOfType(expression: string, bsonType: string): Document {
+  return { $eq: [{ $type: expression }, bsonType] };
+}
+
+/** Every action of every session in one array, keeping only documents whose `type` is a string. */
+function flattenedCountableActions(): Document {
+  return {
+    $filter: {
+      input: {
+        $reduce: {
+          input: arrayOrEmpty('$sessions'),
+          initialValue: [],
+          in: {
+            $concatArrays: [
+              '$$value',
+              { $cond: [isOfType('$$this', 'object'), arrayOrEmpty('$$this.actions'), []] },
+            ],
+          },
+        },
+      },
+      as: 'action',
+      cond: { $and: [isOfType('$$action', 'object'), isOfType('$$action.type', 'string')] },
+    },
+  };
+}
+
+/** Distinct non-canonical types of `$$actions`, ascending, by a `$reduce` insertion sort. */
+function extraTypesAscending(): Document {
+  return {
+    $reduce: {
+      input: {
+        $setDifference: [
+          { $map: { input: '$$actions', as: 'action', in: '$$action.type' } },
+          { $literal: [...ACTION_TYPES] },
+        ],
+      },
+      initialValue: [],
+      in: {
+        $concatArrays: [
+          { $filter: { input: '$$value', as: 'known', cond: { $lt: ['$$known', '$$this'] } } },
+          ['$$this'],
+          { $filter: { input: '$$value', as: 'known', cond: { $gt: ['$$known', '$$this'] } } },
+        ],
+      },
+    },
+  };
+}
+
+/** `{ type, last, count }` for `$$actionType` over `$$actions`. */
+function summaryOfType(): Document {
+  return {
+    $let: {
+      vars: {
+        ofType: {
+          $filter: { input: '$$actions', as: 'action', cond: { $eq: ['$$action.type', '$$actionType'] } },
+        },
+      },
+      in: {
+        type: '$$actionType',
+        last: {
+          $ifNull: [
+            {
+              $max: {
+                $map: {
+                  input: {
+                    $filter: {
+                      input: '$$ofType',
+                      as: 'action',
+                      cond: isOfType('$$action.created_at', 'date'),
+                    },
+                  },
+                  as: 'action',
+                  in: '$$action.created_at',
+                },
+              },
+            },
+            null,
+          ],
+        },
+        count: { $size: '$$ofType' },
+      },
+    },
+  };
+}
+
+/**
+ * The flattening pipeline for account `number`: `$match` on `number`, then one `$project`.
+ *
+ * @example
+ * for await (const doc of store.aggregate('Account', flatteningAccountActionsPipeline(number))) { ... }
+ */
+export function flatteningAccountActionsPipeline(number: string): Document[] {
+  return [
+    { $match: { number: Account.parseNumber(number) } },
+    {
+      $project: {
+        _id: 0,
+        number: 1,
+        actions: {
+          $let: {
+            vars: { actions: flattenedCountableActions() },
+            in: {
+              $let: {
+                vars: { extraTypes: extraTypesAscending() },
+                in: {
+                  $map: {
+                    input: { $concatArrays: [{ $literal: [...ACTION_TYPES] }, '$$extraTypes'] },
+                    as: 'actionType',
+                    in: summaryOfType(),
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+  ];
+}
