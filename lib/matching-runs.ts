@@ -96,9 +96,10 @@ export interface MatchingRunView {
   readonly error?: string;
   /**
    * True when the ledger presumes the run's worker lost: `running` for longer than
-   * RUN_STALE_AFTER_SECONDS, or `queued` for longer than QUEUED_RUN_STALE_AFTER_SECONDS. Nothing
-   * will finish it unless it is started again: a repeated POST with its Idempotency-Key, or the
-   * redelivered event. `status` stays what the ledger holds.
+   * RUN_STALE_AFTER_SECONDS, or `queued` for longer than QUEUED_RUN_STALE_AFTER_SECONDS. It may
+   * never finish unless it is started again (a late worker may still pick a queued one up; only
+   * one can claim it): a repeated POST with its Idempotency-Key, or the redelivered event.
+   * `status` stays what the ledger holds.
    */
   readonly stale: boolean;
   /** Always present: the keys; `url`s only once the run succeeded. */

@@ -131,19 +131,22 @@ export function createPaymentsImportedWorker(deps: PaymentsImportedWorkerDeps) {
     try {
       return await startImportRun(detail, context);
     } catch (error) {
-      if (error instanceof IdempotencyValidationError) {
-        return discardMalformed(
-          `importId ${detail.importId} was already used with another policy or partitionBy`,
-        );
-      }
-      if (!(error instanceof IdempotencyAlreadyInProgressError)) throw error;
-      // The record says a delivery is in progress, but it outlives an invocation that crashed
-      // (until that invocation's timeout), and Lambda retries a crashed invocation within
-      // minutes, with the same request id. So the ledger decides: a retry takes its own claim
-      // back and a stale run is taken over; a run live in another invocation is left to it (if
-      // that one crashes, its own retries take the run back).
+      // Either error defers to the run ledger, which knows better than the record:
+      // - in progress: the record of an invocation that crashed stays in progress until that
+      //   invocation's timeout, and Lambda retries it sooner, with the same request id. A retry
+      //   takes its own claim back and a stale run is taken over; a run live in another
+      //   invocation is left to it (if that one crashes, its own retries take the run back).
+      // - payload mismatch: the hash is of [policy, partitionBy] as sent (a missing policy and
+      //   `chronological` differ), and records written before validation have no hash at all.
+      //   The ledger compares the normalised values and discards a real mismatch.
+      const deferred =
+        error instanceof IdempotencyAlreadyInProgressError || error instanceof IdempotencyValidationError;
+      if (!deferred) throw error;
       const runId = derivedRunId('event', detail.importId);
-      logger.info('PaymentsImported: a delivery is recorded in progress; the run ledger decides', { runId });
+      logger.info('PaymentsImported: the idempotency record defers to the run ledger', {
+        runId,
+        record: error instanceof IdempotencyValidationError ? 'payload differs' : 'in progress',
+      });
       try {
         return await startRun(detail, context);
       } catch (inner) {

@@ -330,6 +330,19 @@ describe('matching job and worker (against the emulators)', () => {
       expect((await ledger().get(derivedRunId('event', importId)))?.partitionBy).toBeUndefined();
     });
 
+    it('answers a redelivery that spells the default policy differently as a duplicate, not a mismatch', async () => {
+      const importId = `import-${newRunId()}`;
+      const worker = createPaymentsImportedWorker(deps());
+      expect(
+        await worker(paymentsImported(importId, { policy: 'chronological' }), workerContext()),
+      ).toMatchObject({ status: 'succeeded' });
+      expect(await worker(paymentsImported(importId), workerContext())).toMatchObject({
+        status: 'duplicate',
+        runId: derivedRunId('event', importId),
+      });
+      expect(await ledger().get(derivedRunId('event', importId))).toMatchObject({ attempts: 1 });
+    });
+
     it('records a run that failed on an outage, then throws so Lambda retries it; the retry succeeds', async () => {
       const importId = `import-${newRunId()}`;
       const runId = derivedRunId('event', importId);
