@@ -7,15 +7,7 @@
  */
 import type { Document } from 'mongodb';
 import { Account } from '../lib/account.js';
-import { ACTION_TYPES } from '../lib/actions-summary.js';
-
-function arrayOrEmpty(field: string): Document {
-  return { $cond: [{ $isArray: [field] }, field, []] };
-}
-
-function isOfType(expression: string, bsonType: string): Document {
-  return { $eq: [{ $type: expression }, bsonType] };
-}
+import { ACTION_TYPES, arrayOrEmpty, extraTypesAscending, isOfType } from '../lib/actions-summary.js';
 
 /** Every action of every session in one array, keeping only documents whose `type` is a string. */
 function flattenedCountableActions(): Document {
@@ -35,28 +27,6 @@ function flattenedCountableActions(): Document {
       },
       as: 'action',
       cond: { $and: [isOfType('$$action', 'object'), isOfType('$$action.type', 'string')] },
-    },
-  };
-}
-
-/** Distinct non-canonical types of `$$actions`, ascending, by a `$reduce` insertion sort. */
-function extraTypesAscending(): Document {
-  return {
-    $reduce: {
-      input: {
-        $setDifference: [
-          { $map: { input: '$$actions', as: 'action', in: '$$action.type' } },
-          { $literal: [...ACTION_TYPES] },
-        ],
-      },
-      initialValue: [],
-      in: {
-        $concatArrays: [
-          { $filter: { input: '$$value', as: 'known', cond: { $lt: ['$$known', '$$this'] } } },
-          ['$$this'],
-          { $filter: { input: '$$value', as: 'known', cond: { $gt: ['$$known', '$$this'] } } },
-        ],
-      },
     },
   };
 }
@@ -116,7 +86,11 @@ export function flatteningAccountActionsPipeline(number: string): Document[] {
             vars: { actions: flattenedCountableActions() },
             in: {
               $let: {
-                vars: { extraTypes: extraTypesAscending() },
+                vars: {
+                  extraTypes: extraTypesAscending({
+                    $map: { input: '$$actions', as: 'action', in: '$$action.type' },
+                  }),
+                },
                 in: {
                   $map: {
                     input: { $concatArrays: [{ $literal: [...ACTION_TYPES] }, '$$extraTypes'] },

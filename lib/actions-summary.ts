@@ -35,12 +35,33 @@ export type ActionsPage = { after?: string; limit: number };
 // counted session by session instead, so the work is (types) × (actions).
 
 /** Values of `field` when it is an array, else an empty array (missing, null, or a wrong type). */
-function arrayOrEmpty(field: string): Document {
+export function arrayOrEmpty(field: string): Document {
   return { $cond: [{ $isArray: [field] }, field, []] };
 }
 
-function isOfType(expression: string, bsonType: string): Document {
+/** True when `expression` has BSON type `bsonType` (`'object'`, `'string'`, `'date'`, …). */
+export function isOfType(expression: string, bsonType: string): Document {
   return { $eq: [{ $type: expression }, bsonType] };
+}
+
+/**
+ * The distinct non-canonical strings of `types` (an array expression), ascending in binary string
+ * order, as MongoDB's `$lt`: an insertion sort written with `$reduce`, which also drops duplicates.
+ */
+export function extraTypesAscending(types: Document | string): Document {
+  return {
+    $reduce: {
+      input: { $setDifference: [types, { $literal: [...ACTION_TYPES] }] },
+      initialValue: [],
+      in: {
+        $concatArrays: [
+          { $filter: { input: '$$value', as: 'known', cond: { $lt: ['$$known', '$$this'] } } },
+          ['$$this'],
+          { $filter: { input: '$$value', as: 'known', cond: { $gt: ['$$known', '$$this'] } } },
+        ],
+      },
+    },
+  };
 }
 
 /**
@@ -65,35 +86,13 @@ function countableActionsBySession(): Document {
   };
 }
 
-/**
- * Distinct non-canonical types in `$$sessions`, ascending (binary string order, as MongoDB's `$lt`).
- * Inserting each value between the smaller and the larger ones also drops duplicates.
- */
-function extraTypesAscending(): Document {
+/** Every distinct type in `$$sessions`. */
+function typesInSessions(): Document {
   return {
     $reduce: {
-      input: {
-        $setDifference: [
-          {
-            $reduce: {
-              input: '$$sessions',
-              initialValue: [],
-              in: {
-                $setUnion: ['$$value', { $map: { input: '$$this', as: 'action', in: '$$action.type' } }],
-              },
-            },
-          },
-          { $literal: [...ACTION_TYPES] },
-        ],
-      },
+      input: '$$sessions',
       initialValue: [],
-      in: {
-        $concatArrays: [
-          { $filter: { input: '$$value', as: 'known', cond: { $lt: ['$$known', '$$this'] } } },
-          ['$$this'],
-          { $filter: { input: '$$value', as: 'known', cond: { $gt: ['$$known', '$$this'] } } },
-        ],
-      },
+      in: { $setUnion: ['$$value', { $map: { input: '$$this', as: 'action', in: '$$action.type' } }] },
     },
   };
 }
@@ -158,7 +157,7 @@ function summaryStage(): Document {
           vars: { sessions: countableActionsBySession() },
           in: {
             $let: {
-              vars: { extraTypes: extraTypesAscending() },
+              vars: { extraTypes: extraTypesAscending(typesInSessions()) },
               in: {
                 $map: {
                   input: { $concatArrays: [{ $literal: [...ACTION_TYPES] }, '$$extraTypes'] },
