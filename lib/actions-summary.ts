@@ -196,11 +196,16 @@ export function accountActionsPipeline(number: string): Document[] {
  */
 export function actionsPagePipeline(page: ActionsPage): Document[] {
   const limit = parseLimit(page.limit);
-  const number = page.after === undefined ? { $type: 'string' } : { $gt: parseCursor(page.after) };
+  const number = page.after === undefined ? { $type: 'string' } : { $gt: parseActionsCursor(page.after) };
   return [{ $match: { number } }, { $sort: { number: 1 } }, { $limit: limit }, summaryStage()];
 }
 
-function parseCursor(after: unknown): string {
+/**
+ * Returns `after` as a page cursor: any string up to {@link MAX_ACTIONS_CURSOR_LENGTH}.
+ *
+ * @throws ValidationError('after', reason)
+ */
+export function parseActionsCursor(after: unknown): string {
   if (typeof after !== 'string') throw new ValidationError('after', 'must be a string');
   if (after.length > MAX_ACTIONS_CURSOR_LENGTH) {
     throw new ValidationError('after', `must be at most ${MAX_ACTIONS_CURSOR_LENGTH} characters`);

@@ -2,8 +2,8 @@ import * as z from 'zod';
 import { Account } from '../account.js';
 import {
   DEFAULT_ACTIONS_PAGE_LIMIT,
-  MAX_ACTIONS_CURSOR_LENGTH,
   MAX_ACTIONS_PAGE_LIMIT,
+  parseActionsCursor,
 } from '../actions-summary.js';
 import { runIdSchema } from '../aws/run-id.js';
 import { ValidationError } from '../errors.js';
@@ -29,12 +29,20 @@ export function accountNumberSchema(field: string) {
       ctx.addIssue('must not contain control characters');
       return;
     }
-    try {
-      Account.parseNumber(value, field);
-    } catch (error) {
-      ctx.addIssue(error instanceof ValidationError ? error.reason : 'is not a valid account number');
-    }
+    refineWith((number) => Account.parseNumber(number, field))(value, ctx);
   });
+}
+
+/** A zod refinement that reports the reason of the ValidationError `parse` throws, as the field's issue. */
+function refineWith(parse: (value: string) => unknown) {
+  return (value: string, ctx: z.RefinementCtx): void => {
+    try {
+      parse(value);
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      ctx.addIssue(error.reason);
+    }
+  };
 }
 
 /** Messages for object-level issues: the wrong type, or keys the route does not accept. */
@@ -68,10 +76,7 @@ export const listAccountActionsRequest = {
     {
       limit: limitSchema,
       // The previous page's last number as stored (see actionsPagePipeline): any string, bounded.
-      after: z
-        .string({ error: 'must be a string' })
-        .max(MAX_ACTIONS_CURSOR_LENGTH, { error: `must be at most ${MAX_ACTIONS_CURSOR_LENGTH} characters` })
-        .optional(),
+      after: z.string({ error: 'must be a string' }).superRefine(refineWith(parseActionsCursor)).optional(),
     },
     { error: objectIssueMessage },
   ),

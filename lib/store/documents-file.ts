@@ -4,6 +4,7 @@ import { EJSON } from 'bson';
 import type { Document } from 'mongodb';
 import { ValidationError } from '../errors.js';
 import { parseIsoDate } from '../matching/dates.js';
+import { defineField } from '../matching/json-safe.js';
 import { findJsonSyntaxError } from './json-syntax.js';
 
 /**
@@ -54,18 +55,13 @@ function rewriteDateString(pair: string, literal: string): string {
   return Date.parse(text) === ms ? pair : `"$date":{"$numberLong":"${ms}"}`;
 }
 
-/** Defines a plain data property, also for the key `__proto__` that `=` would not create. */
-function defineData(record: Record<string, unknown>, key: string, value: unknown): void {
-  Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true });
-}
-
 /** `{ $date: text, …the other keys }` for an object holding a parked `$date` text, else undefined. */
 function restoreUnparsedDate(record: Record<string, unknown>): Record<string, unknown> | undefined {
   const text = record[UNPARSED_DATE_KEY];
   if (typeof text !== 'string') return undefined;
   const restored: Record<string, unknown> = { $date: text };
   for (const key of Object.keys(record)) {
-    if (key !== UNPARSED_DATE_KEY) defineData(restored, key, promoteNumbers(record[key]));
+    if (key !== UNPARSED_DATE_KEY) defineField(restored, key, promoteNumbers(record[key]));
   }
   return restored;
 }
@@ -107,7 +103,7 @@ function promoteNumbers(value: unknown): unknown {
       const current = record[key];
       const promoted = promoteNumbers(current);
       // defineProperty, not assignment: a `__proto__` key must stay a plain data property.
-      if (promoted !== current) defineData(record, key, promoted);
+      if (promoted !== current) defineField(record, key, promoted);
     }
   }
   return value;
