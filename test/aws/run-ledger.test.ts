@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { dynamoDocumentClient } from '../../lib/aws/clients.js';
 import { MAX_FAILURE_REASON_LENGTH } from '../../lib/aws/failure-reason.js';
-import { type NewMatchingRun, newRunId, RunLedger } from '../../lib/aws/run-ledger.js';
+import { type NewMatchingRun, newRunId, type RunLedger } from '../../lib/aws/run-ledger.js';
 import { runOutputKeys } from '../../lib/aws/run-outputs.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.js';
 import type { MatchStats } from '../../lib/matching/types.js';
@@ -21,7 +20,7 @@ const stats: MatchStats = {
 
 describe('RunLedger (against the DynamoDB emulator)', () => {
   const local = useEmulators();
-  const ledger = () => new RunLedger(dynamoDocumentClient(local().cfg), local().emulators.tables.runs);
+  const ledger = () => local().ledger();
 
   async function queuedRun(overrides: Partial<NewMatchingRun> = {}) {
     const { run } = await ledger().create({
@@ -300,7 +299,7 @@ describe('RunLedger (against the DynamoDB emulator)', () => {
 
   describe('a run stuck in the queue', () => {
     const ledgerAt = (offsetMs: number) =>
-      new RunLedger(dynamoDocumentClient(local().cfg), local().emulators.tables.runs, {
+      local().ledger({
         queuedStaleAfterMs: 60_000,
         now: () => new Date(Date.now() + offsetMs),
       });

@@ -2,13 +2,7 @@ import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import type { Document } from 'mongodb';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import {
-  createDynamoClient,
-  createS3Client,
-  dynamoDocumentClient,
-  LOCAL_CREDENTIALS,
-} from '../../lib/aws/clients.js';
-import { idempotencyPersistenceLayer } from '../../lib/aws/idempotency.js';
+import { dynamoDocumentClient, LOCAL_CREDENTIALS } from '../../lib/aws/clients.js';
 import { ResultsBucket } from '../../lib/aws/results-bucket.js';
 import { newRunId, RunLedger } from '../../lib/aws/run-ledger.js';
 import { runOutputKeys } from '../../lib/aws/run-outputs.js';
@@ -65,12 +59,8 @@ class InstrumentedBucket extends ResultsBucket {
 
 describe('matching job and worker (against the emulators)', () => {
   const local = useEmulators();
-  const ledger = () => new RunLedger(dynamoDocumentClient(local().cfg), local().emulators.tables.runs);
-  const bucket = () =>
-    new InstrumentedBucket(
-      createS3Client({ region: 'us-east-1', endpoint: local().emulators.s3Endpoint }),
-      local().emulators.bucket,
-    );
+  const ledger = () => local().ledger();
+  const bucket = () => new InstrumentedBucket(local().s3(), local().emulators.bucket);
 
   async function queuedRun(options: MatchOptions = {}): Promise<string> {
     const runId = newRunId();
@@ -84,7 +74,7 @@ describe('matching job and worker (against the emulators)', () => {
   }
 
   async function objectText(key: string): Promise<string | undefined> {
-    const s3 = createS3Client({ region: 'us-east-1', endpoint: local().emulators.s3Endpoint });
+    const s3 = local().s3();
     try {
       const { Body } = await s3.send(new GetObjectCommand({ Bucket: local().emulators.bucket, Key: key }));
       return await Body?.transformToString();
@@ -218,10 +208,7 @@ describe('matching job and worker (against the emulators)', () => {
       ledger: ledger(),
       bucket: bucket(),
       store: async () => store(),
-      persistenceStore: idempotencyPersistenceLayer(
-        local().cfg,
-        createDynamoClient({ region: 'us-east-1', endpoint: local().emulators.dynamodbEndpoint }),
-      ),
+      persistenceStore: local().idempotencyStore(),
       lambdaRetries: true,
       ...overrides,
     });
@@ -399,10 +386,7 @@ describe('matching job and worker (against the emulators)', () => {
         'runs',
       );
       const event = paymentsImported(`import-${newRunId()}`);
-      const persistenceStore = idempotencyPersistenceLayer(
-        local().cfg,
-        createDynamoClient({ region: 'us-east-1', endpoint: local().emulators.dynamodbEndpoint }),
-      );
+      const persistenceStore = local().idempotencyStore();
       await expect(
         createPaymentsImportedWorker(deps({ ledger: unreachable, persistenceStore }))(event, workerContext()),
       ).rejects.toThrow();
@@ -535,7 +519,7 @@ describe('matching job and worker (against the emulators)', () => {
     describe('a run left queued (its dispatch was lost, or failed and could not be recorded)', () => {
       const QUEUED_STALE_MS = 60_000;
       const ledgerAt = (offsetMs: number) =>
-        new RunLedger(dynamoDocumentClient(local().cfg), local().emulators.tables.runs, {
+        local().ledger({
           queuedStaleAfterMs: QUEUED_STALE_MS,
           now: () => new Date(Date.now() + offsetMs),
         });

@@ -1,12 +1,6 @@
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it, vi } from 'vitest';
-import {
-  createDynamoClient,
-  createS3Client,
-  dynamoDocumentClient,
-  LOCAL_CREDENTIALS,
-} from '../../lib/aws/clients.js';
-import { idempotencyPersistenceLayer } from '../../lib/aws/idempotency.js';
+import { dynamoDocumentClient, LOCAL_CREDENTIALS } from '../../lib/aws/clients.js';
 import { ResultsBucket } from '../../lib/aws/results-bucket.js';
 import { newRunId, RunLedger } from '../../lib/aws/run-ledger.js';
 import { RUN_OUTPUTS_PREFIX, runOutputKeys } from '../../lib/aws/run-outputs.js';
@@ -70,10 +64,10 @@ const STALE_AFTER_MS = 600_000;
 describe('worker retries after a crash (against the emulators)', () => {
   const local = useEmulators();
   const ledger = () =>
-    new RunLedger(dynamoDocumentClient(local().cfg), local().emulators.tables.runs, {
+    local().ledger({
       staleAfterMs: STALE_AFTER_MS,
     });
-  const s3 = () => createS3Client({ region: 'us-east-1', endpoint: local().emulators.s3Endpoint });
+  const s3 = () => local().s3();
   const bucket = () => new ResultsBucket(s3(), local().emulators.bucket);
   const outputsOf = (runId: string) =>
     listKeys(s3(), local().emulators.bucket, `${RUN_OUTPUTS_PREFIX}${runId}/`);
@@ -92,10 +86,7 @@ describe('worker retries after a crash (against the emulators)', () => {
       ledger: ledger(),
       bucket: bucket(),
       store: async () => store(),
-      persistenceStore: idempotencyPersistenceLayer(
-        local().cfg,
-        createDynamoClient({ region: 'us-east-1', endpoint: local().emulators.dynamodbEndpoint }),
-      ),
+      persistenceStore: local().idempotencyStore(),
       lambdaRetries: true,
       ...overrides,
     });

@@ -5,9 +5,7 @@ import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { EJSON } from 'bson';
 import type { Document } from 'mongodb';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { createDynamoClient, createS3Client, dynamoDocumentClient } from '../../lib/aws/clients.js';
-import { idempotencyPersistenceLayer } from '../../lib/aws/idempotency.js';
-import { newRunId, RunLedger } from '../../lib/aws/run-ledger.js';
+import { newRunId } from '../../lib/aws/run-ledger.js';
 import { RUN_OUTPUTS_PREFIX, runOutputKeys } from '../../lib/aws/run-outputs.js';
 import {
   type MatchResult,
@@ -75,8 +73,8 @@ async function elapsed<T>(work: Promise<T>): Promise<{ value: T; ms: number }> {
 
 describe('matching job faults (against the emulators)', () => {
   const local = useEmulators();
-  const ledger = () => new RunLedger(dynamoDocumentClient(local().cfg), local().emulators.tables.runs);
-  const s3 = (): S3Client => createS3Client({ region: 'us-east-1', endpoint: local().emulators.s3Endpoint });
+  const ledger = () => local().ledger();
+  const s3 = (): S3Client => local().s3();
   const bucket = () => new WatchedBucket(s3(), local().emulators.bucket);
   const outputsOf = (runId: string) =>
     listKeys(s3(), local().emulators.bucket, `${RUN_OUTPUTS_PREFIX}${runId}/`);
@@ -252,10 +250,7 @@ describe('matching job faults (against the emulators)', () => {
         ledger: ledger(),
         bucket: results,
         store: async () => store,
-        persistenceStore: idempotencyPersistenceLayer(
-          local().cfg,
-          createDynamoClient({ region: 'us-east-1', endpoint: local().emulators.dynamodbEndpoint }),
-        ),
+        persistenceStore: local().idempotencyStore(),
         lambdaRetries: true,
       };
       return kind === 'http' ? createMatchingWorker(deps) : createPaymentsImportedWorker(deps);

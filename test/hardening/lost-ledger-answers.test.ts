@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { createS3Client, dynamoDocumentClient } from '../../lib/aws/clients.js';
+import { dynamoDocumentClient } from '../../lib/aws/clients.js';
 import { ResultsBucket } from '../../lib/aws/results-bucket.js';
 import { newRunId, RunLedger } from '../../lib/aws/run-ledger.js';
 import { RUN_OUTPUTS_PREFIX, runOutputKeys } from '../../lib/aws/run-outputs.js';
@@ -66,7 +66,7 @@ class LossyLedger extends RunLedger {
 describe('a lost answer to the success write (against the emulators)', () => {
   const local = useEmulators();
   const ledger = () => new LossyLedger(dynamoDocumentClient(local().cfg), local().emulators.tables.runs);
-  const s3 = () => createS3Client({ region: 'us-east-1', endpoint: local().emulators.s3Endpoint });
+  const s3 = () => local().s3();
   const bucket = () => new ResultsBucket(s3(), local().emulators.bucket);
   const outputsOf = (runId: string) =>
     listKeys(s3(), local().emulators.bucket, `${RUN_OUTPUTS_PREFIX}${runId}/`);

@@ -1,9 +1,8 @@
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getAccountActions } from '../../lib/actions-summary.js';
-import { createS3Client, dynamoDocumentClient } from '../../lib/aws/clients.js';
 import { ResultsBucket } from '../../lib/aws/results-bucket.js';
-import { newRunId, RunLedger } from '../../lib/aws/run-ledger.js';
+import { newRunId } from '../../lib/aws/run-ledger.js';
 import { loadConfig, resetConfig } from '../../lib/config.js';
 import type { HttpLambdaHandler } from '../../lib/http/http-handler.js';
 import { createMatchingWorker } from '../../lib/matching-worker.js';
@@ -133,13 +132,10 @@ describe('a matching worker whose MongoDB is unreachable (against the DynamoDB a
 
   it('records the run as failed with the cause, asks Lambda for a retry, and the retry succeeds', async () => {
     const cfg = loadConfig({ MONGODB_URI: double.uri(), MONGODB_SERVER_SELECTION_TIMEOUT_MS: '1000' });
-    const ledger = new RunLedger(dynamoDocumentClient(local().cfg), local().emulators.tables.runs);
+    const ledger = local().ledger();
     const worker = createMatchingWorker({
       ledger,
-      bucket: new ResultsBucket(
-        createS3Client({ region: 'us-east-1', endpoint: local().emulators.s3Endpoint }),
-        local().emulators.bucket,
-      ),
+      bucket: new ResultsBucket(local().s3(), local().emulators.bucket),
       store: () => getDocumentStore(cfg),
       lambdaRetries: true,
     });

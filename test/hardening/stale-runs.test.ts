@@ -1,8 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
-import { createDynamoClient, createS3Client, dynamoDocumentClient } from '../../lib/aws/clients.js';
-import { idempotencyPersistenceLayer } from '../../lib/aws/idempotency.js';
 import { ResultsBucket } from '../../lib/aws/results-bucket.js';
-import { newRunId, RunLedger, type RunLedgerOptions } from '../../lib/aws/run-ledger.js';
+import { newRunId, type RunLedgerOptions } from '../../lib/aws/run-ledger.js';
 import { DEFAULT_RUN_STALE_AFTER_SECONDS, loadConfig } from '../../lib/config.js';
 import { ConflictError } from '../../lib/errors.js';
 import { derivedRunId, MatchingRuns } from '../../lib/matching-runs.js';
@@ -32,7 +30,7 @@ describe('stale running runs (against the DynamoDB and S3 emulators)', () => {
 
   /** A ledger whose clock reads `offsetMs` from now: the past, or the future after a crash. */
   const ledgerAt = (offsetMs = 0, options: RunLedgerOptions = {}) =>
-    new RunLedger(dynamoDocumentClient(local().cfg), local().emulators.tables.runs, {
+    local().ledger({
       staleAfterMs: STALE_AFTER_MS,
       now: () => new Date(Date.now() + offsetMs),
       ...options,
@@ -109,11 +107,7 @@ describe('stale running runs (against the DynamoDB and S3 emulators)', () => {
   describe('taking a stale run up again', () => {
     const store = () =>
       new EmbeddedDocumentStore({ collections: { accrual: [...data.accrual], payment: [...data.payment] } });
-    const bucket = () =>
-      new ResultsBucket(
-        createS3Client({ region: 'us-east-1', endpoint: local().emulators.s3Endpoint }),
-        local().emulators.bucket,
-      );
+    const bucket = () => new ResultsBucket(local().s3(), local().emulators.bucket);
 
     it('a redelivered PaymentsImported event resumes its stale run and finishes it', async () => {
       const importId = `import-${newRunId()}`;
@@ -122,10 +116,7 @@ describe('stale running runs (against the DynamoDB and S3 emulators)', () => {
         ledger: ledgerAt(),
         bucket: bucket(),
         store: async () => store(),
-        persistenceStore: idempotencyPersistenceLayer(
-          local().cfg,
-          createDynamoClient({ region: 'us-east-1', endpoint: local().emulators.dynamodbEndpoint }),
-        ),
+        persistenceStore: local().idempotencyStore(),
         lambdaRetries: true,
       });
       const result = await worker(paymentsImported(importId), lambdaContext('stale-resume', 900_000));

@@ -1,6 +1,15 @@
 import { createServer } from 'node:net';
+import type { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll } from 'vitest';
-import { resetAwsClients } from '../../lib/aws/clients.js';
+import {
+  createDynamoClient,
+  createS3Client,
+  dynamoDocumentClient,
+  resetAwsClients,
+} from '../../lib/aws/clients.js';
+import { idempotencyPersistenceLayer } from '../../lib/aws/idempotency.js';
+import { RunLedger, type RunLedgerOptions } from '../../lib/aws/run-ledger.js';
 import { type Config, loadConfig } from '../../lib/config.js';
 import { type EmulatorOptions, type Emulators, startEmulators } from '../../scripts/emulators.js';
 
@@ -9,6 +18,27 @@ export interface EmulatorContext {
   readonly emulators: Emulators;
   /** A configuration pointing at the emulators (for the cached client factories). */
   readonly cfg: Config;
+  /** A run ledger on the emulated runs table. */
+  ledger(options?: RunLedgerOptions): RunLedger;
+  /** A new S3 client for the emulated S3 (the caller may destroy it). */
+  s3(): S3Client;
+  /** Powertools idempotency persistence on the emulated idempotency table, with its own client. */
+  idempotencyStore(): DynamoDBPersistenceLayer;
+}
+
+function emulatorContext(emulators: Emulators): EmulatorContext {
+  const cfg = loadConfig({ ...emulators.env(), AWS_REGION: 'us-east-1' });
+  return {
+    emulators,
+    cfg,
+    ledger: (options) => new RunLedger(dynamoDocumentClient(cfg), emulators.tables.runs, options),
+    s3: () => createS3Client({ region: 'us-east-1', endpoint: emulators.s3Endpoint }),
+    idempotencyStore: () =>
+      idempotencyPersistenceLayer(
+        cfg,
+        createDynamoClient({ region: 'us-east-1', endpoint: emulators.dynamodbEndpoint }),
+      ),
+  };
 }
 
 /**
@@ -18,14 +48,14 @@ export interface EmulatorContext {
  * @example
  * ```ts
  * const local = useEmulators();
- * it('…', async () => { const ledger = new RunLedger(dynamoDocumentClient(local().cfg), local().emulators.tables.runs); });
+ * it('…', async () => { const run = await local().ledger().get(runId); });
  * ```
  */
 export function useEmulators(options?: EmulatorOptions): () => EmulatorContext {
   let context: EmulatorContext | undefined;
   beforeAll(async () => {
     const emulators = await startEmulators(options);
-    context = { emulators, cfg: loadConfig({ ...emulators.env(), AWS_REGION: 'us-east-1' }) };
+    context = emulatorContext(emulators);
   });
   afterAll(async () => {
     resetAwsClients();
