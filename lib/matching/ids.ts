@@ -102,10 +102,6 @@ export function copySlot(from: IdSlot, to: IdSlot): void {
   to.str = from.str;
 }
 
-export function slotEquals(a: IdSlot, b: IdSlot): boolean {
-  return a.kind === b.kind && (a.kind === ID_NUMBER ? a.num === b.num : a.str === b.str);
-}
-
 /** The id as callers see it: a number, a string or an ObjectId. */
 export function slotToRecordId(slot: IdSlot): RecordId {
   if (slot.kind === ID_NUMBER) return slot.num;

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Aggregator } from 'mingo/aggregator';
 import { Query } from 'mingo/query';
 import type { Document } from 'mongodb';
+import { cacheUntilRejected } from '../cache-until-rejected.js';
 import { ValidationError } from '../errors.js';
 import { sortDocuments } from './bson-order.js';
 import type { DocumentStore, FindOptions } from './document-store.js';
@@ -150,17 +151,8 @@ export class EmbeddedDocumentStore implements DocumentStore {
     if (!COLLECTION_NAME.test(collection)) {
       throw new ValidationError('collection', `'${collection}' is not a valid collection name`);
     }
-    let documents = this.loaded.get(collection);
-    if (!documents) {
-      documents = this.load(collection);
-      this.loaded.set(collection, documents);
-      // A file fixed after a failed read must be picked up by the next query.
-      const pending = documents;
-      pending.catch(() => {
-        if (this.loaded.get(collection) === pending) this.loaded.delete(collection);
-      });
-    }
-    return documents;
+    // A file fixed after a failed read must be picked up by the next query.
+    return cacheUntilRejected(this.loaded, collection, () => this.load(collection));
   }
 
   private async load(collection: string): Promise<Document[]> {

@@ -1,3 +1,4 @@
+import { cacheUntilRejected } from '../cache-until-rejected.js';
 import { type Config, config } from '../config.js';
 import { ServiceUnavailableError } from '../errors.js';
 import type { DocumentStore } from './document-store.js';
@@ -7,22 +8,6 @@ import { EmbeddedDocumentStore } from './embedded-store.js';
 const stores = new Map<string, Promise<DocumentStore>>();
 /** URIs read from SSM, by parameter name: fetched once per cold start. */
 const urisFromParameters = new Map<string, Promise<string>>();
-
-/** Caches `promise` under `key` until it rejects, so a failed attempt is retried by the next call. */
-function cacheUntilRejected<T>(
-  cache: Map<string, Promise<T>>,
-  key: string,
-  create: () => Promise<T>,
-): Promise<T> {
-  const cached = cache.get(key);
-  if (cached) return cached;
-  const created = create();
-  cache.set(key, created);
-  created.catch(() => {
-    if (cache.get(key) === created) cache.delete(key);
-  });
-  return created;
-}
 
 async function readUriParameter(name: string): Promise<string> {
   let value: unknown;

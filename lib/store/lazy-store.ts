@@ -1,4 +1,5 @@
 import type { Document } from 'mongodb';
+import { cacheUntilRejected } from '../cache-until-rejected.js';
 import type { DocumentStore, FindOptions } from './document-store.js';
 
 /**
@@ -15,16 +16,9 @@ import type { DocumentStore, FindOptions } from './document-store.js';
  * ```
  */
 export function lazyDocumentStore(open: () => Promise<DocumentStore>): DocumentStore {
-  let opened: Promise<DocumentStore> | undefined;
-  const store = (): Promise<DocumentStore> => {
-    const current = opened ?? open();
-    opened = current;
-    // A failed attempt is not kept: the next cursor asks again.
-    current.catch(() => {
-      if (opened === current) opened = undefined;
-    });
-    return current;
-  };
+  // A failed attempt is not kept: the next cursor asks again.
+  const opened = new Map<'store', Promise<DocumentStore>>();
+  const store = (): Promise<DocumentStore> => cacheUntilRejected(opened, 'store', open);
   return {
     async *aggregate<T extends Document = Document>(collection: string, pipeline: readonly Document[]) {
       yield* (await store()).aggregate<T>(collection, pipeline);
