@@ -68,10 +68,29 @@ function* csvChunks<T>(
   if (rows.length > 0) yield stringify(rows);
 }
 
-function partitionCell(outcome: MatchOutcome): ((record: OutputRecord) => Cell[]) | undefined {
+function partitionCell(outcome: MatchOutcome): ((record: OutputRecord) => Cell) | undefined {
   if (outcome.partitionBy === undefined) return undefined;
   const path = partitionPath(outcome.partitionBy);
-  return (record) => [valueCell(partitionValueOf(record, path))];
+  return (record) => valueCell(partitionValueOf(record, path));
+}
+
+function matchCells(match: Match): Cell[] {
+  const { payment, accrual } = match;
+  return [
+    valueCell(payment.id),
+    guardFormula(payment.date),
+    valueCell(payment.month),
+    valueCell(accrual.id),
+    guardFormula(accrual.date),
+    valueCell(accrual.month),
+    match.rule,
+  ];
+}
+
+/** `cells` with `first` put in front: one array per row, as rows are written up to millions of times. */
+function withFirst(first: Cell, cells: Cell[]): Cell[] {
+  cells.unshift(first);
+  return cells;
 }
 
 const MATCHES_COLUMNS = [
@@ -107,13 +126,10 @@ export function unmatchedPaymentsCsvHeader(partitionBy: string | undefined): str
 export function matchesCsvChunks(outcome: MatchOutcome, options?: CsvOptions): Iterable<string> {
   const partition = partitionCell(outcome);
   const header = options?.header === false ? undefined : columns(MATCHES_COLUMNS, outcome.partitionBy);
-  const row = (match: Match): Cell[] => [
-    ...recordCells(match.payment),
-    ...recordCells(match.accrual),
-    match.rule,
-  ];
-  if (partition === undefined) return csvChunks(header, outcome.matches(), row);
-  return csvChunks(header, outcome.matches(), (match) => [...partition(match.payment), ...row(match)]);
+  if (partition === undefined) return csvChunks(header, outcome.matches(), matchCells);
+  return csvChunks(header, outcome.matches(), (match) =>
+    withFirst(partition(match.payment), matchCells(match)),
+  );
 }
 
 /** `unmatched-payments.csv`: `id,date,month` (+ `partition` first when partitioned). */
@@ -121,8 +137,7 @@ export function unmatchedPaymentsCsvChunks(outcome: MatchOutcome, options?: CsvO
   const partition = partitionCell(outcome);
   const header = options?.header === false ? undefined : columns(UNMATCHED_COLUMNS, outcome.partitionBy);
   if (partition === undefined) return csvChunks(header, outcome.unmatchedPayments(), recordCells);
-  return csvChunks(header, outcome.unmatchedPayments(), (record) => [
-    ...partition(record),
-    ...recordCells(record),
-  ]);
+  return csvChunks(header, outcome.unmatchedPayments(), (record) =>
+    withFirst(partition(record), recordCells(record)),
+  );
 }
