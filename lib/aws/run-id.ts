@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import * as z from 'zod';
+import { ValidationError } from '../errors.js';
 
 /**
  * Run ids are ULIDs: 10 characters of millisecond timestamp then 16 random characters, in
@@ -13,8 +14,10 @@ const RANDOM_LENGTH = 16;
 /** The shape of a run id; the first character is at most 7 because the timestamp has 48 bits. */
 export const RUN_ID_PATTERN = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
 
+const NOT_A_RUN_ID = 'must be a run id (26-character ULID)';
+
 /** Validates a run id (path parameters, event fields) before it reaches DynamoDB or an S3 key. */
-export const runIdSchema = z.string().regex(RUN_ID_PATTERN, 'must be a run id (26-character ULID)');
+export const runIdSchema = z.string().regex(RUN_ID_PATTERN, NOT_A_RUN_ID);
 
 /**
  * A new, time-sortable run id.
@@ -41,4 +44,9 @@ export function newRunId(now: number = Date.now()): string {
 /** True when `value` is a run id as made by {@link newRunId}. */
 export function isRunId(value: unknown): value is string {
   return typeof value === 'string' && RUN_ID_PATTERN.test(value);
+}
+
+/** Throws ValidationError('runId', …) unless `value` is a run id. */
+export function assertRunId(value: unknown): asserts value is string {
+  if (!isRunId(value)) throw new ValidationError('runId', NOT_A_RUN_ID);
 }

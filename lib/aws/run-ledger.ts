@@ -1,12 +1,12 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
 import { config } from '../config.js';
-import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
+import { ConflictError, NotFoundError } from '../errors.js';
 import { type MatchStats, POLICIES, type Policy } from '../matching/types.js';
 import { toAppError } from './aws-errors.js';
 import { dynamoDocumentClient } from './dynamodb-client.js';
 import { sanitizeFailureReason } from './failure-reason.js';
-import { isRunId } from './run-id.js';
+import { assertRunId, isRunId } from './run-id.js';
 import type { RunOutputKeys } from './run-outputs.js';
 
 export { describeFailure, sanitizeFailureReason } from './failure-reason.js';
@@ -215,7 +215,7 @@ export class RunLedger {
    * returns the stored run with `created: false`, so a retried request gets the same answer.
    */
   async create(input: NewMatchingRun): Promise<{ run: MatchingRun; created: boolean }> {
-    if (!isRunId(input.runId)) throw new ValidationError('runId', 'must be a run id (26-character ULID)');
+    assertRunId(input.runId);
     const now = this.#now().toISOString();
     const run: MatchingRun = {
       runId: input.runId,

@@ -1,5 +1,4 @@
-import { ValidationError } from '../errors.js';
-import { isRunId } from './run-id.js';
+import { assertRunId } from './run-id.js';
 
 /** S3 keys of the three outputs of one matching run (SPEC §4). */
 export interface RunOutputKeys {
@@ -21,7 +20,7 @@ export const RUN_OUTPUTS_PREFIX = 'matching-runs/';
  * ```
  */
 export function runOutputKeys(runId: string): RunOutputKeys {
-  if (!isRunId(runId)) throw new ValidationError('runId', 'must be a run id (26-character ULID)');
+  assertRunId(runId);
   const prefix = `${RUN_OUTPUTS_PREFIX}${runId}/`;
   return {
     resultJson: `${prefix}result.json`,
