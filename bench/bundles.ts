@@ -3,7 +3,7 @@ import { createRequire, isBuiltin } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type BuildOptions, build, type Metafile, type Plugin } from 'esbuild';
-import { BUNDLE_OPTIONS } from '../lib/build-options.js';
+import { BUNDLE_OPTIONS } from '../scripts/build-options.js';
 import type { BundleMeasurement } from './bundle-types.js';
 import { RESULT_MARKER, runChild } from './child-process.js';
 import { readServerlessEsbuildConfig, type ServerlessEsbuildConfig } from './serverless-esbuild-config.js';
@@ -33,7 +33,7 @@ function loadPlugins(repoRoot: string, file: string | undefined): Plugin[] {
 }
 
 /**
- * The build options of a deployed bundle: BUNDLE_OPTIONS (lib/build-options.ts), plus what
+ * The build options of a deployed bundle: BUNDLE_OPTIONS (scripts/build-options.ts), plus what
  * serverless.yml `custom.esbuild` adds: external source maps (with or without `sourcesContent`),
  * `exclude` as `external` (exactly what serverless-esbuild does with it) and its `plugins` file,
  * called for a deployed stage.

@@ -3,11 +3,11 @@
  * flattening. Every session's actions are appended to one array (`$reduce` + `$concatArrays`, which
  * copies the growing array once per session: quadratic in the number of sessions), then each type
  * is counted and dated over that array. Same output as `accountActionsPipeline` of
- * lib/actions-summary.ts; only the single-account pipeline is kept.
+ * lib/summary/; only the single-account pipeline is kept.
  */
 import type { Document } from 'mongodb';
 import { Account } from '../lib/account.js';
-import { ACTION_TYPES, arrayOrEmpty, extraTypesAscending, isOfType } from '../lib/actions-summary.js';
+import { ACTION_TYPES, arrayOrEmpty, extraTypesAscending, isOfType } from '../lib/summary/index.js';
 
 /** Every action of every session in one array, keeping only documents whose `type` is a string. */
 function flattenedCountableActions(): Document {

@@ -2,18 +2,18 @@
  * Child process: end-to-end matching runs. Started by bench/run.ts as `node --expose-gc --import
  * tsx bench/measure-e2e.ts --data-dir DIR --size N --runs R --policy P`, with the emulator
  * endpoints (bench/emulator-host.ts) in its environment. Each run records a new run in the
- * ledger, then times `runMatchingJob` from lib/matching-job.ts over a fresh EmbeddedDocumentStore
+ * ledger, then times `runMatchingJob` from lib/runs/job.ts over a fresh EmbeddedDocumentStore
  * on DIR (so every run reads and parses the files) into the S3 emulator.
  */
 
 import { parseArgs } from 'node:util';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { s3Client } from '../lib/aws/clients.js';
-import { newRunId } from '../lib/aws/run-ledger.js';
-import { type RunOutputKeys, runOutputKeys } from '../lib/aws/run-outputs.js';
 import { config } from '../lib/config.js';
 import { POLICIES, type Policy } from '../lib/matching/types.js';
-import { runMatchingJob } from '../lib/matching-job.js';
+import { runMatchingJob } from '../lib/runs/job.js';
+import { newRunId } from '../lib/runs/ledger.js';
+import { type RunOutputKeys, runOutputKeys } from '../lib/runs/outputs.js';
 import { EmbeddedDocumentStore } from '../lib/store/embedded-store.js';
 import { emitResult } from './child-process.js';
 import type { E2eMeasurement, E2eRun } from './e2e-types.js';

@@ -12,8 +12,8 @@
 import { isDeepStrictEqual, parseArgs } from 'node:util';
 import type { Document } from 'mongodb';
 import { Account } from '../lib/account.js';
-import { getAccountActions } from '../lib/actions-summary.js';
 import { EmbeddedDocumentStore } from '../lib/store/embedded-store.js';
+import { getAccountActions } from '../lib/summary/index.js';
 import { emitResult } from './child-process.js';
 import { flatteningAccountActionsPipeline } from './flatten-summary.js';
 import { settleHeap } from './memory.js';

@@ -174,7 +174,7 @@ function renderE2e(report: BenchReport): string {
   return [
     `## End to end: ${sizeLabel(e.size)} accruals × ${sizeLabel(e.size)} payments, ${e.policy}`,
     '',
-    `Embedded store (NDJSON files) → \`runMatchingJob\` (lib/matching-job.ts) → S3 emulator. Median of ${e.runs.length} run(s):`,
+    `Embedded store (NDJSON files) → \`runMatchingJob\` (lib/runs/job.ts) → S3 emulator. Median of ${e.runs.length} run(s):`,
     `totals ${e.runs.map((r) => ms(r.totalMs)).join(', ')} ms.`,
     '',
     table(
@@ -304,7 +304,7 @@ function renderInitProfile(report: BenchReport): string {
 }
 
 const SUMMARY_PIPELINE_LABEL: Record<SummaryPipeline, string> = {
-  'per-session': 'per session (lib/actions-summary.ts)',
+  'per-session': 'per session (lib/summary/)',
   flattening: 'flattening baseline',
 };
 
@@ -351,7 +351,7 @@ function renderSummary(report: BenchReport): string {
   return [
     '## Actions summary: one account, embedded store',
     '',
-    '`getAccountActions(store, number)` of lib/actions-summary.ts, which counts and dates each action type session by',
+    '`getAccountActions(store, number)` of lib/summary/, which counts and dates each action type session by',
     'session, against the flattening baseline (bench/flatten-summary.ts, the previous pipeline: every session’s actions',
     'are first appended to one array with `$reduce` + `$concatArrays`, then each type is counted over it), run through',
     "`store.aggregate('Account', pipeline)`. Each row is a fresh process that builds one account document before any",
@@ -432,7 +432,7 @@ function renderMethod(report: BenchReport): string {
     '  wrapping the three dependencies: read = wall time while a store cursor `next()` is pending (file load,',
     '  EJSON parse, sort, streaming), write = time inside `ResultsBucket.upload` (serialising chunks and the',
     '  multipart upload), ledger = the run-ledger transitions, match = the remainder. Peak RSS as above.',
-    "- **Bundles.** Each functions/*.ts built with esbuild's JS API: `BUNDLE_OPTIONS` (lib/build-options.ts)",
+    "- **Bundles.** Each functions/*.ts built with esbuild's JS API: `BUNDLE_OPTIONS` (scripts/build-options.ts)",
     '  plus serverless.yml `custom.esbuild`: `sourcemap`, `sourcesContent`, `exclude` as `external` (what serverless-esbuild does)',
     '  and its `plugins` file called for a deployed stage. Size = the minified `.mjs` (the map is a separate',
     '  file). Init = `performance.now()` around `await import(bundle)` in a fresh plain Node process (no tsx) with',

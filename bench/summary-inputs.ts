@@ -1,4 +1,4 @@
-import { ACTION_TYPES } from '../lib/actions-summary.js';
+import { ACTION_TYPES } from '../lib/summary/index.js';
 import { createRandom } from './random.js';
 import type { SummaryEntry } from './summary-types.js';
 

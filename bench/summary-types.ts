@@ -1,5 +1,5 @@
 /**
- * The actions-summary measurement: `per-session` is the pipeline of lib/actions-summary.ts,
+ * The actions-summary measurement: `per-session` is the pipeline of lib/summary/,
  * `flattening` the baseline of bench/flatten-summary.ts (all sessions' actions concatenated first).
  */
 export const SUMMARY_PIPELINES = ['per-session', 'flattening'] as const;

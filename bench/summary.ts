@@ -121,7 +121,7 @@ function summaryArgs(pipeline: SummaryPipeline, shape: SummaryShape, runs: numbe
 }
 
 /**
- * The actions-summary section: for each account shape, the pipeline of lib/actions-summary.ts and
+ * The actions-summary section: for each account shape, the pipeline of lib/summary/ and
  * then the flattening baseline, each in a fresh process on the same generated account. Throws as
  * soon as the two return different summaries.
  */

@@ -1,8 +1,8 @@
 import type { Document } from 'mongodb';
-import { ResultsBucket } from '../lib/aws/results-bucket.js';
-import { type MatchingRun, RunLedger } from '../lib/aws/run-ledger.js';
-import type { RunOutputKeys } from '../lib/aws/run-outputs.js';
 import type { MatchStats } from '../lib/matching/types.js';
+import { type MatchingRun, RunLedger } from '../lib/runs/ledger.js';
+import type { RunOutputKeys } from '../lib/runs/outputs.js';
+import { ResultsBucket } from '../lib/runs/results-bucket.js';
 import type { DocumentStore, FindOptions } from '../lib/store/document-store.js';
 import { PhaseClock } from './phase-clock.js';
 

@@ -1,5 +1,1 @@
-import { httpHandler } from '../lib/http/http-handler.js';
-import { createMatchingRunRoute } from '../lib/http/matching-run-routes.js';
-import { createMatchingRunRequest } from '../lib/http/schemas.js';
-
-export const handler = httpHandler(createMatchingRunRequest, createMatchingRunRoute);
+export { createMatchingRunHandler as handler } from '../lib/http/matching-run-routes.js';

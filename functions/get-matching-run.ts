@@ -1,5 +1,1 @@
-import { httpHandler } from '../lib/http/http-handler.js';
-import { getMatchingRunRoute } from '../lib/http/matching-run-routes.js';
-import { getMatchingRunRequest } from '../lib/http/schemas.js';
-
-export const handler = httpHandler(getMatchingRunRequest, getMatchingRunRoute);
+export { getMatchingRunHandler as handler } from '../lib/http/matching-run-routes.js';

@@ -1,3 +1,3 @@
-import { matchingWorkerHandler } from '../lib/matching-worker.js';
+import { matchingWorkerHandler } from '../lib/runs/workers/matching-worker.js';
 
 export const handler = matchingWorkerHandler();

@@ -1,3 +1,3 @@
-import { paymentsImportedWorkerHandler } from '../lib/payments-imported-worker.js';
+import { paymentsImportedWorkerHandler } from '../lib/runs/workers/payments-imported-worker.js';
 
 export const handler = paymentsImportedWorkerHandler();

@@ -51,7 +51,7 @@ export const configSchema = z.object({
         .map((origin) => origin.trim())
         .filter((origin) => origin.length > 0),
     ),
-  /** The worker stops this long before its Lambda time limit; unset: lib/matching-job.ts's default. */
+  /** The worker stops this long before its Lambda time limit; unset: lib/runs/job.ts's default. */
   WORKER_SAFETY_MARGIN_MS: optionalMillis,
   /**
    * A run `running` for longer than this is presumed orphaned (its worker crashed or was killed) and
@@ -67,7 +67,7 @@ export const configSchema = z.object({
     .int()
     .positive()
     .default(DEFAULT_QUEUED_RUN_STALE_AFTER_SECONDS),
-  /** Set to `true` by serverless-offline: no Lambda retries there (see lib/matching-worker.ts). */
+  /** Set to `true` by serverless-offline: no Lambda retries there (see lib/runs/workers/matching-worker.ts). */
   IS_OFFLINE: z
     .string()
     .optional()

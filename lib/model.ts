@@ -10,7 +10,7 @@
  *
  * Minification: `this.name` is the class's runtime name, which esbuild renames when minifying
  * unless `keepNames` is on. The production bundle options ({@link BUNDLE_OPTIONS} in
- * `lib/build-options.ts`) set it, and a test bundles this module with exactly those options.
+ * `scripts/build-options.ts`) set it, and a test bundles this module with exactly those options.
  *
  * @example
  * ```ts

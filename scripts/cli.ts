@@ -15,12 +15,12 @@ import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import type { Document } from 'mongodb';
 import { Account } from '../lib/account.js';
-import { type AccountActions, getAccountActions, listAccountActions } from '../lib/actions-summary.js';
 import { AppError } from '../lib/errors.js';
-import { UNPARTITIONABLE_FIELDS } from '../lib/events.js';
 import { matchPayments, resultJsonChunks } from '../lib/matching/index.js';
 import { DEFAULT_POLICY, POLICIES, type Policy } from '../lib/matching/types.js';
+import { UNPARTITIONABLE_FIELDS } from '../lib/runs/request.js';
 import { EmbeddedDocumentStore, readDocumentsFile } from '../lib/store/index.js';
+import { type AccountActions, getAccountActions, listAccountActions } from '../lib/summary/index.js';
 
 /** A problem with how the command was called: reported on one line, exit code 2. */
 class UsageError extends Error {}

@@ -10,8 +10,8 @@ import s3rverAccount from 's3rver/lib/models/account.js';
 import { LOCAL_CREDENTIALS } from '../lib/aws/client-cache.js';
 import { createDynamoClient } from '../lib/aws/dynamodb-client.js';
 import { createS3Client } from '../lib/aws/s3-client.js';
-import { createTables, type TableNames } from '../lib/aws/tables.js';
 import { config } from '../lib/config.js';
+import { createTables, type TableNames } from './tables.js';
 
 /**
  * Local DynamoDB (dynalite, in memory) and S3 (s3rver, files in a temp dir) emulators, served in

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { LOCAL_CREDENTIALS } from '../lib/aws/client-cache.js';
 import { config } from '../lib/config.js';
-import { type DemoDataOptions, writeDemoData } from '../lib/store/demo-data.js';
+import { type DemoDataOptions, writeDemoData } from './demo-data.js';
 import { type Emulators, startEmulators } from './emulators.js';
 
 /**

@@ -3,13 +3,13 @@ import { parseArgs } from 'node:util';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { LOCAL_CREDENTIALS } from '../lib/aws/client-cache.js';
 import { config } from '../lib/config.js';
+import { derivedRunId } from '../lib/runs/run-id.js';
 import {
   PAYMENTS_IMPORTED_DETAIL_TYPE,
   PAYMENTS_IMPORTED_SOURCE,
   type PaymentsImportedEvent,
   paymentsImportedDetailSchema,
-} from '../lib/events.js';
-import { derivedRunId } from '../lib/matching-runs.js';
+} from '../lib/runs/workers/events.js';
 import { localFunctionName, STACK_STATE_FILE, type StackState } from './local-stack.js';
 
 /**

@@ -1,13 +1,13 @@
 import fc from 'fast-check';
 import type { Document } from 'mongodb';
 import { describe, expect, it } from 'vitest';
+import { EmbeddedDocumentStore } from '../lib/store/index.js';
 import {
   type AccountActions,
   accountActionsPipeline,
   actionsPagePipeline,
   listAccountActions,
-} from '../lib/actions-summary.js';
-import { EmbeddedDocumentStore } from '../lib/store/index.js';
+} from '../lib/summary/index.js';
 import { referencePage, referenceSummaries } from './support/reference-summary.js';
 import { PipelineOnlyStore, runPipeline } from './support/run-pipeline.js';
 

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { EJSON } from 'bson';
 import type { Document } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ValidationError } from '../lib/errors.js';
+import { EmbeddedDocumentStore } from '../lib/store/index.js';
 import {
   ACTION_TYPES,
   type AccountActions,
@@ -12,9 +14,7 @@ import {
   getAccountActions,
   listAccountActions,
   MAX_ACTIONS_CURSOR_LENGTH,
-} from '../lib/actions-summary.js';
-import { ValidationError } from '../lib/errors.js';
-import { EmbeddedDocumentStore } from '../lib/store/index.js';
+} from '../lib/summary/index.js';
 import {
   ALL_ACCOUNTS,
   ALL_ZERO,

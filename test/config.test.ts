@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { describeConfig, loadConfig, redactMongoUri, resetConfig } from '../lib/config.js';
-import { productionWorkerDeps } from '../lib/matching-worker.js';
-import { productionPaymentsImportedWorkerDeps } from '../lib/payments-imported-worker.js';
+import { productionWorkerDeps } from '../lib/runs/workers/matching-worker.js';
+import { productionPaymentsImportedWorkerDeps } from '../lib/runs/workers/payments-imported-worker.js';
 
 describe('configuration', () => {
   it('applies defaults for local runs', () => {

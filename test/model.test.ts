@@ -5,8 +5,8 @@ import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Account } from '../lib/account.js';
-import { BUNDLE_OPTIONS } from '../lib/build-options.js';
 import { collectionName, Model } from '../lib/model.js';
+import { BUNDLE_OPTIONS } from '../scripts/build-options.js';
 
 class paymentOrder extends Model {}
 class premiumAccount extends Account {}

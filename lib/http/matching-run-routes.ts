@@ -1,9 +1,10 @@
-import { ResultsBucket } from '../aws/results-bucket.js';
-import { newRunId, RunLedger } from '../aws/run-ledger.js';
 import { config } from '../config.js';
-import { LambdaWorkerDispatcher, MatchingRuns, runPath } from '../matching-runs.js';
-import type { RouteHandler } from './http-handler.js';
-import type { createMatchingRunRequest, getMatchingRunRequest } from './schemas.js';
+import { LambdaWorkerDispatcher } from '../runs/dispatcher.js';
+import { newRunId, RunLedger } from '../runs/ledger.js';
+import { ResultsBucket } from '../runs/results-bucket.js';
+import { MatchingRuns, runPath } from '../runs/service.js';
+import { httpHandler } from './http-handler.js';
+import { createMatchingRunRequest, getMatchingRunRequest } from './schemas.js';
 
 let service: MatchingRuns | undefined;
 
@@ -20,10 +21,7 @@ export function matchingRuns(): MatchingRuns {
 }
 
 /** `POST /matching-runs`: 202 with the run id, its URL and `Location`; same answer for a repeated Idempotency-Key. */
-export const createMatchingRunRoute: RouteHandler<typeof createMatchingRunRequest> = async ({
-  headers,
-  body,
-}) => {
+export const createMatchingRunHandler = httpHandler(createMatchingRunRequest, async ({ headers, body }) => {
   const started = await matchingRuns().start({
     ...body,
     ...(headers['idempotency-key'] === undefined ? {} : { idempotencyKey: headers['idempotency-key'] }),
@@ -33,10 +31,10 @@ export const createMatchingRunRoute: RouteHandler<typeof createMatchingRunReques
     headers: { Location: runPath(started.runId) },
     body: { runId: started.runId, status: started.status, url: started.url },
   };
-};
+});
 
 /** `GET /matching-runs/{runId}`: status, stats, error and outputs (presigned URLs once succeeded). */
-export const getMatchingRunRoute: RouteHandler<typeof getMatchingRunRequest> = async ({ path }) => ({
+export const getMatchingRunHandler = httpHandler(getMatchingRunRequest, async ({ path }) => ({
   status: 200,
   body: await matchingRuns().describe(path.runId),
-});
+}));

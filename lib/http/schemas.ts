@@ -1,13 +1,9 @@
 import * as z from 'zod';
 import { Account } from '../account.js';
-import {
-  DEFAULT_ACTIONS_PAGE_LIMIT,
-  MAX_ACTIONS_PAGE_LIMIT,
-  parseActionsCursor,
-} from '../actions-summary.js';
-import { runIdSchema } from '../aws/run-id.js';
 import { ValidationError } from '../errors.js';
-import { partitionFieldSchema, policySchema } from '../events.js';
+import { partitionFieldSchema, policySchema } from '../runs/request.js';
+import { runIdSchema } from '../runs/run-id.js';
+import { DEFAULT_ACTIONS_PAGE_LIMIT, MAX_ACTIONS_PAGE_LIMIT, parseActionsCursor } from '../summary/index.js';
 
 /**
  * Request schemas of the HTTP routes. Everything a request contributes to a query is a string,

@@ -1,6 +1,6 @@
-import { cacheUntilRejected } from '../cache-until-rejected.js';
 import { type Config, config } from '../config.js';
 import { ServiceUnavailableError } from '../errors.js';
+import { cacheUntilRejected } from './cache-until-rejected.js';
 import type { DocumentStore } from './document-store.js';
 import { EmbeddedDocumentStore } from './embedded-store.js';
 

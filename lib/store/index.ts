@@ -1,7 +1,7 @@
 /**
  * The document store: one small interface (`DocumentStore`) with a MongoDB and an embedded
  * (mingo) implementation, the per-container factory, Extended JSON file reading, the indexes the
- * queries rely on, and demo data.
+ * queries rely on.
  */
 
 export {
@@ -16,14 +16,6 @@ export {
   MONGO_APP_NAME,
   MONGO_MAX_POOL_SIZE,
 } from './connect-mongo.js';
-export {
-  DEMO_DEFAULTS,
-  type DemoData,
-  type DemoDataOptions,
-  generateDemoData,
-  type WrittenCollection,
-  writeDemoData,
-} from './demo-data.js';
 export type { DocumentStore, FindOptions, SortSpec } from './document-store.js';
 export {
   DocumentsFileError,

@@ -1,5 +1,5 @@
 import type { Document } from 'mongodb';
-import { cacheUntilRejected } from '../cache-until-rejected.js';
+import { cacheUntilRejected } from './cache-until-rejected.js';
 import type { DocumentStore, FindOptions } from './document-store.js';
 
 /**

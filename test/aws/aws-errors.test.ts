@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { AwsDependencyError, isOutage, toAppError } from '../../lib/aws/aws-errors.js';
+import { ConflictError, ServiceUnavailableError } from '../../lib/errors.js';
 import {
   describeFailure,
   MAX_FAILURE_REASON_LENGTH,
   sanitizeFailureReason,
-} from '../../lib/aws/failure-reason.js';
-import { ConflictError, ServiceUnavailableError } from '../../lib/errors.js';
+} from '../../lib/runs/failure-reason.js';
 
 function awsError(name: string, httpStatusCode: number): Error {
   return Object.assign(new Error(`${name} happened`), { name, $metadata: { httpStatusCode } });

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { dynamoDocumentClient, s3Client } from '../../lib/aws/clients.js';
-import { ResultsBucket } from '../../lib/aws/results-bucket.js';
-import { newRunId, RunLedger } from '../../lib/aws/run-ledger.js';
 import { loadConfig } from '../../lib/config.js';
 import { ServiceUnavailableError } from '../../lib/errors.js';
+import { newRunId, RunLedger } from '../../lib/runs/ledger.js';
+import { ResultsBucket } from '../../lib/runs/results-bucket.js';
 import { closedEndpoint, useEmulators } from '../support/emulators.js';
 
 async function timed<T>(promise: Promise<T>): Promise<{ error: unknown; ms: number }> {

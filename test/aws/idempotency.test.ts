@@ -3,13 +3,13 @@ import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { dynamoClient } from '../../lib/aws/clients.js';
+import { type Config, loadConfig } from '../../lib/config.js';
+import { ConflictError, ServiceUnavailableError } from '../../lib/errors.js';
 import {
   idempotencyConfig,
   idempotencyErrorToAppError,
   idempotencyPersistenceLayer,
-} from '../../lib/aws/idempotency.js';
-import { type Config, loadConfig } from '../../lib/config.js';
-import { ConflictError, ServiceUnavailableError } from '../../lib/errors.js';
+} from '../../lib/runs/workers/idempotency.js';
 import { closedEndpoint, useEmulators } from '../support/emulators.js';
 
 type Event = { id: string; detail: { importId: string } };

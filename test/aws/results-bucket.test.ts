@@ -1,14 +1,14 @@
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { s3Client } from '../../lib/aws/clients.js';
+import { ValidationError } from '../../lib/errors.js';
 import {
   MAX_PRESIGN_TTL_SECONDS,
   ResultsBucket,
   runOutputKeys,
   UPLOAD_PART_SIZE,
-} from '../../lib/aws/results-bucket.js';
-import { newRunId } from '../../lib/aws/run-id.js';
-import { ValidationError } from '../../lib/errors.js';
+} from '../../lib/runs/results-bucket.js';
+import { newRunId } from '../../lib/runs/run-id.js';
 import { useEmulators } from '../support/emulators.js';
 
 /** Records the S3 operations a client sends, with their request headers. */

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isRunId, newRunId, runIdSchema } from '../../lib/aws/run-id.js';
+import { isRunId, newRunId, runIdSchema } from '../../lib/runs/run-id.js';
 
 describe('run ids', () => {
   it('are 26 URL-safe characters that pass isRunId and the zod schema', () => {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_FAILURE_REASON_LENGTH } from '../../lib/aws/failure-reason.js';
-import { type NewMatchingRun, newRunId, type RunLedger } from '../../lib/aws/run-ledger.js';
-import { runOutputKeys } from '../../lib/aws/run-outputs.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.js';
 import type { MatchStats } from '../../lib/matching/types.js';
+import { MAX_FAILURE_REASON_LENGTH } from '../../lib/runs/failure-reason.js';
+import { type NewMatchingRun, newRunId, type RunLedger } from '../../lib/runs/ledger.js';
+import { runOutputKeys } from '../../lib/runs/outputs.js';
 import { useEmulators } from '../support/emulators.js';
 
 const stats: MatchStats = {

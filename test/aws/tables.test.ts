@@ -9,7 +9,7 @@ import {
   idempotencyTableDefinition,
   RUNS_TABLE_KEY,
   runsTableDefinition,
-} from '../../lib/aws/tables.js';
+} from '../../scripts/tables.js';
 import { useEmulators } from '../support/emulators.js';
 
 describe('table definitions', () => {

@@ -17,9 +17,9 @@ import {
   toSummaryEntries,
 } from '../../bench/summary-inputs.js';
 import type { SummaryMeasurement, SummaryPipeline } from '../../bench/summary-types.js';
-import { getAccountActions } from '../../lib/actions-summary.js';
 import { matchRecords } from '../../lib/matching/index.js';
 import { EmbeddedDocumentStore } from '../../lib/store/embedded-store.js';
+import { getAccountActions } from '../../lib/summary/index.js';
 import { workedExample } from '../fixtures/worked-example.js';
 import { wellFormedXml } from './xml.js';
 

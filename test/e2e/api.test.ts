@@ -2,9 +2,7 @@ import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import type { Document } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getAccountActions, listAccountActions } from '../../lib/actions-summary.js';
 import { LOCAL_CREDENTIALS } from '../../lib/aws/clients.js';
-import { newRunId } from '../../lib/aws/run-id.js';
 import {
   type MatchOptions,
   type MatchResult,
@@ -13,9 +11,10 @@ import {
   toMatchResult,
   unmatchedPaymentsCsvChunks,
 } from '../../lib/matching/index.js';
-import { inputSort } from '../../lib/matching-job.js';
-import { derivedRunId } from '../../lib/matching-runs.js';
+import { inputSort } from '../../lib/runs/job.js';
+import { derivedRunId, newRunId } from '../../lib/runs/run-id.js';
 import { EmbeddedDocumentStore } from '../../lib/store/embedded-store.js';
+import { getAccountActions, listAccountActions } from '../../lib/summary/index.js';
 import { readYaml } from '../http/yaml.js';
 import { paymentsImported } from '../support/events.js';
 import { type Stack, startStack } from '../support/offline.js';

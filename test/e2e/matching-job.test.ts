@@ -3,21 +3,23 @@ import { GetObjectCommand } from '@aws-sdk/client-s3';
 import type { Document } from 'mongodb';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { dynamoDocumentClient, LOCAL_CREDENTIALS } from '../../lib/aws/clients.js';
-import { ResultsBucket } from '../../lib/aws/results-bucket.js';
-import { newRunId, RunLedger } from '../../lib/aws/run-ledger.js';
-import { runOutputKeys } from '../../lib/aws/run-outputs.js';
 import { loadConfig } from '../../lib/config.js';
 import { ConflictError, NotFoundError, ServiceUnavailableError } from '../../lib/errors.js';
 import { type MatchOptions, matchPayments, toMatchResult } from '../../lib/matching/index.js';
-import { inputSort, runMatchingJob } from '../../lib/matching-job.js';
-import { derivedRunId, MatchingRuns, type WorkerDispatcher } from '../../lib/matching-runs.js';
-import { createMatchingWorker } from '../../lib/matching-worker.js';
+import type { WorkerDispatcher } from '../../lib/runs/dispatcher.js';
+import { inputSort, runMatchingJob } from '../../lib/runs/job.js';
+import { newRunId, RunLedger } from '../../lib/runs/ledger.js';
+import { runOutputKeys } from '../../lib/runs/outputs.js';
+import { ResultsBucket } from '../../lib/runs/results-bucket.js';
+import { derivedRunId } from '../../lib/runs/run-id.js';
+import { MatchingRuns } from '../../lib/runs/service.js';
+import { createMatchingWorker } from '../../lib/runs/workers/matching-worker.js';
 import {
   createPaymentsImportedWorker,
   type PaymentsImportedWorkerDeps,
-} from '../../lib/payments-imported-worker.js';
-import { generateDemoData } from '../../lib/store/demo-data.js';
+} from '../../lib/runs/workers/payments-imported-worker.js';
 import { EmbeddedDocumentStore } from '../../lib/store/embedded-store.js';
+import { generateDemoData } from '../../scripts/demo-data.js';
 import { lambdaContext } from '../http/request-events.js';
 import { closedEndpoint, useEmulators } from '../support/emulators.js';
 import { paymentsImported } from '../support/events.js';

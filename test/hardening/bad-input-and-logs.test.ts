@@ -1,10 +1,9 @@
 import type { Document } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { accountActionsPipeline, actionsPagePipeline } from '../../lib/actions-summary.js';
-import { newRunId } from '../../lib/aws/run-id.js';
-import { inputSort } from '../../lib/matching-job.js';
-import { derivedRunId } from '../../lib/matching-runs.js';
-import { generateDemoData } from '../../lib/store/demo-data.js';
+import { inputSort } from '../../lib/runs/job.js';
+import { derivedRunId, newRunId } from '../../lib/runs/run-id.js';
+import { accountActionsPipeline, actionsPagePipeline } from '../../lib/summary/index.js';
+import { generateDemoData } from '../../scripts/demo-data.js';
 import {
   type MongoWireDouble,
   type ReceivedCommand,

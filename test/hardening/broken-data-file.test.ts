@@ -2,9 +2,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newRunId } from '../../lib/aws/run-id.js';
 import { resetConfig } from '../../lib/config.js';
 import type { HttpLambdaHandler } from '../../lib/http/http-handler.js';
+import { newRunId } from '../../lib/runs/run-id.js';
 import { resetDocumentStore } from '../../lib/store/get-document-store.js';
 import { captureOutput, httpEvent, lambdaContext, structured } from '../http/request-events.js';
 

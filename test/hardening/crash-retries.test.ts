@@ -1,19 +1,19 @@
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it, vi } from 'vitest';
 import { dynamoDocumentClient, LOCAL_CREDENTIALS } from '../../lib/aws/clients.js';
-import { ResultsBucket } from '../../lib/aws/results-bucket.js';
-import { newRunId, RunLedger } from '../../lib/aws/run-ledger.js';
-import { RUN_OUTPUTS_PREFIX, runOutputKeys } from '../../lib/aws/run-outputs.js';
 import { ServiceUnavailableError } from '../../lib/errors.js';
-import { runMatchingJob } from '../../lib/matching-job.js';
-import { derivedRunId } from '../../lib/matching-runs.js';
-import { createMatchingWorker, type WorkerDeps } from '../../lib/matching-worker.js';
+import { runMatchingJob } from '../../lib/runs/job.js';
+import { newRunId, RunLedger } from '../../lib/runs/ledger.js';
+import { RUN_OUTPUTS_PREFIX, runOutputKeys } from '../../lib/runs/outputs.js';
+import { ResultsBucket } from '../../lib/runs/results-bucket.js';
+import { derivedRunId } from '../../lib/runs/run-id.js';
+import { createMatchingWorker, type WorkerDeps } from '../../lib/runs/workers/matching-worker.js';
 import {
   createPaymentsImportedWorker,
   type PaymentsImportedWorkerDeps,
-} from '../../lib/payments-imported-worker.js';
-import { generateDemoData } from '../../lib/store/demo-data.js';
+} from '../../lib/runs/workers/payments-imported-worker.js';
 import { EmbeddedDocumentStore } from '../../lib/store/embedded-store.js';
+import { generateDemoData } from '../../scripts/demo-data.js';
 import { lambdaContext } from '../http/request-events.js';
 import { useEmulators } from '../support/emulators.js';
 import { paymentsImported } from '../support/events.js';

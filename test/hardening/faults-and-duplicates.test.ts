@@ -5,9 +5,6 @@ import { EJSON } from 'bson';
 import type { Document } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Client, dynamoDocumentClient } from '../../lib/aws/clients.js';
-import { MAX_PRESIGN_TTL_SECONDS, ResultsBucket } from '../../lib/aws/results-bucket.js';
-import { newRunId, RunLedger } from '../../lib/aws/run-ledger.js';
-import { RUN_OUTPUTS_PREFIX, runOutputKeys } from '../../lib/aws/run-outputs.js';
 import { loadConfig } from '../../lib/config.js';
 import {
   type MatchOptions,
@@ -17,10 +14,13 @@ import {
   toMatchResult,
   unmatchedPaymentsCsvChunks,
 } from '../../lib/matching/index.js';
-import { inputSort } from '../../lib/matching-job.js';
-import { derivedRunId } from '../../lib/matching-runs.js';
-import { writeDemoData } from '../../lib/store/demo-data.js';
+import { inputSort } from '../../lib/runs/job.js';
+import { newRunId, RunLedger } from '../../lib/runs/ledger.js';
+import { RUN_OUTPUTS_PREFIX, runOutputKeys } from '../../lib/runs/outputs.js';
+import { MAX_PRESIGN_TTL_SECONDS, ResultsBucket } from '../../lib/runs/results-bucket.js';
+import { derivedRunId } from '../../lib/runs/run-id.js';
 import { EmbeddedDocumentStore } from '../../lib/store/embedded-store.js';
+import { writeDemoData } from '../../scripts/demo-data.js';
 import { listKeys } from '../support/instrumented.js';
 import { type Stack, startStack } from '../support/offline.js';
 import { asJson, paymentsImported, type StackClient, stackClient } from '../support/stack-client.js';

@@ -5,8 +5,6 @@ import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { EJSON } from 'bson';
 import type { Document } from 'mongodb';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { newRunId } from '../../lib/aws/run-ledger.js';
-import { RUN_OUTPUTS_PREFIX, runOutputKeys } from '../../lib/aws/run-outputs.js';
 import {
   type MatchResult,
   matchesCsvChunks,
@@ -14,15 +12,19 @@ import {
   toMatchResult,
   unmatchedPaymentsCsvChunks,
 } from '../../lib/matching/index.js';
-import { inputSort, runMatchingJob } from '../../lib/matching-job.js';
-import { derivedRunId, MatchingRuns, type WorkerDispatcher } from '../../lib/matching-runs.js';
-import { createMatchingWorker } from '../../lib/matching-worker.js';
+import type { WorkerDispatcher } from '../../lib/runs/dispatcher.js';
+import { inputSort, runMatchingJob } from '../../lib/runs/job.js';
+import { newRunId } from '../../lib/runs/ledger.js';
+import { RUN_OUTPUTS_PREFIX, runOutputKeys } from '../../lib/runs/outputs.js';
+import { derivedRunId } from '../../lib/runs/run-id.js';
+import { MatchingRuns } from '../../lib/runs/service.js';
+import { createMatchingWorker } from '../../lib/runs/workers/matching-worker.js';
 import {
   createPaymentsImportedWorker,
   type PaymentsImportedWorkerDeps,
-} from '../../lib/payments-imported-worker.js';
-import { generateDemoData } from '../../lib/store/demo-data.js';
+} from '../../lib/runs/workers/payments-imported-worker.js';
 import { EmbeddedDocumentStore } from '../../lib/store/embedded-store.js';
+import { generateDemoData } from '../../scripts/demo-data.js';
 import { lambdaContext } from '../http/request-events.js';
 import { useEmulators } from '../support/emulators.js';
 import { paymentsImported } from '../support/events.js';

@@ -1,13 +1,13 @@
 import { describe, expect, it, vi } from 'vitest';
 import { dynamoDocumentClient } from '../../lib/aws/clients.js';
-import { ResultsBucket } from '../../lib/aws/results-bucket.js';
-import { newRunId, RunLedger } from '../../lib/aws/run-ledger.js';
-import { RUN_OUTPUTS_PREFIX, runOutputKeys } from '../../lib/aws/run-outputs.js';
 import { ServiceUnavailableError } from '../../lib/errors.js';
-import { runMatchingJob } from '../../lib/matching-job.js';
-import { MatchingRuns } from '../../lib/matching-runs.js';
-import { generateDemoData } from '../../lib/store/demo-data.js';
+import { runMatchingJob } from '../../lib/runs/job.js';
+import { newRunId, RunLedger } from '../../lib/runs/ledger.js';
+import { RUN_OUTPUTS_PREFIX, runOutputKeys } from '../../lib/runs/outputs.js';
+import { ResultsBucket } from '../../lib/runs/results-bucket.js';
+import { MatchingRuns } from '../../lib/runs/service.js';
 import { EmbeddedDocumentStore } from '../../lib/store/embedded-store.js';
+import { generateDemoData } from '../../scripts/demo-data.js';
 import { useEmulators } from '../support/emulators.js';
 import { listKeys } from '../support/instrumented.js';
 

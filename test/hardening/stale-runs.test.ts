@@ -1,12 +1,13 @@
 import { describe, expect, it, vi } from 'vitest';
-import { ResultsBucket } from '../../lib/aws/results-bucket.js';
-import { newRunId, type RunLedgerOptions } from '../../lib/aws/run-ledger.js';
 import { DEFAULT_RUN_STALE_AFTER_SECONDS, loadConfig } from '../../lib/config.js';
 import { ConflictError } from '../../lib/errors.js';
-import { derivedRunId, MatchingRuns } from '../../lib/matching-runs.js';
-import { createPaymentsImportedWorker } from '../../lib/payments-imported-worker.js';
-import { generateDemoData } from '../../lib/store/demo-data.js';
+import { newRunId, type RunLedgerOptions } from '../../lib/runs/ledger.js';
+import { ResultsBucket } from '../../lib/runs/results-bucket.js';
+import { derivedRunId } from '../../lib/runs/run-id.js';
+import { MatchingRuns } from '../../lib/runs/service.js';
+import { createPaymentsImportedWorker } from '../../lib/runs/workers/payments-imported-worker.js';
 import { EmbeddedDocumentStore } from '../../lib/store/embedded-store.js';
+import { generateDemoData } from '../../scripts/demo-data.js';
 import { lambdaContext } from '../http/request-events.js';
 import { readYaml } from '../http/yaml.js';
 import { useEmulators } from '../support/emulators.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { httpHandler } from '../../lib/http/http-handler.js';
-import { redactSecrets } from '../../lib/redact.js';
+import { redactSecrets } from '../../lib/logger.js';
 import { captureOutput, httpEvent, lambdaContext } from './request-events.js';
 
 const jsonHeaders = { 'content-type': 'application/json' };

@@ -1,13 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
-import { newRunId } from '../../lib/aws/run-id.js';
 import {
   createMatchingRunRequest,
   getAccountActionsRequest,
   getMatchingRunRequest,
   listAccountActionsRequest,
 } from '../../lib/http/schemas.js';
-import { derivedRunId } from '../../lib/matching-runs.js';
+import { derivedRunId, newRunId } from '../../lib/runs/run-id.js';
 
 function firstIssue(schema: z.ZodType, input: unknown): string | undefined {
   const result = schema.safeParse(input);

@@ -1,8 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Document } from 'mongodb';
 import { describe, expect, it, vi } from 'vitest';
-import { ResultsBucket } from '../../lib/aws/results-bucket.js';
-import { type MatchingRun, newRunId, type RunLedger } from '../../lib/aws/run-ledger.js';
 import {
   type MatchOutcome,
   type MatchStats,
@@ -14,11 +12,13 @@ import {
   toMatchResult,
   unmatchedPaymentsCsvChunks,
 } from '../../lib/matching/index.js';
-import { inputSort, runMatchingJob } from '../../lib/matching-job.js';
-import { SpilledOutputs } from '../../lib/matching-spill.js';
-import { generateDemoData } from '../../lib/store/demo-data.js';
+import { inputSort, runMatchingJob } from '../../lib/runs/job.js';
+import { type MatchingRun, newRunId, type RunLedger } from '../../lib/runs/ledger.js';
+import { ResultsBucket } from '../../lib/runs/results-bucket.js';
+import { SpilledOutputs } from '../../lib/runs/spill.js';
 import type { DocumentStore } from '../../lib/store/document-store.js';
 import { EmbeddedDocumentStore } from '../../lib/store/embedded-store.js';
+import { generateDemoData } from '../../scripts/demo-data.js';
 
 vi.hoisted(() => {
   process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';

@@ -7,12 +7,12 @@ import { type BuiltBundle, buildFunctionBundles, functionNames } from '../../ben
 import { REPO_ROOT } from '../../bench/child-process.js';
 import { accountActionsEvent, probeBundle, startColdRequestDouble } from '../../bench/cold-request.js';
 import { dynamoDocumentClient } from '../../lib/aws/clients.js';
-import { newRunId, RunLedger } from '../../lib/aws/run-ledger.js';
-import { runOutputKeys } from '../../lib/aws/run-outputs.js';
 import { matchPayments } from '../../lib/matching/index.js';
-import { inputSort } from '../../lib/matching-job.js';
-import { generateDemoData } from '../../lib/store/demo-data.js';
+import { inputSort } from '../../lib/runs/job.js';
+import { newRunId, RunLedger } from '../../lib/runs/ledger.js';
+import { runOutputKeys } from '../../lib/runs/outputs.js';
 import { EmbeddedDocumentStore } from '../../lib/store/embedded-store.js';
+import { generateDemoData } from '../../scripts/demo-data.js';
 import { useEmulators } from '../support/emulators.js';
 
 /**
@@ -51,8 +51,8 @@ describe('what a deployed bundle loads when it initialises', () => {
     // Both run routes share lib/http/matching-run-routes.ts, which builds the ledger, the bucket and the dispatcher.
     ['create-matching-run', ['@aws-sdk/client-dynamodb', '@aws-sdk/client-lambda', '@aws-sdk/client-s3']],
     ['get-matching-run', ['@aws-sdk/client-dynamodb', '@aws-sdk/client-lambda', '@aws-sdk/client-s3']],
-    // The workers use lib/matching-runs.ts only for derivedRunId (or the invocation type): no Lambda
-    // client. They load S3 when a run first writes (lib/aws/output-bucket.ts).
+    // The workers use lib/runs/service.ts only for derivedRunId (or the invocation type): no Lambda
+    // client. They load S3 when a run first writes (lib/runs/output-bucket.ts).
     ['matching-worker', ['@aws-sdk/client-dynamodb']],
     ['payments-imported-worker', ['@aws-sdk/client-dynamodb']],
   ])('%s loads exactly %j', (name, expected) => {

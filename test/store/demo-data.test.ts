@@ -5,8 +5,8 @@ import { EJSON, ObjectId } from 'bson';
 import type { Document } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ValidationError } from '../../lib/errors.js';
-import { type DemoData, generateDemoData, writeDemoData } from '../../lib/store/demo-data.js';
 import { readDocumentsFile } from '../../lib/store/documents-file.js';
+import { type DemoData, generateDemoData, writeDemoData } from '../../scripts/demo-data.js';
 
 const asText = (data: unknown): string => EJSON.stringify(data, { relaxed: false });
 const CANONICAL_TYPES = ['create', 'read', 'update', 'delete'];

@@ -6,8 +6,8 @@ import type { Document } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError, ValidationError } from '../../lib/errors.js';
 import { compareBson } from '../../lib/store/bson-order.js';
-import { writeDemoData } from '../../lib/store/demo-data.js';
 import { DataFileError, EmbeddedDocumentStore } from '../../lib/store/embedded-store.js';
+import { writeDemoData } from '../../scripts/demo-data.js';
 import { describeDocumentStoreContract } from './contract.js';
 
 const directories: string[] = [];

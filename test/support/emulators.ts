@@ -8,9 +8,9 @@ import {
   dynamoDocumentClient,
   resetAwsClients,
 } from '../../lib/aws/clients.js';
-import { idempotencyPersistenceLayer } from '../../lib/aws/idempotency.js';
-import { RunLedger, type RunLedgerOptions } from '../../lib/aws/run-ledger.js';
 import { type Config, loadConfig } from '../../lib/config.js';
+import { RunLedger, type RunLedgerOptions } from '../../lib/runs/ledger.js';
+import { idempotencyPersistenceLayer } from '../../lib/runs/workers/idempotency.js';
 import { type EmulatorOptions, type Emulators, startEmulators } from '../../scripts/emulators.js';
 
 /** What a test file gets from {@link useEmulators}, once `beforeAll` has run. */

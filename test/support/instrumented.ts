@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type { Document } from 'mongodb';
-import { ResultsBucket } from '../../lib/aws/results-bucket.js';
+import { ResultsBucket } from '../../lib/runs/results-bucket.js';
 import type { DocumentStore, FindOptions } from '../../lib/store/document-store.js';
 
 /**

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { DemoDataOptions } from '../../lib/store/demo-data.js';
+import type { DemoDataOptions } from '../../scripts/demo-data.js';
 import type { Emulators } from '../../scripts/emulators.js';
 import { type FunctionKey, localFunctionName, startLocalStack } from '../../scripts/local-stack.js';
 
@@ -16,7 +16,7 @@ import { type FunctionKey, localFunctionName, startLocalStack } from '../../scri
 export interface StackOptions {
   /** Serve this embedded-store directory as it is, instead of freshly generated demo data. */
   readonly dataDir?: string;
-  /** Sizes and seed of the generated demo data (default: lib/store/demo-data.ts defaults). */
+  /** Sizes and seed of the generated demo data (default: scripts/demo-data.ts defaults). */
   readonly demo?: DemoDataOptions;
   /** Extra environment for the functions (e.g. MONGODB_URI, WORKER_SAFETY_MARGIN_MS). */
   readonly env?: Readonly<Record<string, string>>;

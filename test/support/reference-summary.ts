@@ -1,5 +1,5 @@
 import type { Document } from 'mongodb';
-import type { AccountActions, ActionSummary } from '../../lib/actions-summary.js';
+import type { AccountActions, ActionSummary } from '../../lib/summary/index.js';
 
 /**
  * A plain TypeScript statement of SPEC §2, written without any MongoDB machinery, for property

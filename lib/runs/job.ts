@@ -1,10 +1,7 @@
 import type { Document } from 'mongodb';
-import { isOutage } from './aws/aws-errors.js';
-import type { OutputBucket } from './aws/output-bucket.js';
-import { describeFailure, type MatchingRun, type RunLedger } from './aws/run-ledger.js';
-import { type RunOutputKeys, runOutputKeys } from './aws/run-outputs.js';
-import { ConflictError, NotFoundError } from './errors.js';
-import { logger as defaultLogger } from './logger.js';
+import { isOutage } from '../aws/aws-errors.js';
+import { ConflictError, NotFoundError } from '../errors.js';
+import { logger as defaultLogger } from '../logger.js';
 import {
   type MatchOutcome,
   type MatchStats,
@@ -14,9 +11,12 @@ import {
   type Policy,
   resultJsonChunks,
   unmatchedPaymentsCsvChunks,
-} from './matching/index.js';
-import { SpilledOutputs } from './matching-spill.js';
-import type { DocumentStore, SortSpec } from './store/document-store.js';
+} from '../matching/index.js';
+import type { DocumentStore, SortSpec } from '../store/document-store.js';
+import { describeFailure, type MatchingRun, type RunLedger } from './ledger.js';
+import type { OutputBucket } from './output-bucket.js';
+import { type RunOutputKeys, runOutputKeys } from './outputs.js';
+import { SpilledOutputs } from './spill.js';
 
 /** Collections the matcher reads (SPEC §3). */
 export const ACCRUAL_COLLECTION = 'accrual';

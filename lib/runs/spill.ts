@@ -14,7 +14,7 @@ import {
   resultJsonFrame,
   unmatchedPaymentsCsvChunks,
   unmatchedPaymentsCsvHeader,
-} from './matching/index.js';
+} from '../matching/index.js';
 
 /** Text buffered per file before one synchronous write. */
 const WRITE_BUFFER_CHARS = 256 * 1024;

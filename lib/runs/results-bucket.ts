@@ -2,12 +2,12 @@ import { Readable } from 'node:stream';
 import { DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { AwsDependencyError, awsErrorName, toAppError } from '../aws/aws-errors.js';
+import { s3Client } from '../aws/s3-client.js';
 import { config } from '../config.js';
-import { AwsDependencyError, awsErrorName, toAppError } from './aws-errors.js';
 import type { OutputBucket } from './output-bucket.js';
-import { s3Client } from './s3-client.js';
 
-export { RUN_OUTPUTS_PREFIX, type RunOutputKeys, runOutputKeys } from './run-outputs.js';
+export { RUN_OUTPUTS_PREFIX, type RunOutputKeys, runOutputKeys } from './outputs.js';
 
 /** S3's minimum part size: the smallest buffer that still streams large outputs as multipart. */
 export const UPLOAD_PART_SIZE = 5 * 1024 * 1024;

@@ -1,5 +1,5 @@
 /**
- * What the matching job writes its outputs to: lib/aws/results-bucket.ts `ResultsBucket` in
+ * What the matching job writes its outputs to: lib/runs/results-bucket.ts `ResultsBucket` in
  * production, instrumented buckets in tests. Kept free of SDK imports, so a function can name it
  * without loading the S3 client.
  */

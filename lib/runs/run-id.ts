@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import * as z from 'zod';
 import { ValidationError } from '../errors.js';
 
@@ -49,4 +49,26 @@ export function isRunId(value: unknown): value is string {
 /** Throws ValidationError('runId', …) unless `value` is a run id. */
 export function assertRunId(value: unknown): asserts value is string {
   if (!isRunId(value)) throw new ValidationError('runId', NOT_A_RUN_ID);
+}
+
+/**
+ * The run id for an idempotency key: a SHA-256 of (scope, key) written in the ledger's run-id
+ * alphabet (26 Crockford base32 characters, first one 0-7), so it passes `runIdSchema` and every
+ * repetition of the key lands on the same ledger item, whose conditional create then makes one run.
+ * Unlike `newRunId` it does not sort by time; 125 hash bits make collisions irrelevant.
+ *
+ * @example
+ * ```ts
+ * derivedRunId('event', 'import-2024-05-31'); // same value on every delivery of that import
+ * ```
+ */
+export function derivedRunId(scope: 'http' | 'event', key: string): string {
+  const digest = createHash('sha256').update(scope).update('\0').update(key, 'utf8').digest();
+  let bits = BigInt(`0x${digest.toString('hex')}`) >> 128n; // the top 128 bits are plenty
+  let id = '';
+  for (let i = 0; i < 25; i++) {
+    id = CROCKFORD_BASE32.charAt(Number(bits & 31n)) + id;
+    bits >>= 5n;
+  }
+  return CROCKFORD_BASE32.charAt(Number(bits & 7n)) + id;
 }

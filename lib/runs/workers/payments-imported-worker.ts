@@ -5,13 +5,13 @@ import {
 } from '@aws-lambda-powertools/idempotency';
 import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
 import type { Context } from 'aws-lambda';
-import { idempotencyConfig, idempotencyPersistenceLayer } from './aws/idempotency.js';
-import { config } from './config.js';
+import { config } from '../../config.js';
+import { logger } from '../../logger.js';
+import { DEFAULT_POLICY } from '../../matching/types.js';
+import { runMatchingJob } from '../job.js';
+import { derivedRunId } from '../run-id.js';
 import { type PaymentsImportedDetail, parsePaymentsImportedInput } from './events.js';
-import { logger } from './logger.js';
-import { DEFAULT_POLICY } from './matching/types.js';
-import { runMatchingJob } from './matching-job.js';
-import { derivedRunId } from './matching-runs.js';
+import { idempotencyConfig, idempotencyPersistenceLayer } from './idempotency.js';
 import {
   discardMalformed,
   jobDeps,

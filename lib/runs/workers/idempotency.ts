@@ -6,15 +6,15 @@ import {
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { IdempotencyConfigOptions } from '@aws-lambda-powertools/idempotency/types';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { type Config, config } from '../config.js';
-import { ConflictError } from '../errors.js';
-import { toAppError } from './aws-errors.js';
-import { dynamoClient } from './dynamodb-client.js';
+import { toAppError } from '../../aws/aws-errors.js';
+import { dynamoClient } from '../../aws/dynamodb-client.js';
+import { type Config, config } from '../../config.js';
+import { ConflictError } from '../../errors.js';
 
 /**
  * Powertools idempotency persistence on the IDEMPOTENCY_TABLE, through our cached DynamoDB client
  * so that it honours DYNAMODB_ENDPOINT and the fail-fast timeouts. The table uses Powertools'
- * default attribute names (key `id`, TTL `expiration`, see lib/aws/tables.ts), so none are mapped.
+ * default attribute names (key `id`, TTL `expiration`, see scripts/tables.ts), so none are mapped.
  *
  * @example
  * ```ts

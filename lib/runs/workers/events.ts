@@ -1,39 +1,17 @@
 import * as z from 'zod';
-import { POLICIES } from './matching/types.js';
-import { describeIssues, isEventObject } from './run-invocation.js';
+import { partitionFieldSchema, policySchema } from '../request.js';
+import { describeIssues, isEventObject } from './invocation.js';
 
 /**
  * What the `paymentsImportedWorker` function accepts: the `PaymentsImported` EventBridge event
  * (published after a payment import), and the request fields shared with `POST /matching-runs`.
  * (The asynchronous invocation `POST /matching-runs` sends to `matchingWorker` is in
- * lib/run-invocation.ts.) Every value that later reaches a query, a DynamoDB key or an S3 key is
+ * lib/runs/workers/invocation.ts.) Every value that later reaches a query, a DynamoDB key or an S3 key is
  * validated here first.
  */
 
 export const PAYMENTS_IMPORTED_SOURCE = 'billing.payments';
 export const PAYMENTS_IMPORTED_DETAIL_TYPE = 'PaymentsImported';
-
-/** A matching policy name (SPEC §3). */
-export const policySchema = z.enum(POLICIES, { error: `must be one of ${POLICIES.join(', ')}` });
-
-/** Fields that cannot partition a run: matching orders by them, so every partition would be one date or one record. */
-export const UNPARTITIONABLE_FIELDS: readonly string[] = ['date', 'id', '_id'];
-
-/**
- * A partition field name: a plain top-level field, so it cannot be a `$` operator, a dotted path
- * into another document or anything longer than a sane identifier; and not `date`, `id` or `_id`
- * (a payment can only pay an earlier accrual, and ids are unique: no partition could match).
- * (The command line and `matchPayments` also accept dotted paths; requests and events do not.)
- */
-export const partitionFieldSchema = z
-  .string({ error: 'must be a string' })
-  .regex(
-    /^[A-Za-z_][A-Za-z0-9_]{0,63}$/,
-    'must be a field name: a letter or _, then up to 63 letters, digits or _',
-  )
-  .refine((field) => !UNPARTITIONABLE_FIELDS.includes(field), {
-    error: 'must not be date, id or _id (matching orders by them, so nothing could match)',
-  });
 
 /** The `detail` of a PaymentsImported event. Unknown detail fields are ignored (producers may add some). */
 export const paymentsImportedDetailSchema = z.object({

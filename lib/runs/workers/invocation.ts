@@ -1,9 +1,9 @@
 import * as z from 'zod';
-import { runIdSchema } from './aws/run-id.js';
+import { runIdSchema } from '../run-id.js';
 
 /**
  * The asynchronous invocation `POST /matching-runs` sends to the `matchingWorker` function, and
- * its parser. Kept apart from lib/events.ts so the worker that runs these invocations does not
+ * its parser. Kept apart from lib/runs/workers/events.ts so the worker that runs these invocations does not
  * load the PaymentsImported schemas (cold start: see the README, Lambda sizing).
  */
 

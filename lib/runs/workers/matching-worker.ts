@@ -1,7 +1,7 @@
 import type { Context } from 'aws-lambda';
-import { logger } from './logger.js';
-import { runMatchingJob } from './matching-job.js';
-import { parseMatchingRunInput } from './run-invocation.js';
+import { logger } from '../../logger.js';
+import { runMatchingJob } from '../job.js';
+import { parseMatchingRunInput } from './invocation.js';
 import {
   discardMalformed,
   jobDeps,
@@ -18,7 +18,7 @@ export { productionWorkerDeps, type WorkerDeps, type WorkerResult } from './work
 /**
  * The `matchingWorker` function's logic, independent of Lambda plumbing: the asynchronous
  * invocation `{ kind: 'matching-run', runId }` sent by `POST /matching-runs` runs the job for that
- * run. (PaymentsImported events go to `paymentsImportedWorker`, lib/payments-imported-worker.ts:
+ * run. (PaymentsImported events go to `paymentsImportedWorker`, lib/runs/workers/payments-imported-worker.ts:
  * this module loads neither Powertools idempotency nor the event schemas.) Malformed events are
  * logged and discarded, never thrown, so they are not retried.
  */

@@ -1,13 +1,13 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
+import { toAppError } from '../aws/aws-errors.js';
+import { dynamoDocumentClient } from '../aws/dynamodb-client.js';
 import { config } from '../config.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import { type MatchStats, POLICIES, type Policy } from '../matching/types.js';
-import { toAppError } from './aws-errors.js';
-import { dynamoDocumentClient } from './dynamodb-client.js';
 import { sanitizeFailureReason } from './failure-reason.js';
+import type { RunOutputKeys } from './outputs.js';
 import { assertRunId, isRunId } from './run-id.js';
-import type { RunOutputKeys } from './run-outputs.js';
 
 export { describeFailure, sanitizeFailureReason } from './failure-reason.js';
 export { isRunId, newRunId, runIdSchema } from './run-id.js';

@@ -1,78 +1,16 @@
-import { createHash } from 'node:crypto';
-import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
-import { toAppError } from './aws/aws-errors.js';
-import { lambdaClient } from './aws/lambda-client.js';
-import type { ResultsBucket } from './aws/results-bucket.js';
+import { ConflictError, NotFoundError, ServiceUnavailableError } from '../errors.js';
+import { DEFAULT_POLICY, type MatchStats, type Policy } from '../matching/types.js';
+import type { WorkerDispatcher } from './dispatcher.js';
 import {
   describeFailure,
   type MatchingRun,
   type RunLedger,
   type RunStatus,
   type RunTrigger,
-} from './aws/run-ledger.js';
-import { type RunOutputKeys, runOutputKeys } from './aws/run-outputs.js';
-import { config } from './config.js';
-import { ConflictError, NotFoundError, ServiceUnavailableError } from './errors.js';
-import { DEFAULT_POLICY, type MatchStats, type Policy } from './matching/types.js';
-import type { MatchingRunInvocation } from './run-invocation.js';
-
-const CROCKFORD_BASE32 = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
-
-/**
- * The run id for an idempotency key: a SHA-256 of (scope, key) written in the ledger's run-id
- * alphabet (26 Crockford base32 characters, first one 0-7), so it passes `runIdSchema` and every
- * repetition of the key lands on the same ledger item, whose conditional create then makes one run.
- * Unlike `newRunId` it does not sort by time; 125 hash bits make collisions irrelevant.
- *
- * @example
- * ```ts
- * derivedRunId('event', 'import-2024-05-31'); // same value on every delivery of that import
- * ```
- */
-export function derivedRunId(scope: RunTrigger, key: string): string {
-  const digest = createHash('sha256').update(scope).update('\0').update(key, 'utf8').digest();
-  let bits = BigInt(`0x${digest.toString('hex')}`) >> 128n; // the top 128 bits are plenty
-  let id = '';
-  for (let i = 0; i < 25; i++) {
-    id = CROCKFORD_BASE32.charAt(Number(bits & 31n)) + id;
-    bits >>= 5n;
-  }
-  return CROCKFORD_BASE32.charAt(Number(bits & 7n)) + id;
-}
-
-/** Starts the worker for a run without waiting for it. */
-export interface WorkerDispatcher {
-  dispatch(runId: string): Promise<void>;
-}
-
-/** Dispatches through Lambda's asynchronous invocation (InvocationType 'Event'): 202, then the worker runs on its own. */
-export class LambdaWorkerDispatcher implements WorkerDispatcher {
-  readonly #client: LambdaClient;
-  readonly #functionName: string;
-
-  constructor(client?: LambdaClient, functionName?: string) {
-    this.#client = client ?? lambdaClient();
-    this.#functionName = functionName ?? config().WORKER_FUNCTION_NAME;
-  }
-
-  async dispatch(runId: string): Promise<void> {
-    const payload: MatchingRunInvocation = { kind: 'matching-run', runId };
-    let status: number | undefined;
-    try {
-      const answer = await this.#client.send(
-        new InvokeCommand({
-          FunctionName: this.#functionName,
-          InvocationType: 'Event',
-          Payload: Buffer.from(JSON.stringify(payload)),
-        }),
-      );
-      status = answer.StatusCode;
-    } catch (error) {
-      throw toAppError('Lambda', error);
-    }
-    if (status !== 202) throw new Error(`asynchronous invocation of the worker answered ${status}, not 202`);
-  }
-}
+} from './ledger.js';
+import { type RunOutputKeys, runOutputKeys } from './outputs.js';
+import type { ResultsBucket } from './results-bucket.js';
+import { derivedRunId } from './run-id.js';
 
 /** A run's output as shown over HTTP: the S3 key, plus a presigned download URL once the run succeeded. */
 export interface RunOutputView {

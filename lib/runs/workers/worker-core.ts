@@ -1,18 +1,18 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { lazyOutputBucket, type OutputBucket } from './aws/output-bucket.js';
-import { RunLedger } from './aws/run-ledger.js';
-import { config } from './config.js';
-import { logger } from './logger.js';
-import type { MatchingJobDeps, MatchingJobOutcome } from './matching-job.js';
-import { getDocumentStore } from './store/get-document-store.js';
-import { lazyDocumentStore } from './store/lazy-store.js';
+import { config } from '../../config.js';
+import { logger } from '../../logger.js';
+import { getDocumentStore } from '../../store/get-document-store.js';
+import { lazyDocumentStore } from '../../store/lazy-store.js';
+import type { MatchingJobDeps, MatchingJobOutcome } from '../job.js';
+import { RunLedger } from '../ledger.js';
+import { lazyOutputBucket, type OutputBucket } from '../output-bucket.js';
 
 /**
- * What the two worker functions share: `matchingWorker` (lib/matching-worker.ts, the asynchronous
+ * What the two worker functions share: `matchingWorker` (lib/runs/workers/matching-worker.ts, the asynchronous
  * invocation from `POST /matching-runs`) and `paymentsImportedWorker`
- * (lib/payments-imported-worker.ts, the EventBridge `PaymentsImported` event). Nothing here loads
+ * (lib/runs/workers/payments-imported-worker.ts, the EventBridge `PaymentsImported` event). Nothing here loads
  * Powertools idempotency or the PaymentsImported schemas.
  */
 
@@ -50,8 +50,8 @@ export function productionWorkerDeps(): WorkerDeps {
   const cfg = config();
   return {
     ledger: new RunLedger(),
-    // The S3 client loads when a run first writes: see lib/aws/output-bucket.ts.
-    bucket: lazyOutputBucket(async () => new (await import('./aws/results-bucket.js')).ResultsBucket()),
+    // The S3 client loads when a run first writes: see lib/runs/output-bucket.ts.
+    bucket: lazyOutputBucket(async () => new (await import('../results-bucket.js')).ResultsBucket()),
     store: () => getDocumentStore(cfg),
     lambdaRetries: !cfg.IS_OFFLINE,
     ...(cfg.WORKER_SAFETY_MARGIN_MS === undefined ? {} : { safetyMarginMs: cfg.WORKER_SAFETY_MARGIN_MS }),

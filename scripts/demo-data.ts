@@ -2,7 +2,7 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EJSON, ObjectId } from 'bson';
 import type { Document } from 'mongodb';
-import { ValidationError } from '../errors.js';
+import { ValidationError } from '../lib/errors.js';
 
 /** Sizes and seed of a demo data set. */
 export interface DemoDataOptions {
