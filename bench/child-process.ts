@@ -67,8 +67,14 @@ function start<T>(script: readonly string[], options: ChildOptions): Started<T> 
       stdout += chunk;
       const at = stdout.indexOf(RESULT_MARKER);
       const end = at === -1 ? -1 : stdout.indexOf('\n', at);
-      if (end !== -1) resolve(JSON.parse(stdout.slice(at + RESULT_MARKER.length, end)) as T);
-      else if (at === -1) stdout = stdout.slice(-RESULT_MARKER.length);
+      if (at === -1) stdout = stdout.slice(-RESULT_MARKER.length);
+      else if (end !== -1) {
+        try {
+          resolve(JSON.parse(stdout.slice(at + RESULT_MARKER.length, end)) as T);
+        } catch (error) {
+          reject(error);
+        }
+      }
     });
     exited.then(
       (code) =>
