@@ -5,6 +5,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { REPO_ROOT } from './child-process.js';
 import { parseBenchOptions, USAGE } from './options.js';
 import { formatMarkdown, renderReport } from './report.js';
 import { runBenchSuite } from './suite.js';
@@ -24,8 +25,9 @@ async function main(): Promise<void> {
     return;
   }
   const results = await runBenchSuite(options, (line) => console.log(line));
-  await mkdir(options.outDir, { recursive: true });
-  const file = path.join(options.outDir, 'BENCHMARKS.md');
+  const outDir = path.resolve(REPO_ROOT, options.outDir);
+  await mkdir(outDir, { recursive: true });
+  const file = path.join(outDir, 'BENCHMARKS.md');
   await writeFile(file, formatMarkdown(renderReport(results, argv)));
   const failed = evaluateTargets(results.core, results.e2e, results.bundles).filter(
     (t) => t.status === 'fail',
