@@ -4,13 +4,9 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type BuildOptions, build, type Metafile, type Plugin } from 'esbuild';
 import { BUNDLE_OPTIONS } from '../scripts/build-options.js';
-import type { BundleMeasurement } from './bundle-types.js';
+import { readYaml } from '../test/http/yaml.js';
 import { RESULT_MARKER, runChild } from './child-process.js';
-import { readServerlessEsbuildConfig, type ServerlessEsbuildConfig } from './serverless-esbuild-config.js';
-import { median } from './stats.js';
-
-/** The stage whose bundles are measured: a deployed one (the offline `local` stage bundles more). */
-export const BUNDLE_STAGE = 'prod';
+import { median } from './targets.js';
 
 /** The Lambda handlers: every functions/*.ts. */
 export async function functionNames(repoRoot: string): Promise<string[]> {
@@ -21,119 +17,106 @@ export async function functionNames(repoRoot: string): Promise<string[]> {
     .sort();
 }
 
-/** serverless-esbuild `plugins`: a module exporting plugins or a function of the Serverless instance. */
-function loadPlugins(repoRoot: string, file: string | undefined): Plugin[] {
-  if (file === undefined) return [];
-  const required: unknown = createRequire(path.join(repoRoot, 'package.json'))(path.resolve(repoRoot, file));
-  const exported = (required as { default?: unknown }).default ?? required;
-  const plugins =
-    typeof exported === 'function' ? exported({ service: { provider: { stage: BUNDLE_STAGE } } }) : exported;
-  if (!Array.isArray(plugins)) throw new Error(`${file} does not export esbuild plugins`);
-  return plugins as Plugin[];
+interface EsbuildSettings {
+  readonly sourcemap?: boolean;
+  readonly sourcesContent?: boolean;
+  readonly plugins?: string;
+  readonly exclude?: string[];
 }
 
 /**
- * The build options of a deployed bundle: BUNDLE_OPTIONS (scripts/build-options.ts), plus what
- * serverless.yml `custom.esbuild` adds: external source maps (with or without `sourcesContent`),
- * `exclude` as `external` (exactly what serverless-esbuild does with it) and its `plugins` file,
- * called for a deployed stage.
+ * The build options of a deployed bundle: BUNDLE_OPTIONS (scripts/build-options.ts) plus what
+ * serverless.yml `custom.esbuild` adds: source maps, `exclude` as `external` (what
+ * serverless-esbuild does with it) and its `plugins` file, called for a deployed stage.
  */
-export function deployedBuildOptions(repoRoot: string, yml: ServerlessEsbuildConfig): BuildOptions {
+async function deployedBuildOptions(repoRoot: string): Promise<BuildOptions> {
+  const yml = (await readYaml(path.join(repoRoot, 'serverless.yml'))) as {
+    custom: { esbuild: EsbuildSettings };
+  };
+  const settings = yml.custom.esbuild;
+  let plugins: Plugin[] = [];
+  if (settings.plugins !== undefined) {
+    const required: unknown = createRequire(path.join(repoRoot, 'package.json'))(
+      path.resolve(repoRoot, settings.plugins),
+    );
+    const exported = (required as { default?: unknown }).default ?? required;
+    const deployed = { service: { provider: { stage: 'prod' } } };
+    plugins = (typeof exported === 'function' ? exported(deployed) : exported) as Plugin[];
+  }
   return {
     ...BUNDLE_OPTIONS,
-    sourcemap: yml.options.sourcemap === 'true' ? true : undefined,
-    sourcesContent: yml.options.sourcesContent === 'false' ? false : undefined,
-    external: [...yml.exclude],
-    plugins: loadPlugins(repoRoot, yml.options.plugins),
+    sourcemap: settings.sourcemap,
+    sourcesContent: settings.sourcesContent,
+    external: settings.exclude ?? [],
+    plugins,
     absWorkingDir: repoRoot,
     metafile: true,
     logLevel: 'silent',
   };
 }
 
-function topInputs(metafile: Metafile, outfile: string, limit: number): BundleMeasurement['topInputs'] {
-  const output = Object.entries(metafile.outputs).find(
-    ([file]) => path.resolve(file) === path.resolve(outfile),
-  );
-  if (output === undefined) return [];
-  // Group by package (node_modules/<name> or <scope>/<name>) or by project directory.
+function outputOf(metafile: Metafile, outfile: string): Metafile['outputs'][string] | undefined {
+  return Object.entries(metafile.outputs).find(([file]) => path.resolve(file) === path.resolve(outfile))?.[1];
+}
+
+/** The bundle's bytes per package (node_modules/<name>) or project directory, largest first. */
+function topInputs(metafile: Metafile, outfile: string): BuiltBundle['topInputs'] {
   const groups = new Map<string, number>();
-  for (const [file, { bytesInOutput }] of Object.entries(output[1].inputs)) {
-    const match = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(file);
-    const key = match ? (match[1] as string) : path.dirname(file);
+  for (const [file, { bytesInOutput }] of Object.entries(outputOf(metafile, outfile)?.inputs ?? {})) {
+    const key = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(file)?.[1] ?? path.dirname(file);
     groups.set(key, (groups.get(key) ?? 0) + bytesInOutput);
   }
-  return [...groups.entries()]
+  return [...groups]
     .map(([p, bytes]) => ({ path: p, bytes }))
     .sort((a, b) => b.bytes - a.bytes)
-    .slice(0, limit);
+    .slice(0, 4);
 }
 
-/** How the bundle loads a package it leaves to the runtime: an ES `import` or a `require` call. */
-type ExternalKind = 'import' | 'require';
+/**
+ * Imports the bundle, then reports which `require`d externals Node loaded (they are in its
+ * `require` cache): a `require` may sit in code that runs only on demand (the MongoDB driver's
+ * optional modules, the SSM client reached through `await import()`).
+ */
+const LOADED_AT_INIT = `
+import { createRequire } from 'node:module';
+const [bundle, ...candidates] = process.argv.slice(1);
+await import(bundle);
+const require = createRequire(bundle);
+const loaded = candidates.filter((c) => { try { return require.resolve(c) in require.cache; } catch { return false; } });
+process.stdout.write('\\n' + ${JSON.stringify(RESULT_MARKER)} + JSON.stringify(loaded) + '\\n');
+process.exit(0);`;
 
-/** Every package the bundle leaves to the runtime (`external`), loaded at cold start or not. */
-function externalCandidates(metafile: Metafile, outfile: string): Map<string, ExternalKind> {
-  const output = Object.entries(metafile.outputs).find(
-    ([file]) => path.resolve(file) === path.resolve(outfile),
-  );
-  const candidates = new Map<string, ExternalKind>();
-  for (const i of output?.[1].imports ?? []) {
+/** The packages the bundle loads from the runtime at cold start, as `import:<name>` or `require:<name>`. */
+async function externalsLoadedAtInit(name: string, file: string, metafile: Metafile): Promise<string[]> {
+  const loads = new Map<string, 'import' | 'require'>();
+  for (const i of outputOf(metafile, file)?.imports ?? []) {
     if (!i.external || isBuiltin(i.path)) continue;
-    if (i.kind === 'import-statement') candidates.set(i.path, 'import');
-    else if (i.kind === 'require-call' && !candidates.has(i.path)) candidates.set(i.path, 'require');
+    if (i.kind === 'import-statement') loads.set(i.path, 'import');
+    else if (i.kind === 'require-call' && !loads.has(i.path)) loads.set(i.path, 'require');
   }
-  return candidates;
-}
-
-/**
- * Imports the bundle, then reports which of the `require`d candidates Node loaded (they are in its
- * `require` cache). A `require` may sit in code that runs only on demand: the MongoDB driver's
- * optional modules (kerberos, ...), or the SSM client reached through `await import()`.
- */
-const LOADED_AT_INIT = [
-  "import { createRequire } from 'node:module';",
-  'const [bundle, ...candidates] = process.argv.slice(1);',
-  'await import(bundle);',
-  'const require = createRequire(bundle);',
-  'const loaded = candidates.filter((c) => {',
-  '  try { return require.resolve(c) in require.cache; } catch { return false; }',
-  '});',
-  `process.stdout.write('\\n' + ${JSON.stringify(RESULT_MARKER)} + JSON.stringify(loaded) + '\\n');`,
-  'process.exit(0);',
-].join('\n');
-
-/**
- * The packages the bundle loads from the runtime at cold start, as `import:<name>` or
- * `require:<name>`: every static import, and the `require`d ones found loaded.
- */
-async function externalsLoadedAtInit(
-  name: string,
-  file: string,
-  candidates: ReadonlyMap<string, ExternalKind>,
-): Promise<string[]> {
-  const required = [...candidates].filter(([, kind]) => kind === 'require').map(([c]) => c);
-  const loaded = new Set(
+  const required = [...loads].filter(([, kind]) => kind === 'require').map(([c]) => c);
+  const loaded =
     required.length === 0
       ? []
       : await runBundleChild<string[]>({ name, file }, LOADED_AT_INIT, [
           pathToFileURL(file).href,
           ...required,
-        ]),
-  );
-  return [...candidates]
-    .filter(([c, kind]) => kind === 'import' || loaded.has(c))
+        ]);
+  return [...loads]
+    .filter(([c, kind]) => kind === 'import' || loaded.includes(c))
     .map(([c, kind]) => `${kind}:${c}`);
 }
 
 export interface BuiltBundle {
   readonly name: string;
   readonly file: string;
+  /** Minified size of the `.mjs` (not its external source map). */
   readonly bytes: number;
-  readonly topInputs: BundleMeasurement['topInputs'];
+  /** The largest inputs by bytes in the bundle (esbuild metafile), to explain its size. */
+  readonly topInputs: readonly { readonly path: string; readonly bytes: number }[];
   /** The packages it loads from the runtime at cold start (the AWS SDK). */
   readonly externals: readonly string[];
-  /** The same, each as `import:<name>` or `require:<name>`: how the bundle loads it (IMPORT_TIMER). */
+  /** The same, each as `import:<name>` or `require:<name>`: how the bundle loads it. */
   readonly externalLoads: readonly string[];
 }
 
@@ -148,24 +131,21 @@ export async function buildFunctionBundles(
   names: readonly string[],
 ): Promise<BuiltBundle[]> {
   await symlink(path.join(repoRoot, 'node_modules'), path.join(outDir, 'node_modules'), 'dir');
-  const yml = await readServerlessEsbuildConfig(repoRoot);
-  const options = deployedBuildOptions(repoRoot, yml);
+  const options = await deployedBuildOptions(repoRoot);
   const built: BuiltBundle[] = [];
   for (const name of names) {
-    const outfile = path.join(outDir, `${name}.mjs`);
-    const result = await build({
+    const file = path.join(outDir, `${name}.mjs`);
+    const { metafile } = await build({
       ...options,
       entryPoints: [path.join(repoRoot, 'functions', `${name}.ts`)],
-      outfile,
+      outfile: file,
     });
-    const externalLoads = result.metafile
-      ? await externalsLoadedAtInit(name, outfile, externalCandidates(result.metafile, outfile))
-      : [];
+    const externalLoads = metafile ? await externalsLoadedAtInit(name, file, metafile) : [];
     built.push({
       name,
-      file: outfile,
-      bytes: (await stat(outfile)).size,
-      topInputs: result.metafile ? topInputs(result.metafile, outfile, 6) : [],
+      file,
+      bytes: (await stat(file)).size,
+      topInputs: metafile ? topInputs(metafile, file) : [],
       externals: externalLoads.map((load) => load.slice(load.indexOf(':') + 1)).sort(),
       externalLoads,
     });
@@ -174,31 +154,28 @@ export async function buildFunctionBundles(
 }
 
 /**
- * Times imports in a fresh process: performance.now() around loading each argument in turn (the
- * bundle, or the externals it loads): `require:<specifier>` with `require` from the working
- * directory, anything else with `await import`.
+ * Times imports in a fresh process: `performance.now()` and CPU time around loading each argument
+ * in turn: `require:<specifier>` with `require`, anything else with `await import`.
  */
-export const IMPORT_TIMER = [
-  "import { createRequire } from 'node:module';",
-  "const require = createRequire(process.cwd() + '/');",
-  'const cpu = process.cpuUsage();',
-  'const start = performance.now();',
-  'for (const specifier of process.argv.slice(1)) {',
-  "  if (specifier.startsWith('require:')) require(specifier.slice('require:'.length));",
-  "  else await import(specifier.startsWith('import:') ? specifier.slice('import:'.length) : specifier);",
-  '}',
-  'const ms = performance.now() - start;',
-  'const used = process.cpuUsage(cpu);',
-  'const cpuMs = (used.user + used.system) / 1000;',
-  `process.stdout.write('\\n' + ${JSON.stringify(RESULT_MARKER)} + JSON.stringify({ ms, cpuMs }) + '\\n');`,
-  'process.exit(0);',
-].join('\n');
+export const IMPORT_TIMER = `
+import { createRequire } from 'node:module';
+const require = createRequire(process.cwd() + '/');
+const cpu = process.cpuUsage();
+const start = performance.now();
+for (const specifier of process.argv.slice(1)) {
+  if (specifier.startsWith('require:')) require(specifier.slice('require:'.length));
+  else await import(specifier.replace(/^import:/, ''));
+}
+const ms = performance.now() - start;
+const used = process.cpuUsage(cpu);
+process.stdout.write('\\n' + ${JSON.stringify(RESULT_MARKER)} + JSON.stringify({ ms, cpuMs: (used.user + used.system) / 1000 }) + '\\n');
+process.exit(0);`;
 
 /**
  * The environment of a deployed function (serverless.yml `provider.environment` for a deployed
  * stage, with placeholder names), so module-scope configuration reads see what they see in AWS.
  */
-export function lambdaEnvironment(name: string): NodeJS.ProcessEnv {
+function lambdaEnvironment(name: string): NodeJS.ProcessEnv {
   return {
     PATH: process.env.PATH,
     AWS_REGION: 'eu-central-1',
@@ -219,24 +196,16 @@ export function lambdaEnvironment(name: string): NodeJS.ProcessEnv {
   };
 }
 
-/** How {@link runBundleChild} runs a script beside a bundle. */
-export interface BundleChildOptions {
-  /** Node flags (`--enable-source-maps`, `--cpu-prof`, …). */
-  readonly nodeFlags?: readonly string[];
-  /** Added to (and overriding) the deployed environment. */
-  readonly env?: NodeJS.ProcessEnv;
-}
-
 /**
  * Runs an ES module `script` (`node --input-type=module -e`) in a fresh plain Node process (no
- * tsx) beside `bundle`, with the deployed environment of its function, and returns what it
- * reported after RESULT_MARKER. Externals resolve from `outDir/node_modules`, as the runtime's SDK.
+ * tsx) beside `bundle`, with the deployed environment of its function plus `env`, and returns
+ * what it reported after RESULT_MARKER. Externals resolve from `outDir/node_modules`.
  */
 export function runBundleChild<T>(
   bundle: Pick<BuiltBundle, 'name' | 'file'>,
   script: string,
   args: readonly string[],
-  options: BundleChildOptions = {},
+  options: { readonly nodeFlags?: readonly string[]; readonly env?: NodeJS.ProcessEnv } = {},
 ): Promise<T> {
   return runChild<T>(['--input-type=module', '-e', script, ...args], {
     typescript: false,
@@ -247,53 +216,49 @@ export function runBundleChild<T>(
   });
 }
 
-interface ImportTime {
-  readonly ms: number;
-  readonly cpuMs: number;
-}
-
-async function importTimes(
-  bundle: BuiltBundle,
-  specifiers: readonly string[],
-  runs: number,
-  sourceMaps: boolean,
-): Promise<ImportTime[]> {
-  const times: ImportTime[] = [];
-  for (let run = 0; run < runs; run++) {
-    const time = await runBundleChild<ImportTime>(bundle, IMPORT_TIMER, specifiers, {
-      nodeFlags: sourceMaps ? ['--enable-source-maps'] : [],
-    });
-    times.push(time);
-  }
-  return times;
+export interface BundleMeasurement {
+  readonly name: string;
+  readonly bytes: number;
+  readonly topInputs: BuiltBundle['topInputs'];
+  readonly externals: readonly string[];
+  /** Fresh processes per median. */
+  readonly runs: number;
+  /** `await import(bundle)` with `--enable-source-maps`, as deployed: wall and CPU time. */
+  readonly initMedianMs: number;
+  readonly initCpuMedianMs: number;
+  /** The same without `--enable-source-maps`. */
+  readonly initPlainMedianMs: number;
+  /** Loading only the externals, the way the bundle loads them: the runtime SDK's share of init; null without. */
+  readonly externalsMedianMs: number | null;
 }
 
 /**
- * Bundle size and median initialisation times over `runs` fresh processes each: as deployed (with
- * `--enable-source-maps`), without source maps, and of the externals alone (the runtime-provided
- * SDK, loaded as the bundle loads it). The three kinds of run are interleaved, so a burst of
- * machine load hits them alike.
+ * Bundle size and median initialisation times over `runs` fresh processes each: as deployed,
+ * without source maps, and of the externals alone. The three kinds of run are interleaved, so a
+ * burst of machine load hits them alike.
  */
 export async function measureBundle(bundle: BuiltBundle, runs: number): Promise<BundleMeasurement> {
+  type ImportTime = { ms: number; cpuMs: number };
+  const time = (specifiers: readonly string[], nodeFlags: string[] = []): Promise<ImportTime> =>
+    runBundleChild<ImportTime>(bundle, IMPORT_TIMER, specifiers, { nodeFlags });
   const own = pathToFileURL(bundle.file).href;
   const deployed: ImportTime[] = [];
   const plain: ImportTime[] = [];
   const externals: ImportTime[] = [];
   for (let run = 0; run < runs; run++) {
-    deployed.push(...(await importTimes(bundle, [own], 1, true)));
-    plain.push(...(await importTimes(bundle, [own], 1, false)));
-    if (bundle.externalLoads.length > 0)
-      externals.push(...(await importTimes(bundle, bundle.externalLoads, 1, false)));
+    deployed.push(await time([own], ['--enable-source-maps']));
+    plain.push(await time([own]));
+    if (bundle.externalLoads.length > 0) externals.push(await time(bundle.externalLoads));
   }
   return {
     name: bundle.name,
     bytes: bundle.bytes,
     topInputs: bundle.topInputs,
     externals: bundle.externals,
-    initRunsMs: deployed.map((t) => t.ms),
+    runs,
     initMedianMs: median(deployed.map((t) => t.ms)),
     initCpuMedianMs: median(deployed.map((t) => t.cpuMs)),
     initPlainMedianMs: median(plain.map((t) => t.ms)),
-    externalsInitMedianMs: externals.length > 0 ? median(externals.map((t) => t.ms)) : 0,
+    externalsMedianMs: externals.length > 0 ? median(externals.map((t) => t.ms)) : null,
   };
 }

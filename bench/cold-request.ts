@@ -4,17 +4,16 @@ import { httpEvent, lambdaContext } from '../test/http/request-events.js';
 import { type MongoWireDouble, startMongoWireDouble } from '../test/support/mongo-wire-double.js';
 import { type BuiltBundle, runBundleChild } from './bundles.js';
 import { RESULT_MARKER } from './child-process.js';
-import { median } from './stats.js';
+import { median } from './targets.js';
 
 /** The function whose cold request is measured: the account summary route, which reads MongoDB. */
 export const COLD_REQUEST_FUNCTION = 'get-account-actions';
 
 /**
- * What one fresh process saw: `import` of the bundle, then (when an event is given) the first and
- * a second invocation of its handler. `driverAtInit` / `driverAfterRequest` tell whether the
- * MongoDB driver had been evaluated: it loads Node's `dns` module (SRV records of `mongodb+srv://`
- * URIs) when its code runs, and nothing else in a bundle or the AWS SDK loads `dns` at
- * initialisation (test/serverless/cold-start.test.ts checks both ways).
+ * What one fresh process saw: `import` of the bundle, then (given an event) a first and a second
+ * invocation of its handler. `driverAtInit` / `driverAfterRequest`: whether the MongoDB driver had
+ * been evaluated. It loads Node's `dns` module when its code runs, and nothing else in a bundle or
+ * the AWS SDK loads `dns` at initialisation (test/serverless/cold-start.test.ts checks both ways).
  */
 export interface ColdRequestProbe {
   readonly initMs: number;
@@ -27,28 +26,27 @@ export interface ColdRequestProbe {
 }
 
 /** argv: the bundle's file URL, then optionally an event, a Lambda context and its remaining ms. */
-const PROBE_SCRIPT = [
-  "const driverEvaluated = () => process.moduleLoadList.includes('NativeModule dns');",
-  'const [bundle, event, context, remainingMs] = process.argv.slice(1);',
-  'const started = performance.now();',
-  'const { handler } = await import(bundle);',
-  'const initMs = performance.now() - started;',
-  'const driverAtInit = driverEvaluated();',
-  'let firstRequestMs = null, warmRequestMs = null, status = null;',
-  'if (event !== undefined) {',
-  '  const deadline = Date.now() + Number(remainingMs);',
-  '  const ctx = { ...JSON.parse(context), getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()) };',
-  '  const first = performance.now();',
-  '  status = (await handler(JSON.parse(event), ctx))?.statusCode ?? null;',
-  '  firstRequestMs = performance.now() - first;',
-  '  const warm = performance.now();',
-  '  await handler(JSON.parse(event), ctx);',
-  '  warmRequestMs = performance.now() - warm;',
-  '}',
-  'const result = { initMs, driverAtInit, firstRequestMs, warmRequestMs, status, driverAfterRequest: driverEvaluated() };',
-  `process.stdout.write('\\n' + ${JSON.stringify(RESULT_MARKER)} + JSON.stringify(result) + '\\n');`,
-  'process.exit(0);',
-].join('\n');
+const PROBE_SCRIPT = `
+const driverEvaluated = () => process.moduleLoadList.includes('NativeModule dns');
+const [bundle, event, context, remainingMs] = process.argv.slice(1);
+const started = performance.now();
+const { handler } = await import(bundle);
+const initMs = performance.now() - started;
+const driverAtInit = driverEvaluated();
+let firstRequestMs = null, warmRequestMs = null, status = null;
+if (event !== undefined) {
+  const deadline = Date.now() + Number(remainingMs);
+  const ctx = { ...JSON.parse(context), getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()) };
+  const first = performance.now();
+  status = (await handler(JSON.parse(event), ctx))?.statusCode ?? null;
+  firstRequestMs = performance.now() - first;
+  const warm = performance.now();
+  await handler(JSON.parse(event), ctx);
+  warmRequestMs = performance.now() - warm;
+}
+const result = { initMs, driverAtInit, firstRequestMs, warmRequestMs, status, driverAfterRequest: driverEvaluated() };
+process.stdout.write('\\n' + ${JSON.stringify(RESULT_MARKER)} + JSON.stringify(result) + '\\n');
+process.exit(0);`;
 
 /** What to invoke the handler with (twice), and environment added to the deployed one. */
 export interface ProbeRequest {
@@ -77,29 +75,24 @@ export function probeBundle(bundle: BuiltBundle, request?: ProbeRequest): Promis
   });
 }
 
-/** The account the cold-request double serves. */
-export const COLD_REQUEST_ACCOUNT = '7800000000001';
+const ACCOUNT = '7800000000001';
 
-/** A MongoDB wire-protocol double serving {@link COLD_REQUEST_ACCOUNT} (and `extra` collections). */
+/** A MongoDB wire-protocol double serving one account (and `extra` collections). */
 export function startColdRequestDouble(
   extra: Readonly<Record<string, Document[]>> = {},
 ): Promise<MongoWireDouble> {
   return startMongoWireDouble({
-    collections: { Account: [{ number: COLD_REQUEST_ACCOUNT, name: 'bench', sessions: [] }], ...extra },
+    collections: { Account: [{ number: ACCOUNT, name: 'bench', sessions: [] }], ...extra },
   });
 }
 
-/** `GET /accounts/{number}/actions` for {@link COLD_REQUEST_ACCOUNT}, as API Gateway sends it. */
+/** `GET /accounts/{number}/actions` for that account, as API Gateway sends it. */
 export function accountActionsEvent(): unknown {
-  return httpEvent({
-    routeKey: 'GET /accounts/{number}/actions',
-    pathParameters: { number: COLD_REQUEST_ACCOUNT },
-  });
+  return httpEvent({ routeKey: 'GET /accounts/{number}/actions', pathParameters: { number: ACCOUNT } });
 }
 
 /** Medians over fresh processes of a cold request to {@link COLD_REQUEST_FUNCTION}. */
 export interface ColdRequestMeasurement {
-  readonly name: string;
   readonly runs: number;
   readonly initMedianMs: number;
   readonly firstRequestMedianMs: number;
@@ -114,23 +107,18 @@ export interface ColdRequestMeasurement {
 /**
  * A cold request, `runs` times: a fresh process imports the bundle and serves the first request,
  * which opens the MongoDB connection (to a wire-protocol double on 127.0.0.1: no network latency,
- * so the figures are the CPU the function spends); then a warm request.
+ * so the figures are the time the function spends); then a warm request.
  */
 export async function measureColdRequest(bundle: BuiltBundle, runs: number): Promise<ColdRequestMeasurement> {
   const double = await startColdRequestDouble();
   try {
     const probes: ColdRequestProbe[] = [];
     for (let run = 0; run < runs; run++) {
-      probes.push(
-        await probeBundle(bundle, {
-          event: accountActionsEvent(),
-          env: { MONGODB_URI: double.uri('billing'), POWERTOOLS_LOG_LEVEL: 'ERROR' },
-        }),
-      );
+      const env = { MONGODB_URI: double.uri('billing'), POWERTOOLS_LOG_LEVEL: 'ERROR' };
+      probes.push(await probeBundle(bundle, { event: accountActionsEvent(), env }));
     }
     const first = probes.map((p) => p.firstRequestMs ?? Number.NaN);
     return {
-      name: bundle.name,
       runs,
       initMedianMs: median(probes.map((p) => p.initMs)),
       firstRequestMedianMs: median(first),

@@ -9,17 +9,17 @@ import { REPO_ROOT } from './child-process.js';
 export const PROFILE_INTERVAL_US = 100;
 
 /**
- * Runs `work` under the V8 CPU profiler (what `node --cpu-prof` records, but limited to the timed
+ * Runs `work` under the V8 CPU profiler (what `node --cpu-prof` records, limited to the timed
  * region, so input generation and warm-up do not dilute it).
  */
-export async function profiled<T>(work: () => T): Promise<{ result: T; profile: Profiler.Profile }> {
+export async function profiled<T>(work: () => Promise<T>): Promise<{ result: T; profile: Profiler.Profile }> {
   const session = new Session();
   session.connect();
   try {
     await session.post('Profiler.enable');
     await session.post('Profiler.setSamplingInterval', { interval: PROFILE_INTERVAL_US });
     await session.post('Profiler.start');
-    const result = work();
+    const result = await work();
     const { profile } = await session.post('Profiler.stop');
     return { result, profile };
   } finally {
@@ -40,57 +40,42 @@ export interface SelfTime {
 
 /** A profiled function's file: project-relative, or from `node_modules/` on, or as V8 names it. */
 export function fileOf(frame: Runtime.CallFrame): string {
-  const url = frame.url;
-  if (!url.startsWith('file://')) return url;
-  let file: string;
-  try {
-    file = fileURLToPath(url);
-  } catch {
-    return url;
-  }
+  if (!frame.url.startsWith('file://')) return frame.url;
+  const file = fileURLToPath(frame.url);
   const modules = file.lastIndexOf('/node_modules/');
   if (modules !== -1) return file.slice(modules + 1);
   const relative = path.relative(REPO_ROOT, file);
   return relative.startsWith('..') ? file : relative;
 }
 
-/**
- * Self time summed per `key(callFrame)`, in milliseconds. Each sample is charged the time until
- * the next one (`timeDeltas`).
- */
+/** Self time in ms summed per `key(callFrame)`, largest first; each sample counts until the next. */
 export function selfTimeBy(
   profile: Profiler.Profile,
   key: (frame: Runtime.CallFrame) => string,
-): Map<string, number> {
+): [string, number][] {
   const nodeById = new Map(profile.nodes.map((node) => [node.id, node]));
   const samples = profile.samples ?? [];
   const deltas = profile.timeDeltas ?? [];
   const totals = new Map<string, number>();
-  for (let i = 0; i < samples.length; i++) {
-    const node = nodeById.get(samples[i] as number);
-    if (node === undefined) continue;
+  samples.forEach((id, i) => {
+    const node = nodeById.get(id);
+    if (node === undefined) return;
     const k = key(node.callFrame);
     totals.set(k, (totals.get(k) ?? 0) + (deltas[i + 1] ?? 0) / 1000);
-  }
-  return totals;
+  });
+  return [...totals].sort((a, b) => b[1] - a[1]);
 }
 
-/** Self time per function (every call site of the same function together), largest first. */
+/** The `limit` functions with the most self time (every call site of a function together). */
 export function topSelfTime(profile: Profiler.Profile, limit: number): SelfTime[] {
-  const totals = selfTimeBy(
-    profile,
-    (frame) => `${frame.functionName || '(anonymous)'}\u0000${fileOf(frame)}`,
-  );
-  return [...totals.entries()]
+  return selfTimeBy(profile, (frame) => `${frame.functionName || '(anonymous)'}\u0000${fileOf(frame)}`)
+    .slice(0, limit)
     .map(([key, selfMs]) => {
       const [name = '', location = ''] = key.split('\u0000');
       return { name, location, selfMs };
-    })
-    .sort((a, b) => b.selfMs - a.selfMs)
-    .slice(0, limit);
+    });
 }
 
-/** Profile duration in milliseconds. */
 export function profileDurationMs(profile: Profiler.Profile): number {
   return (profile.endTime - profile.startTime) / 1000;
 }

@@ -1,4 +1,4 @@
-import { createRandom } from './random.js';
+import { createRandom } from './inputs.js';
 
 /**
  * The floor every run is compared with: sorting `count` random numeric keys in a `Float64Array`
@@ -13,7 +13,7 @@ export class SortFloor {
   constructor(count: number, seed: number) {
     const random = createRandom(seed);
     this.keys = new Float64Array(count);
-    for (let i = 0; i < count; i++) this.keys[i] = random.next();
+    for (let i = 0; i < count; i++) this.keys[i] = random();
     this.scratch = new Float64Array(count);
   }
 

@@ -1,10 +1,8 @@
-import { createRandom, shuffleInPlace } from './random.js';
-
-/** One generated accrual or payment: the plain object shape the matcher reads (SPEC §3). */
+/** One generated accrual or payment: a document as the matcher reads it (SPEC §3). */
 export interface MatchingRecord {
   readonly id: number;
   readonly date: Date;
-  readonly month: string | number;
+  readonly month: string;
 }
 
 export interface MatchingInputs {
@@ -18,49 +16,59 @@ export interface MatchingInputs {
  * independently of dates from two years, so most payments find a same-month accrual but not all.
  * Payments are shifted a little later than accruals so that most of them have eligible accruals.
  */
-export const INPUT_SHAPE = {
-  firstDay: Date.UTC(2022, 0, 1),
-  days: 1000,
-  paymentLagDays: 15,
-  firstMonth: { year: 2022, month: 1 },
-  months: 24,
-} as const;
+export const INPUT_SHAPE = { firstDay: Date.UTC(2022, 0, 1), days: 1000, paymentLagDays: 15, months: 24 };
 
 const DAY_MS = 86_400_000;
+const MONTHS = Array.from(
+  { length: INPUT_SHAPE.months },
+  (_, i) => `${2022 + Math.floor(i / 12)}-${String((i % 12) + 1).padStart(2, '0')}`,
+);
 
-function monthLabels(): string[] {
-  const labels: string[] = [];
-  const { year, month } = INPUT_SHAPE.firstMonth;
-  for (let i = 0; i < INPUT_SHAPE.months; i++) {
-    const index = month - 1 + i;
-    const y = year + Math.floor(index / 12);
-    labels.push(`${y}-${String((index % 12) + 1).padStart(2, '0')}`);
-  }
-  return labels;
+/**
+ * A seeded PRNG (mulberry32), uniform in [0, 1): inputs must be identical from run to run and
+ * machine to machine, which `Math.random` cannot promise.
+ */
+export function createRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
 }
 
+/**
+ * Ids 1..count shuffled over random days, returned in `(date, id)` order and allocated in that
+ * order: what a cursor on the `{ date: 1, id: 1 }` index (the worker's query) hands out.
+ */
 function side(count: number, lagDays: number, seed: number): MatchingRecord[] {
   const random = createRandom(seed);
-  const ids = new Int32Array(count);
-  for (let i = 0; i < count; i++) ids[i] = i + 1;
-  shuffleInPlace(ids, random);
-  const months = monthLabels();
-  // Pushed, not preallocated: a packed array, as JSON parsing or a cursor would produce.
+  const int = (bound: number): number => Math.floor(random() * bound);
+  const ids = Int32Array.from({ length: count }, (_, i) => i + 1);
+  for (let i = count - 1; i > 0; i--) {
+    const j = int(i + 1);
+    [ids[i], ids[j]] = [ids[j] as number, ids[i] as number];
+  }
+  // (day, id) packed into one double, so one native sort orders them.
+  const keys = Float64Array.from(ids, (id) => (lagDays + int(INPUT_SHAPE.days)) * 2 ** 32 + id);
+  keys.sort();
   const records: MatchingRecord[] = [];
-  for (let i = 0; i < count; i++) {
-    const day = lagDays + random.int(INPUT_SHAPE.days);
+  for (const key of keys) {
+    const day = Math.floor(key / 2 ** 32);
     records.push({
-      id: ids[i] as number,
+      id: key - day * 2 ** 32,
       date: new Date(INPUT_SHAPE.firstDay + day * DAY_MS),
-      month: months[random.int(months.length)] as string,
+      month: MONTHS[int(MONTHS.length)] as string,
     });
   }
   return records;
 }
 
 /**
- * `size` accruals and `size` payments in random order (numeric ids 1..size shuffled, dates with
- * many ties, `YYYY-MM` months), the same for the same `(size, seed)`.
+ * `size` accruals and `size` payments (numeric ids, dates with many ties, `YYYY-MM` months), each
+ * in `(date, id)` order, the same for the same `(size, seed)`.
  *
  * @example
  * const { accruals, payments } = generateMatchingInputs(1000, 1);

@@ -1,118 +1,164 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { BundleMeasurement } from './bundle-types.js';
-import { buildFunctionBundles, functionNames, measureBundle } from './bundles.js';
-import { REPO_ROOT, runChild } from './child-process.js';
+import { isDeepStrictEqual } from 'node:util';
+import { type BundleMeasurement, buildFunctionBundles, functionNames, measureBundle } from './bundles.js';
+import { REPO_ROOT, runChild, startServiceChild } from './child-process.js';
 import { COLD_REQUEST_FUNCTION, type ColdRequestMeasurement, measureColdRequest } from './cold-request.js';
-import type { CoreKind, CoreMeasurement, ProfileSummary } from './core-types.js';
-import { measureEndToEnd } from './e2e.js';
-import type { E2eMeasurement } from './e2e-types.js';
 import { type InitProfile, profileBundleImport } from './init-profile.js';
-import { currentLoad, describeMachine } from './machine.js';
+import { generateMatchingInputs, type MatchingRecord } from './inputs.js';
+import type { CoreKind, CoreMeasurement, ProfileSummary } from './measure-core.js';
+import type { E2eMeasurement } from './measure-e2e.js';
+import type { SummaryMeasurement, SummaryPipeline } from './measure-summary.js';
 import type { BenchOptions } from './options.js';
-import type { BenchReport } from './report-types.js';
-import { measureActionsSummary } from './summary.js';
+import { SUMMARY_SHAPE } from './summary-inputs.js';
+
+/** Everything one `npm run bench` measured. */
+export interface BenchResults {
+  readonly options: BenchOptions;
+  readonly startedAt: Date;
+  readonly durationS: number;
+  /** 1-minute load average at the start and the end: other work on the machine skews timings. */
+  readonly load: readonly [number, number];
+  readonly core: readonly CoreMeasurement[];
+  readonly profile: ProfileSummary | undefined;
+  readonly e2e: E2eMeasurement | undefined;
+  readonly summary: readonly SummaryMeasurement[];
+  readonly bundles: readonly BundleMeasurement[];
+  readonly coldRequest: ColdRequestMeasurement | undefined;
+  readonly initProfile: InitProfile | undefined;
+}
 
 export type Progress = (line: string) => void;
 
-/** A measurement child that takes longer than this is stuck (a full run takes a few minutes in all). */
-const CHILD_TIMEOUT_MS = 5 * 60_000;
+/** A measurement child that takes longer than this is stuck (the slowest takes about 20 s). */
+const CHILD = { nodeFlags: ['--expose-gc'], timeoutMs: 5 * 60_000 } as const;
 
-function coreArgs(kind: CoreKind, size: number, runs: number, seed: number): string[] {
+function coreArgs(o: BenchOptions, kind: CoreKind, size: number, runs: number): string[] {
   return [
     'bench/measure-core.ts',
-    '--kind',
-    kind,
-    '--size',
-    String(size),
-    '--runs',
-    String(runs),
-    '--seed',
-    String(seed),
+    ...['--kind', kind, '--size', String(size), '--runs', String(runs)],
+    ...['--seed', String(o.seed), '--batch-size', String(o.batchSize)],
   ];
 }
 
-async function measureCore(options: BenchOptions, progress: Progress): Promise<CoreMeasurement[]> {
-  const plan: { kind: CoreKind; size: number }[] = [];
-  const sizes = [...new Set([...options.sizes, ...options.naiveSizes])].sort((a, b) => a - b);
-  for (const size of sizes) {
-    if (options.sizes.includes(size))
-      plan.push({ kind: 'chronological', size }, { kind: 'month-first', size });
-    if (options.naiveSizes.includes(size)) plan.push({ kind: 'naive', size });
-  }
+async function measureCore(o: BenchOptions, progress: Progress): Promise<CoreMeasurement[]> {
   const results: CoreMeasurement[] = [];
-  for (const { kind, size } of plan) {
-    const measurement = await runChild<CoreMeasurement>(coreArgs(kind, size, options.runs, options.seed), {
-      nodeFlags: ['--expose-gc'],
-      timeoutMs: CHILD_TIMEOUT_MS,
-    });
-    progress(
-      `core  ${kind.padEnd(13)} n=${String(size).padStart(8)}  median ${measurement.medianMs.toFixed(1)} ms` +
-        `  floor ${measurement.floorMedianMs.toFixed(1)} ms`,
-    );
-    results.push(measurement);
+  for (const size of [...new Set([...o.sizes, ...o.naiveSizes])].sort((a, b) => a - b)) {
+    const kinds: CoreKind[] = [
+      ...(o.sizes.includes(size) ? (['chronological', 'month-first'] as const) : []),
+      ...(o.naiveSizes.includes(size) ? (['naive'] as const) : []),
+    ];
+    for (const kind of kinds) {
+      const m = await runChild<CoreMeasurement>(coreArgs(o, kind, size, o.runs), CHILD);
+      progress(`core ${kind} n=${size}: ${m.medianMs.toFixed(1)} ms, floor ${m.floorMedianMs.toFixed(1)} ms`);
+      const chronological = results.find((c) => c.kind === 'chronological' && c.size === size);
+      if (kind === 'naive' && chronological && !isDeepStrictEqual(m.counts, chronological.counts)) {
+        throw new Error(
+          `n=${size}: the naive baseline found ${JSON.stringify(m.counts)}, chronological ${JSON.stringify(chronological.counts)}`,
+        );
+      }
+      results.push(m);
+    }
   }
   return results;
 }
 
-async function profileWorst(
-  options: BenchOptions,
-  core: readonly CoreMeasurement[],
-  scratch: string,
-  progress: Progress,
-): Promise<ProfileSummary | undefined> {
-  const largest = Math.max(...options.sizes);
-  const candidates = core.filter((m) => m.size === largest && m.kind !== 'naive');
-  const worst = candidates.reduce<CoreMeasurement | undefined>(
-    (a, b) => (a === undefined || b.medianMs > a.medianMs ? b : a),
-    undefined,
-  );
-  if (worst === undefined) return undefined;
-  const file = path.join(scratch, `${worst.kind}-${worst.size}.cpuprofile`);
-  const summary = await runChild<ProfileSummary>(
-    [...coreArgs(worst.kind, worst.size, 1, options.seed), '--profile', file],
-    { nodeFlags: ['--expose-gc'], timeoutMs: CHILD_TIMEOUT_MS },
-  );
-  progress(`profile ${worst.kind} n=${worst.size}: ${file}`);
-  return summary;
+/** CPU profile of one run of the slower policy at the largest size; the .cpuprofile goes to `dir`. */
+async function profileCore(o: BenchOptions, core: readonly CoreMeasurement[], dir: string) {
+  const largest = core.filter((m) => m.kind !== 'naive' && m.size === Math.max(...o.sizes));
+  const slowest = largest.sort((a, b) => b.medianMs - a.medianMs)[0];
+  if (slowest === undefined) return undefined;
+  const file = path.join(dir, `matcher-${slowest.kind}-${slowest.size}.cpuprofile`);
+  return runChild<ProfileSummary>([...coreArgs(o, slowest.kind, slowest.size, 1), '--profile', file], CHILD);
 }
 
-interface BundleResults {
-  readonly bundles: BundleMeasurement[];
-  readonly initProfile: InitProfile | undefined;
-  readonly coldRequest: ColdRequestMeasurement | undefined;
+/** `mongoexport`-style Extended JSON, one document per line: what the embedded store reads. */
+function ndjson(records: readonly MatchingRecord[]): string {
+  return records
+    .map((r) => `{"id":${r.id},"date":{"$date":"${r.date.toISOString()}"},"month":"${r.month}"}\n`)
+    .join('');
 }
 
-async function measureBundles(options: BenchOptions, progress: Progress): Promise<BundleResults> {
-  if (options.functions !== 'all' && options.functions.length === 0)
-    return { bundles: [], initProfile: undefined, coldRequest: undefined };
-  const names = options.functions === 'all' ? await functionNames(REPO_ROOT) : options.functions;
+/**
+ * Writes the inputs as NDJSON into a temp DATA_DIR, starts the emulators in their own process (so
+ * their work is not counted) and runs bench/measure-e2e.ts in a fresh process against both.
+ */
+async function measureEndToEnd(o: BenchOptions, size: number): Promise<E2eMeasurement> {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'bench-e2e-'));
+  try {
+    const inputs = generateMatchingInputs(size, o.seed);
+    await writeFile(path.join(dataDir, 'accrual.ndjson'), ndjson(inputs.accruals));
+    await writeFile(path.join(dataDir, 'payment.ndjson'), ndjson(inputs.payments));
+    const env = { ...process.env, POWERTOOLS_LOG_LEVEL: 'SILENT' };
+    const emulators = await startServiceChild<{ env: Record<string, string> }>(['bench/emulator-host.ts'], {
+      env,
+    });
+    try {
+      const args = [
+        'bench/measure-e2e.ts',
+        '--data-dir',
+        dataDir,
+        '--size',
+        String(size),
+        '--runs',
+        String(o.e2eRuns),
+      ];
+      return await runChild<E2eMeasurement>(args, {
+        ...CHILD,
+        env: { ...env, ...emulators.ready.env, DATA_DIR: dataDir },
+      });
+    } finally {
+      await emulators.stop();
+    }
+  } finally {
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The actions summary: for each account shape, lib/summary/ and then the flattening baseline, each
+ * in a fresh process on the same generated account. Throws as soon as the two disagree.
+ */
+async function measureSummary(o: BenchOptions, progress: Progress): Promise<SummaryMeasurement[]> {
+  const shapes = o.summarySessions.map((sessions) => [sessions, SUMMARY_SHAPE.actionsPerSession]);
+  if (o.summaryControlActions !== undefined) shapes.push([1, o.summaryControlActions]);
+  const results: SummaryMeasurement[] = [];
+  for (const [sessions, actions] of shapes) {
+    const measured = [];
+    for (const pipeline of ['per-session', 'flattening'] satisfies SummaryPipeline[]) {
+      const args = ['bench/measure-summary.ts', '--pipeline', pipeline, '--sessions', String(sessions)];
+      args.push('--actions', String(actions), '--runs', String(o.summaryRuns), '--seed', String(o.seed));
+      const m = await runChild<SummaryMeasurement>(args, CHILD);
+      progress(`summary ${pipeline} ${sessions} × ${actions}: ${m.medianMs.toFixed(0)} ms`);
+      measured.push(m);
+    }
+    if (!isDeepStrictEqual(measured[0]?.summary, measured[1]?.summary)) {
+      throw new Error(`actions summary ${sessions} × ${actions}: the pipelines disagree`);
+    }
+    results.push(...measured);
+  }
+  return results;
+}
+
+async function measureBundles(o: BenchOptions, progress: Progress) {
+  const names = o.functions === 'all' ? await functionNames(REPO_ROOT) : o.functions;
+  if (names.length === 0) return { bundles: [], coldRequest: undefined, initProfile: undefined };
   const dir = await mkdtemp(path.join(os.tmpdir(), 'bench-bundles-'));
   try {
     const built = await buildFunctionBundles(REPO_ROOT, dir, names);
-    const measured: BundleMeasurement[] = [];
+    const bundles: BundleMeasurement[] = [];
     for (const bundle of built) {
-      const m = await measureBundle(bundle, options.initRuns);
+      const m = await measureBundle(bundle, o.initRuns);
       progress(`bundle ${m.name}: ${(m.bytes / 1024).toFixed(0)} KiB, init ${m.initMedianMs.toFixed(0)} ms`);
-      measured.push(m);
+      bundles.push(m);
     }
-    const slowest = measured.reduce<BundleMeasurement | undefined>(
-      (a, b) => (a === undefined || b.initMedianMs > a.initMedianMs ? b : a),
-      undefined,
-    );
-    const slowestBuilt = built.find((b) => b.name === slowest?.name);
-    const initProfile =
-      options.profile && slowestBuilt !== undefined ? await profileBundleImport(slowestBuilt) : undefined;
-    if (initProfile !== undefined) progress(`profile import of ${initProfile.name}`);
-    const coldBundle = built.find((b) => b.name === COLD_REQUEST_FUNCTION);
-    const coldRequest =
-      coldBundle === undefined ? undefined : await measureColdRequest(coldBundle, options.initRuns);
-    if (coldRequest !== undefined)
-      progress(
-        `cold request ${coldRequest.name}: ${coldRequest.coldMedianMs.toFixed(0)} ms (init + first request)`,
-      );
-    return { bundles: measured, initProfile, coldRequest };
+    const cold = built.find((b) => b.name === COLD_REQUEST_FUNCTION);
+    const coldRequest = cold && (await measureColdRequest(cold, o.initRuns));
+    const slowest = [...bundles].sort((a, b) => b.initMedianMs - a.initMedianMs)[0];
+    const profiled = built.find((b) => b.name === slowest?.name);
+    const initProfile = o.profile && profiled ? await profileBundleImport(profiled) : undefined;
+    return { bundles, coldRequest, initProfile };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -120,43 +166,33 @@ async function measureBundles(options: BenchOptions, progress: Progress): Promis
 
 /**
  * Runs every measurement the options ask for, one child process at a time (never two at once:
- * they would compete for the cores), and returns the report. `profileDir` keeps the CPU profile.
+ * they would compete for the cores). `profileDir` keeps the matcher's CPU profile.
  */
 export async function runBenchSuite(
-  options: BenchOptions,
-  argv: readonly string[],
+  o: BenchOptions,
   progress: Progress,
   profileDir: string = os.tmpdir(),
-): Promise<BenchReport> {
-  const started = Date.now();
-  const loadStart = currentLoad();
-  const core = await measureCore(options, progress);
-  const profile = options.profile ? await profileWorst(options, core, profileDir, progress) : undefined;
-  let e2e: E2eMeasurement | undefined;
-  if (options.e2eSize !== undefined) {
-    e2e = await measureEndToEnd({
-      size: options.e2eSize,
-      runs: options.e2eRuns,
-      seed: options.seed,
-      policy: 'chronological',
-    });
-    progress(`e2e   n=${options.e2eSize}: median ${e2e.median.totalMs.toFixed(0)} ms`);
-  }
-  const summary = await measureActionsSummary(options, progress);
-  const { bundles, initProfile, coldRequest } = await measureBundles(options, progress);
+): Promise<BenchResults> {
+  const startedAt = new Date();
+  const loadStart = os.loadavg()[0] ?? 0;
+  const core = await measureCore(o, progress);
+  const profile = o.profile ? await profileCore(o, core, profileDir) : undefined;
+  if (profile) progress(`profile: ${profile.file}`);
+  const e2e = o.e2eSize === undefined ? undefined : await measureEndToEnd(o, o.e2eSize);
+  if (e2e) progress(`e2e n=${e2e.size}: ${e2e.median.totalMs.toFixed(0)} ms`);
+  const summary = await measureSummary(o, progress);
+  const { bundles, coldRequest, initProfile } = await measureBundles(o, progress);
   return {
-    mode: options.mode,
-    argv,
-    startedAt: new Date(started).toISOString(),
-    durationS: (Date.now() - started) / 1000,
-    machine: describeMachine(loadStart),
-    seed: options.seed,
+    options: o,
+    startedAt,
+    durationS: (Date.now() - startedAt.getTime()) / 1000,
+    load: [loadStart, os.loadavg()[0] ?? 0],
     core,
     profile,
     e2e,
     summary,
     bundles,
-    initProfile,
     coldRequest,
+    initProfile,
   };
 }
