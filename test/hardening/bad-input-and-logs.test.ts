@@ -715,6 +715,8 @@ describe('everything MongoDB received in this file (requests, events and a full 
       queries.filter((query) => query.name === 'find').map((query) => query.command.sort),
     ).toContainEqual(inputSort('account'));
     for (const { name, command } of queries) {
+      // Never the collection's default collation, whatever it is.
+      expect(command.collation).toEqual({ locale: 'simple' });
       if (name === 'aggregate') {
         expect(command.aggregate).toBe('Account');
         // Structurally identical to what our builders make; only strings and numbers vary.
