@@ -29,6 +29,7 @@ import {
   withTiedTimestamps,
   withUnknownTypes,
 } from './fixtures/accounts.js';
+import { FAR_FUTURE, FAR_PAST, OutOfRangeDate } from './store/contract.js';
 import { referenceSummaries } from './support/reference-summary.js';
 import { PipelineOnlyStore, runPipeline } from './support/run-pipeline.js';
 
@@ -54,8 +55,9 @@ function operatorsIn(value: unknown, found = new Set<string>()): Set<string> {
  */
 const PORTABLE_OPERATORS = new Set([
   ...['$match', '$sort', '$limit', '$project'],
-  ...['$and', '$concatArrays', '$cond', '$eq', '$filter', '$gt', '$ifNull', '$isArray', '$let'],
-  ...['$literal', '$lt', '$map', '$max', '$reduce', '$setDifference', '$setUnion', '$size', '$sum', '$type'],
+  ...['$and', '$concatArrays', '$cond', '$eq', '$filter', '$gt', '$gte', '$ifNull', '$isArray', '$let'],
+  ...['$literal', '$lt', '$lte', '$map', '$max', '$not', '$reduce', '$setDifference', '$setUnion', '$size'],
+  ...['$sum', '$type'],
 ]);
 
 const stageNames = (pipeline: readonly Document[]): string[] =>
@@ -68,16 +70,18 @@ describe('pipeline structure', () => {
     'next page': actionsPagePipeline({ after: '7800000000000', limit: 10 }),
   };
 
-  it('matches one account by number first, so the unique index is used', () => {
+  it('matches one account by number first, so the unique index is used (never an array number)', () => {
     const pipeline = accountActionsPipeline('7800000000005');
-    expect(pipeline[0]).toEqual({ $match: { number: '7800000000005' } });
+    expect(pipeline[0]).toEqual({
+      $match: { number: { $eq: '7800000000005', $not: { $type: 'array' } } },
+    });
     expect(stageNames(pipeline)).toEqual(['$match', '$project']);
   });
 
   it('pages by number: match after the cursor, sort, limit, then summarise only the page', () => {
     const pipeline = actionsPagePipeline({ after: '7800000000005', limit: 25 });
     expect(pipeline.slice(0, 3)).toEqual([
-      { $match: { number: { $gt: '7800000000005' } } },
+      { $match: { number: { $gt: '7800000000005', $not: { $type: 'array' } } } },
       { $sort: { number: 1 } },
       { $limit: 25 },
     ]);
@@ -85,7 +89,9 @@ describe('pipeline structure', () => {
   });
 
   it('starts the first page at the lowest string number', () => {
-    expect(actionsPagePipeline({ limit: 10 })[0]).toEqual({ $match: { number: { $type: 'string' } } });
+    expect(actionsPagePipeline({ limit: 10 })[0]).toEqual({
+      $match: { number: { $type: 'string', $not: { $type: 'array' } } },
+    });
   });
 
   it.each(Object.entries(pipelines))(
@@ -124,7 +130,9 @@ describe('pipeline input validation', () => {
 
   it('takes any string as the page cursor, compared as a plain string, but names `after` when it is too long', () => {
     for (const after of ['123', '', '$gt', '{"$ne":null}', 'a\tb']) {
-      expect(actionsPagePipeline({ after, limit: 10 })[0]).toEqual({ $match: { number: { $gt: after } } });
+      expect(actionsPagePipeline({ after, limit: 10 })[0]).toEqual({
+        $match: { number: { $gt: after, $not: { $type: 'array' } } },
+      });
     }
     expect(() =>
       actionsPagePipeline({ after: 'x'.repeat(MAX_ACTIONS_CURSOR_LENGTH + 1), limit: 10 }),
@@ -250,6 +258,16 @@ describe('keyset pages (pipeline run by mingo)', () => {
     const withBadNumbers = [{ number: 7800000000009 }, { name: 'no number' }, ...ALL_ACCOUNTS];
     expect(numbersOf(runPipeline(withBadNumbers, actionsPagePipeline({ limit: 1000 })))).toEqual(allNumbers);
   });
+
+  it('skips a number that is an array of strings on the first page, after a cursor and for one account', () => {
+    // MongoDB matches an array when one element matches ($type, $gt, equality alike).
+    const withArray = [{ number: ['7800000000003', '7800000000009'], sessions: [] }, ...ALL_ACCOUNTS];
+    expect(numbersOf(runPipeline(withArray, actionsPagePipeline({ limit: 1000 })))).toEqual(allNumbers);
+    expect(
+      numbersOf(runPipeline(withArray, actionsPagePipeline({ after: '7800000000002', limit: 2 }))),
+    ).toEqual(['7800000000003', '7800000000004']);
+    expect(runPipeline([withArray[0] ?? {}], accountActionsPipeline('7800000000009'))).toEqual([]);
+  });
 });
 
 describe('getAccountActions', () => {
@@ -357,6 +375,32 @@ describe('through the embedded document store', () => {
     const store = new EmbeddedDocumentStore({ collections: { Account: [account] } });
     const summary = await getAccountActions(store, account.number);
     expect(summary?.actions.slice(4).map((action) => action.type)).toEqual(['a', '\uFF01', '\u{1F600}']);
+    await store.close();
+  });
+
+  it.each([
+    ['as a server holds it', (ms: number): Date => new OutOfRangeDate(ms)],
+    ['as a file or the driver reads it (an invalid Date)', (): Date => new Date(Number.NaN)],
+  ])('counts an action dated beyond JavaScript’s range, but gives it no last (%s)', async (_case, far) => {
+    const account = {
+      number: '7800000000200',
+      sessions: [
+        {
+          actions: [
+            { type: 'read', created_at: at('2024-03-01T00:00:00Z') },
+            { type: 'read', created_at: far(FAR_FUTURE) },
+            { type: 'update', created_at: far(FAR_PAST) },
+          ],
+        },
+      ],
+    };
+    const store = new EmbeddedDocumentStore({ collections: { Account: [account] } });
+    expect((await getAccountActions(store, account.number))?.actions).toEqual([
+      never('create'),
+      { type: 'read', last: at('2024-03-01T00:00:00Z'), count: 2 },
+      { type: 'update', last: null, count: 1 },
+      never('delete'),
+    ]);
     await store.close();
   });
 

@@ -47,6 +47,14 @@ export function wrappedNumber(value: object): number {
     return typeof inner === 'number' ? inner : Number.NaN;
   }
   if (tag === 'Long') {
+    // From its two halves, not its text: the MongoDB store hands every int64 out as a Long, so
+    // this runs once per record. high·2^32 + low is exact below 2^53 and rounds to an unsafe
+    // integer at or above it.
+    const { high, low, unsigned } = value as { high?: unknown; low?: unknown; unsigned?: unknown };
+    if (typeof high === 'number' && typeof low === 'number') {
+      const n = (unsigned === true ? high >>> 0 : high) * 4294967296 + (low >>> 0);
+      return Number.isSafeInteger(n) ? n : Number.NaN;
+    }
     const text = String(value);
     const n = Number(text);
     return INTEGER_TEXT.test(text) && Number.isSafeInteger(n) ? n : Number.NaN;

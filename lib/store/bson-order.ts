@@ -89,6 +89,55 @@ export function bsonTypeRank(value: unknown): number {
   }
 }
 
+const TAG_ALIASES: Readonly<Record<string, string>> = {
+  ObjectId: 'objectId',
+  ObjectID: 'objectId',
+  Int32: 'int',
+  Double: 'double',
+  Long: 'long',
+  Decimal128: 'decimal',
+  BSONSymbol: 'symbol',
+  Binary: 'binData',
+  Timestamp: 'timestamp',
+  BSONRegExp: 'regex',
+  MinKey: 'minKey',
+  MaxKey: 'maxKey',
+};
+
+/**
+ * The type name MongoDB's aggregation `$type` gives `value` (`'missing'` for undefined). Plain
+ * numbers, which stand for int32, int64 and double alike once read, are named by value: `'int'`
+ * for a safe integer in the int32 range, `'long'` for any other safe integer, else `'double'`. A
+ * DBRef is `'object'`: the server stores it as an embedded document.
+ */
+export function bsonTypeAlias(value: unknown): string {
+  switch (typeof value) {
+    case 'undefined':
+      return 'missing';
+    case 'boolean':
+      return 'bool';
+    case 'string':
+      return 'string';
+    case 'bigint':
+      return 'long';
+    case 'number':
+      if (!Number.isSafeInteger(value) || Object.is(value, -0)) return 'double';
+      return value >= -2147483648 && value <= 2147483647 ? 'int' : 'long';
+    case 'object':
+      break;
+    default:
+      return typeof value;
+  }
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  if (value instanceof Date) return 'date';
+  if (value instanceof RegExp) return 'regex';
+  if (ArrayBuffer.isView(value)) return 'binData';
+  const tag = bsonTag(value);
+  if (tag === 'Code') return (value as { scope?: unknown }).scope ? 'javascriptWithScope' : 'javascript';
+  return (tag && TAG_ALIASES[tag]) ?? 'object';
+}
+
 const sign = (n: number): -1 | 0 | 1 => (n < 0 ? -1 : n > 0 ? 1 : 0);
 
 /**
@@ -111,7 +160,31 @@ export function compareUtf8(a: string, b: string): -1 | 0 | 1 {
   return sign(a.length - b.length);
 }
 
-type Numeric = number | bigint;
+/**
+ * A finite number written out exactly as `coefficient × 10^exponent`. Decimal128 values need it:
+ * MongoDB compares them with every other number by exact value (`compareDecimalToDouble` and
+ * friends in the server's compare_numbers.h), so `NumberDecimal("0.1")` sorts below the double
+ * 0.1 (0.1000000000000000055…) and `NumberDecimal("9007199254740993")` above the double 2^53, both
+ * of which a comparison through a double would call equal.
+ */
+interface ExactDecimal {
+  readonly coefficient: bigint;
+  readonly exponent: number;
+}
+
+type Numeric = number | bigint | ExactDecimal;
+
+const DECIMAL_TEXT = /^(-?)(\d+)(?:\.(\d+))?(?:E([+-]\d+))?$/;
+
+/** A Decimal128 as an exact decimal, or as a number for NaN and the infinities. */
+function decimalValue(value: { toString: () => string }): Numeric {
+  const text = value.toString();
+  const parts = DECIMAL_TEXT.exec(text);
+  if (!parts) return Number(text); // 'NaN', 'Infinity', '-Infinity'
+  const [, minus, whole = '', fraction = '', exponent = '0'] = parts;
+  const magnitude = BigInt(whole + fraction);
+  return { coefficient: minus ? -magnitude : magnitude, exponent: Number(exponent) - fraction.length };
+}
 
 function numericValue(value: unknown): Numeric {
   if (typeof value === 'number' || typeof value === 'bigint') return value;
@@ -120,14 +193,57 @@ function numericValue(value: unknown): Numeric {
     case 'Long':
       return object.toBigInt ? object.toBigInt() : BigInt(object.toString());
     case 'Decimal128':
-      // Approximated through a double: exact for every value a double can hold.
-      return Number(object.toString());
+      return decimalValue(object);
     default:
       return Number(object.valueOf());
   }
 }
 
+/** A finite double or an integer as an exact decimal. */
+function exactDecimal(value: number | bigint | ExactDecimal): ExactDecimal {
+  if (typeof value === 'object') return value;
+  if (typeof value === 'bigint' || Number.isInteger(value))
+    return { coefficient: BigInt(value), exponent: 0 };
+  // A double is m / 2^k; doubling is exact, so this finds m, and m / 2^k = m × 5^k / 10^k.
+  let scaled = value;
+  let halvings = 0;
+  while (!Number.isInteger(scaled)) {
+    scaled *= 2;
+    halvings++;
+  }
+  return { coefficient: BigInt(scaled) * 5n ** BigInt(halvings), exponent: -halvings };
+}
+
+/** NaN below -Infinity below every finite number below +Infinity, as MongoDB orders numbers. */
+function numericClass(value: Numeric): 0 | 1 | 2 | 3 {
+  if (typeof value !== 'number' || Number.isFinite(value)) return 2;
+  return Number.isNaN(value) ? 0 : value < 0 ? 1 : 3;
+}
+
+function compareExactly(a: ExactDecimal, b: ExactDecimal): -1 | 0 | 1 {
+  const signA = a.coefficient < 0n ? -1 : a.coefficient > 0n ? 1 : 0;
+  const signB = b.coefficient < 0n ? -1 : b.coefficient > 0n ? 1 : 0;
+  if (signA !== signB) return signA < signB ? -1 : 1;
+  if (signA === 0) return 0;
+  // Same sign: compare orders of magnitude first, so no huge power of ten is ever built.
+  const digitsA = (signA < 0 ? -a.coefficient : a.coefficient).toString().length;
+  const digitsB = (signB < 0 ? -b.coefficient : b.coefficient).toString().length;
+  const magnitudeA = digitsA + a.exponent;
+  const magnitudeB = digitsB + b.exponent;
+  if (magnitudeA !== magnitudeB) return (magnitudeA < magnitudeB ? -signA : signA) as -1 | 1;
+  const exponent = Math.min(a.exponent, b.exponent);
+  const x = a.coefficient * 10n ** BigInt(a.exponent - exponent);
+  const y = b.coefficient * 10n ** BigInt(b.exponent - exponent);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
 function compareNumeric(a: Numeric, b: Numeric): -1 | 0 | 1 {
+  if (typeof a === 'object' || typeof b === 'object') {
+    const classA = numericClass(a);
+    const classB = numericClass(b);
+    if (classA !== classB) return classA < classB ? -1 : 1;
+    return classA === 2 ? compareExactly(exactDecimal(a), exactDecimal(b)) : 0;
+  }
   if (typeof a === 'number' && typeof b === 'number') {
     // MongoDB orders NaN below every other number and equal to itself.
     if (Number.isNaN(a)) return Number.isNaN(b) ? 0 : -1;
@@ -179,10 +295,39 @@ function regexParts(value: unknown): [string, string] {
   return [regex.pattern, regex.options];
 }
 
+interface DBRefLike {
+  readonly collection: string;
+  readonly oid: unknown;
+  readonly db?: string | undefined;
+  readonly fields?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * A DBRef as the server holds it: an embedded document with `$ref`, `$id`, `$db` (when set) and
+ * the other fields, in the order the driver writes them. DBRef is no BSON type: bson's readers
+ * (the driver's and Extended JSON's) merely turn any `{ $ref: string, $id, $db?: string, … }`
+ * document into a DBRef object, whose other fields are then out of reach of a path like
+ * `session.actions`. Returns undefined for anything that is not a DBRef object.
+ */
+export function dbRefAsDocument(value: unknown): Record<string, unknown> | undefined {
+  if (value === null || typeof value !== 'object' || bsonTag(value) !== 'DBRef') return undefined;
+  const ref = value as DBRefLike;
+  const document: Record<string, unknown> = { $ref: ref.collection, $id: ref.oid };
+  if (ref.db !== undefined && ref.db !== null) document.$db = ref.db;
+  for (const [key, field] of Object.entries(ref.fields ?? {})) {
+    // defineProperty, not assignment: a `__proto__` key must stay a plain data property.
+    Object.defineProperty(document, key, {
+      value: field,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return document;
+}
+
 function documentEntries(value: object): [string, unknown][] {
-  const plain =
-    bsonTag(value) === 'DBRef' ? (value as { toJSON: () => Record<string, unknown> }).toJSON() : value;
-  return Object.entries(plain).filter(([, v]) => v !== undefined);
+  return Object.entries(dbRefAsDocument(value) ?? value).filter(([, v]) => v !== undefined);
 }
 
 /**

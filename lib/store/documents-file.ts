@@ -5,6 +5,7 @@ import type { Document } from 'mongodb';
 import { ValidationError } from '../errors.js';
 import { parseIsoDate } from '../matching/dates.js';
 import { defineField } from '../matching/json-safe.js';
+import { dbRefAsDocument } from './bson-order.js';
 import { findJsonSyntaxError } from './json-syntax.js';
 
 /**
@@ -80,11 +81,16 @@ function isBsonNumberWrapper(value: object): value is BsonNumberWrapper {
 
 /**
  * Canonical-mode EJSON keeps numbers wrapped (Int32, Double, Long). The driver hands out plain
- * numbers for int32/double and for longs that fit a double exactly (`promoteValues`); do the same,
- * so a document looks alike whichever store produced it. Also restores parked `$date` texts.
+ * numbers for int32/double; do the same, and for a Long that is a safe integer (the MongoDB store
+ * keeps every int64 a Long; the matcher reads either). A Long beyond ±(2^53 − 1) stays a Long,
+ * which the matcher rejects as an id from either store. Also restores parked `$date` texts, and
+ * turns the DBRef objects bson makes of `{ $ref, $id, … }` back into the embedded documents the
+ * server holds, so pipelines see their fields (`session.actions`) and `$type` says `'object'`.
  */
 function promoteNumbers(value: unknown): unknown {
   if (value === null || typeof value !== 'object') return value;
+  const dbRef = dbRefAsDocument(value);
+  if (dbRef !== undefined) return promoteNumbers(dbRef);
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) value[i] = promoteNumbers(value[i]);
     return value;

@@ -1,4 +1,4 @@
-import type { Db, IndexSpecification } from 'mongodb';
+import type { CollationOptions, Db, IndexSpecification } from 'mongodb';
 import { ValidationError } from '../errors.js';
 
 /** The collection of accounts (= `Account.COLLECTION`, spelled out to keep this module standalone). */
@@ -7,6 +7,16 @@ export const ACCOUNT_COLLECTION = 'Account';
 export const MATCHING_COLLECTIONS = ['accrual', 'payment'] as const;
 /** The partition field indexed when none is named: the personal account (лицевой счёт). */
 export const DEFAULT_PARTITION_FIELDS: readonly string[] = ['account'];
+
+/**
+ * The collation of every query and index: binary comparison of strings (UTF-8 bytes), as the
+ * embedded store compares them. A collection created with a default collation (say
+ * `{ locale: 'ru', strength: 2 }`) would otherwise apply it to every string comparison of a query
+ * that names none (`$match` equality and ranges, `$sort`, `$gt`/`$lt` in expressions, the set
+ * operators) and to every index created without one; and a query can use an index for string
+ * bounds and sorts only when their collations agree.
+ */
+export const SIMPLE_COLLATION: Readonly<CollationOptions> = { locale: 'simple' };
 
 /** One index the queries rely on. */
 export interface IndexDefinition {
@@ -54,8 +64,9 @@ export function indexDefinitions(
 }
 
 /**
- * Creates the indexes of {@link indexDefinitions} (idempotent: existing identical indexes are
- * kept). Run by `npm run indexes` after a deploy or a restore.
+ * Creates the indexes of {@link indexDefinitions} with the {@link SIMPLE_COLLATION} (idempotent:
+ * existing identical indexes are kept; an index of the same key made under another collation is
+ * a conflict the server reports). Run by `npm run indexes` after a deploy or a restore.
  *
  * @example
  * ```ts
@@ -69,7 +80,10 @@ export async function ensureIndexes(
   const ensured: EnsuredIndex[] = [];
   for (const definition of indexDefinitions(opts.partitionBy)) {
     const key: IndexSpecification = { ...definition.key };
-    const name = await db.collection(definition.collection).createIndex(key, { unique: definition.unique });
+    const name = await db.collection(definition.collection).createIndex(key, {
+      unique: definition.unique,
+      collation: { ...SIMPLE_COLLATION },
+    });
     ensured.push({ ...definition, name });
   }
   return ensured;

@@ -8,7 +8,13 @@ import * as queryOperators from 'mingo/operators/query';
 import * as windowOperators from 'mingo/operators/window';
 import type { CollectionResolver, Options } from 'mingo/types';
 import { resolve } from 'mingo/util';
-import { bsonTypeRank, compareBson, type SortDirections, sortDocuments } from './bson-order.js';
+import {
+  bsonTypeAlias,
+  bsonTypeRank,
+  compareBson,
+  type SortDirections,
+  sortDocuments,
+} from './bson-order.js';
 
 /**
  * The mingo operator set the embedded store runs with: every query, projection, expression,
@@ -22,6 +28,12 @@ import { bsonTypeRank, compareBson, type SortDirections, sortDocuments } from '.
  *   string) with BSON order inside the bracket, so a keyset page (`number > after`) agrees with the
  *   `$sort` that produced `after`.
  * - expression `$cmp $gt $gte $lt $lte`: BSON order across types, as in aggregation expressions.
+ *   Numbers of every kind compare by exact value (Decimal128 included).
+ * - query `$type`: an array field matches when the array itself or any element has the type, as
+ *   MongoDB documents (mingo tests only the field as a whole); BSON classes and DBRef are named
+ *   as the server names them (mingo calls a DBRef `'dbref'`, an ObjectId `'objectid'`).
+ * - expression `$type`: the server's type names (`'objectId'`, `'decimal'`, `'binData'`, …), and
+ *   `'object'` for a DBRef.
  *
  * Accumulators that order values (`$min`, `$max`, `$top`, ...) keep mingo's order.
  */
@@ -74,6 +86,59 @@ function expressionComparison(accepts: (order: number) => boolean): ExpressionCo
   };
 }
 
+/** Names a query `$type` takes besides the aliases: BSON type numbers (deprecated ones included). */
+const TYPE_NUMBERS: Readonly<Record<number, string>> = {
+  1: 'double',
+  2: 'string',
+  3: 'object',
+  4: 'array',
+  5: 'binData',
+  6: 'undefined',
+  7: 'objectId',
+  8: 'bool',
+  9: 'date',
+  10: 'null',
+  11: 'regex',
+  12: 'dbPointer',
+  13: 'javascript',
+  14: 'symbol',
+  15: 'javascriptWithScope',
+  16: 'int',
+  17: 'timestamp',
+  18: 'long',
+  19: 'decimal',
+  [-1]: 'minKey',
+  127: 'maxKey',
+};
+
+function hasType(value: unknown, alias: string): boolean {
+  if (alias === 'number') return bsonTypeRank(value) === bsonTypeRank(0);
+  // A plain number was a double, an int32 or an int64 before it was read; accept each that can
+  // hold it (as mingo does), since which one it was is lost.
+  if (typeof value === 'number') {
+    if (alias === 'double') return true;
+    if (alias === 'long') return Number.isSafeInteger(value);
+    if (alias === 'int') return bsonTypeAlias(value) === 'int';
+  }
+  return bsonTypeAlias(value) === alias;
+}
+
+const bsonTypeQuery: typeof queryOperators.$type = (selector, value, _options) => {
+  const aliases = (Array.isArray(value) ? value : [value]).map((type) =>
+    typeof type === 'number' ? (TYPE_NUMBERS[type] ?? '') : String(type),
+  );
+  return (doc) => {
+    const resolved = resolve(doc, selector, { unwrapArray: true });
+    // A missing field has no type; an array is tested whole and element by element.
+    if (resolved === undefined) return false;
+    const values = Array.isArray(resolved) ? [resolved, ...resolved] : [resolved];
+    return values.some((candidate) => aliases.some((alias) => hasType(candidate, alias)));
+  };
+};
+
+const bsonTypeExpression: typeof expressionOperators.$type = (doc, expr, options) =>
+  bsonTypeAlias(evalExpr(doc, expr, options));
+
 const bsonCmp: typeof expressionOperators.$cmp = (doc, expr, options) => {
   const [a, b] = evalPair(doc, expr, options);
   return compareBson(a, b);
@@ -89,6 +154,7 @@ export const MONGO_COMPATIBLE_CONTEXT: Context = Context.init({
     $gte: expressionComparison((order) => order >= 0),
     $lt: expressionComparison((order) => order < 0),
     $lte: expressionComparison((order) => order <= 0),
+    $type: bsonTypeExpression,
   },
   pipeline: { ...pipelineOperators, $sort: bsonSort },
   projection: { ...projectionOperators },
@@ -98,6 +164,7 @@ export const MONGO_COMPATIBLE_CONTEXT: Context = Context.init({
     $gte: queryComparison((order) => order >= 0),
     $lt: queryComparison((order) => order < 0),
     $lte: queryComparison((order) => order <= 0),
+    $type: bsonTypeQuery,
   },
   window: { ...windowOperators },
 });

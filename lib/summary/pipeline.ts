@@ -64,6 +64,42 @@ export function extraTypesAscending(types: Document | string): Document {
 }
 
 /**
+ * The range of instants a JavaScript `Date` can hold, ±8.64e15 ms around the epoch (years −271821
+ * to 275760). A BSON date is any int64 of milliseconds; one outside this range is read as an
+ * invalid Date by both the driver and the Extended JSON reader, so it could never be reported.
+ */
+const DATE_RANGE_MS = 8.64e15;
+
+/**
+ * True when `expression` is a date JavaScript can hold. An action dated outside that range counts
+ * but, like an undated one, gives no `last`: otherwise MongoDB's `$max` would pick it (the driver
+ * then decodes it as an invalid Date), while the embedded store, which reads it as an invalid Date
+ * already, would pick the latest valid date instead.
+ */
+function isRepresentableDate(expression: string): Document {
+  return {
+    $and: [
+      isOfType(expression, 'date'),
+      { $gte: [expression, new Date(-DATE_RANGE_MS)] },
+      { $lte: [expression, new Date(DATE_RANGE_MS)] },
+    ],
+  };
+}
+
+/**
+ * The `$match` on `number` every summary query starts with: `condition`, and `number` not an
+ * array. MongoDB applies a query condition to each element of an array field: `$type: 'string'`,
+ * `$gt` and equality all match an array holding one fitting string, and `$sort` then places the
+ * document by its smallest element. An account whose number is an array would show up with a
+ * number that is no string (`"a,b"`, in the answer and as the next cursor). Only string numbers
+ * are account numbers, so arrays are excluded here, for one account and on every page alike. The
+ * condition keeps its index bounds; the array test is a filter on the fetched documents.
+ */
+function matchNumber(condition: Document): Document {
+  return { $match: { number: { ...condition, $not: { $type: 'array' } } } };
+}
+
+/**
  * Per session (object sessions only), its countable actions: documents whose `type` is a string.
  * An array of arrays, one per session.
  */
@@ -98,8 +134,8 @@ function typesInSessions(): Document {
 
 /**
  * `{ type, last, count }` for `$$actionType` over `$$sessions`: one pass over each session's actions
- * picks that type's actions and notes their count and latest date. Undated actions count but have
- * no `last` (`$max` ignores the nulls they become).
+ * picks that type's actions and notes their count and latest date. Undated actions (and those dated
+ * beyond JavaScript's range) count but have no `last` (`$max` ignores the nulls they become).
  */
 function summaryOfType(): Document {
   return {
@@ -127,7 +163,9 @@ function summaryOfType(): Document {
                       $map: {
                         input: '$$ofType',
                         as: 'action',
-                        in: { $cond: [isOfType('$$action.created_at', 'date'), '$$action.created_at', null] },
+                        in: {
+                          $cond: [isRepresentableDate('$$action.created_at'), '$$action.created_at', null],
+                        },
                       },
                     },
                   },
@@ -174,18 +212,20 @@ function summaryStage(): Document {
 
 /**
  * The summary of one account. `$match` on `number` comes first so MongoDB uses the unique index
- * and the rest of the pipeline sees at most one document.
+ * and the rest of the pipeline sees at most one document. A document whose `number` is an array
+ * holding this number is no match (see {@link matchNumber}).
  *
  * @throws ValidationError('number', reason) for a malformed number (never reaches the database).
  */
 export function accountActionsPipeline(number: string): Document[] {
-  return [{ $match: { number: Account.parseNumber(number) } }, summaryStage()];
+  return [matchNumber({ $eq: Account.parseNumber(number) }), summaryStage()];
 }
 
 /**
  * One keyset page of summaries, ordered by `number`: `$match` (`number > after`, or any string
- * number on the first page) → `$sort` → `$limit` → per-document summary. The match and sort are
- * served by the unique index on `number`; the summary runs only on the page's documents.
+ * number on the first page; never an array, see {@link matchNumber}) → `$sort` → `$limit` →
+ * per-document summary. The match and sort are served by the unique index on `number`; the
+ * summary runs only on the page's documents.
  *
  * `after` is any string up to {@link MAX_ACTIONS_CURSOR_LENGTH}: it is the last number of the
  * previous page as stored, which need not be a well-formed account number, and it only ever
@@ -196,7 +236,7 @@ export function accountActionsPipeline(number: string): Document[] {
 export function actionsPagePipeline(page: ActionsPage): Document[] {
   const limit = parseLimit(page.limit);
   const number = page.after === undefined ? { $type: 'string' } : { $gt: parseActionsCursor(page.after) };
-  return [{ $match: { number } }, { $sort: { number: 1 } }, { $limit: limit }, summaryStage()];
+  return [matchNumber(number), { $sort: { number: 1 } }, { $limit: limit }, summaryStage()];
 }
 
 /**

@@ -94,6 +94,10 @@ describe('what a deployed bundle loads when it initialises', () => {
       });
       expect(result).toMatchObject({ driverAtInit: true, status: 200, driverAfterRequest: true });
       expect(double.queries().map((q) => q.name)).toEqual(['aggregate', 'aggregate']);
+      expect(double.queries().map((q) => q.command.collation)).toEqual([
+        { locale: 'simple' },
+        { locale: 'simple' },
+      ]);
     } finally {
       await double.close();
     }

@@ -1,7 +1,9 @@
-import { ObjectId } from 'bson';
+import { Decimal128, Long, ObjectId } from 'bson';
 import type { Document } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { normaliseRecord } from '../../lib/matching/index.js';
 import type { DocumentStore } from '../../lib/store/document-store.js';
+import { type AccountActions, getAccountActions, listAccountActions } from '../../lib/summary/index.js';
 
 /**
  * The behaviour every DocumentStore must share, run against each implementation (embedded over
@@ -60,6 +62,99 @@ export function contractCollections(): Record<string, Document[]> {
     { _id: 104, number: '7800000000004', name: 'Пользователь №4', sessions: [{ session_id: 's3' }] },
   ];
   return { payment, Account };
+}
+
+/**
+ * A BSON date beyond the range of a JavaScript Date (±8.64e15 ms), as a server holds it: the
+ * driver writes `getTime()` as the int64 of the BSON date, Extended JSON writers write
+ * `{"$date": {"$numberLong": "…"}}`, and comparisons (`valueOf`) see the far instant. Reading one
+ * back, from a server or a file, gives an invalid Date.
+ */
+export class OutOfRangeDate extends Date {
+  constructor(readonly ms: number) {
+    super(Number.NaN);
+  }
+
+  override getTime(): number {
+    return this.ms;
+  }
+
+  override valueOf(): number {
+    return this.ms;
+  }
+}
+
+/** One millisecond past the last instant a JavaScript Date can hold, and before the first. */
+export const FAR_FUTURE = 8_640_000_000_000_001;
+export const FAR_PAST = -8_640_000_000_000_001;
+
+const T1 = new Date('2024-04-01T08:00:00Z');
+const T2 = new Date('2024-04-02T08:00:00Z');
+const T3 = new Date('2024-04-03T08:00:00Z');
+
+/**
+ * Data that MongoDB and the embedded store used to answer differently (issue 11): a `number`
+ * that is an array of strings, DBRef-shaped sessions and actions, dates beyond JavaScript's range,
+ * int64 ids at ±2^53 and beyond, Decimal128 ids a double cannot tell apart. Fresh objects per call.
+ */
+export function oddCollections(): Record<string, Document[]> {
+  const Account: Document[] = [
+    { _id: 1, number: '7800000000001', sessions: [{ actions: [{ type: 'read', created_at: T1 }] }] },
+    {
+      _id: 2,
+      number: ['7800000000002', '7800000000003'],
+      sessions: [{ actions: [{ type: 'read', created_at: T2 }] }],
+    },
+    {
+      _id: 3,
+      number: '7800000000004',
+      sessions: [
+        {
+          $ref: 'session',
+          $id: 31,
+          actions: [
+            { type: 'read', created_at: T1 },
+            { $ref: 'action', $id: 32, type: 'read', created_at: T2 },
+          ],
+        },
+      ],
+    },
+    {
+      _id: 4,
+      number: '7800000000005',
+      sessions: [
+        {
+          actions: [
+            { type: 'update', created_at: T3 },
+            { type: 'update', created_at: new OutOfRangeDate(FAR_FUTURE) },
+            { type: 'delete', created_at: new OutOfRangeDate(FAR_PAST) },
+          ],
+        },
+      ],
+    },
+    { _id: 5, number: '7800000000006' },
+  ];
+  // Numbers a double cannot tell apart: 0.1 (decimal) < 0.1 (double, 0.1000000000000000055…),
+  // and 2^53 (double) < 2^53 + 1 (decimal).
+  const decimal_ids: Document[] = [
+    { _id: 1, id: Decimal128.fromString('0.1') },
+    { _id: 2, id: 0.1 },
+    { _id: 3, id: Decimal128.fromString('9007199254740993') },
+    { _id: 4, id: 9007199254740992 },
+    { _id: 5, id: Decimal128.fromString('9007199254740992') },
+    { _id: 6, id: Decimal128.fromString('0.10') },
+    { _id: 7, id: Decimal128.fromString('-0') },
+    { _id: 8, id: 0 },
+  ];
+  const record = (_id: number, id: unknown): Document => ({ _id, id, date: T1, month: '2024-04' });
+  // int64 values a double holds exactly, so every file format keeps them as they are.
+  const payment: Document[] = [
+    record(1, Long.fromString('9007199254740992')),
+    record(2, Long.fromString('-9007199254740992')),
+    record(3, Long.fromString('1152921504606846976')),
+    record(4, Long.fromString('9007199254740990')),
+  ];
+  return { Account, decimal_ids, payment };
 }
 
 /** `(date, id)` ascending in MongoDB order: missing date first (as null); per date numbers,
@@ -150,6 +245,18 @@ export function describeDocumentStoreContract(name: string, makeStore: MakeStore
         const docs = await collect(store.find('payment', filter, { sort: { date: 1, id: 1 } }));
         expect(docs.map((d) => label(d.id))).toEqual(ids);
       });
+
+      it.each<[string, Document, number[]]>([
+        ['equality is case-sensitive', { id: 'b' }, [1]],
+        ['equality is accent-sensitive', { id: { $in: ['e', 'a'] } }, [4]],
+        ['a range is in byte order', { id: { $gt: 'B', $lt: 'b' } }, [4]],
+      ])(
+        'compares strings by their bytes whatever the collection default collation: %s',
+        async (_title, filter, ids) => {
+          const docs = await collect(store.find('payment', filter, { sort: { _id: 1 } }));
+          expect(docs.map((d) => d._id)).toEqual(ids);
+        },
+      );
 
       it('matches an ObjectId by value', async () => {
         const docs = await collect(store.find('payment', { id: new ObjectId(OID_A) }));
@@ -267,6 +374,161 @@ export function describeDocumentStoreContract(name: string, makeStore: MakeStore
           { _id: 5, above5: false, cmpDate: 1 },
           { _id: 15, above5: true, cmpDate: -1 },
         ]);
+      });
+
+      it('compares strings in expressions and set operators by their bytes', async () => {
+        const docs = await collect(
+          store.aggregate('payment', [
+            { $match: { _id: { $in: [1, 6] } } },
+            { $sort: { _id: 1 } },
+            {
+              $project: {
+                isUpperB: { $eq: ['$id', 'B'] },
+                distinct: { $size: { $setUnion: [['$id'], ['b', 'B', 'á', 'a']] } },
+              },
+            },
+          ]),
+        );
+        expect(docs).toEqual([
+          { _id: 1, isUpperB: false, distinct: 4 },
+          { _id: 6, isUpperB: true, distinct: 4 },
+        ]);
+      });
+    });
+
+    describe('odd data, answered as MongoDB answers it', () => {
+      let odd: DocumentStore;
+
+      beforeAll(async () => {
+        odd = await makeStore(oddCollections());
+      });
+
+      afterAll(async () => {
+        await odd?.close();
+      });
+
+      const walk = async (limit: number): Promise<{ numbers: string[]; cursors: unknown[] }> => {
+        const numbers: string[] = [];
+        const cursors: unknown[] = [];
+        let after: string | undefined;
+        for (let pages = 0; pages < 10; pages++) {
+          const page = await listAccountActions(odd, after === undefined ? { limit } : { after, limit });
+          numbers.push(...page.items.map((item) => item.number));
+          cursors.push(page.after);
+          if (page.after === null) return { numbers, cursors };
+          after = page.after;
+        }
+        throw new Error('no last page');
+      };
+
+      describe('a number that is an array of strings', () => {
+        it('matches { $type: "string" }, as MongoDB matches an array when one element does', async () => {
+          const docs = await collect(
+            odd.find('Account', { number: { $type: 'string' } }, { sort: { _id: 1 } }),
+          );
+          expect(docs.map((d) => d._id)).toEqual([1, 2, 3, 4, 5]);
+        });
+
+        it.each([1, 2, 10])('is on no page, whatever the page size (%i)', async (limit) => {
+          const { numbers, cursors } = await walk(limit);
+          expect(numbers).toEqual(['7800000000001', '7800000000004', '7800000000005', '7800000000006']);
+          for (const cursor of cursors) expect(cursor === null || typeof cursor === 'string').toBe(true);
+        });
+
+        it('is no account for any of its elements', async () => {
+          expect(await getAccountActions(odd, '7800000000002')).toBeUndefined();
+          expect(await getAccountActions(odd, '7800000000003')).toBeUndefined();
+        });
+      });
+
+      describe('DBRef-shaped sessions and actions ({ $ref, $id, … })', () => {
+        it('are embedded documents to $type', async () => {
+          const docs = await collect(
+            odd.aggregate('Account', [
+              { $match: { _id: 3 } },
+              {
+                $project: {
+                  _id: 0,
+                  sessions: { $map: { input: '$sessions', as: 's', in: { $type: '$$s' } } },
+                  actions: {
+                    $map: {
+                      input: { $arrayElemAt: ['$sessions.actions', 0] },
+                      as: 'a',
+                      in: { $type: '$$a' },
+                    },
+                  },
+                },
+              },
+            ]),
+          );
+          expect(docs).toEqual([{ sessions: ['object'], actions: ['object', 'object'] }]);
+        });
+
+        it('have their actions counted', async () => {
+          const summary = await getAccountActions(odd, '7800000000004');
+          expect(summary?.actions[1]).toEqual({ type: 'read', last: T2, count: 2 });
+        });
+      });
+
+      it('counts actions dated beyond JavaScript’s range but takes last from representable dates only', async () => {
+        const summary: AccountActions | undefined = await getAccountActions(odd, '7800000000005');
+        expect(summary?.actions.slice(2)).toEqual([
+          { type: 'update', last: T3, count: 2 },
+          { type: 'delete', last: null, count: 1 },
+        ]);
+      });
+
+      describe('int64 ids', () => {
+        it('are never handed out as a number once they reach ±2^53', async () => {
+          const docs = await collect(odd.find('payment', { _id: { $lte: 3 } }, { sort: { _id: 1 } }));
+          expect(docs.map((d) => [typeof d.id, String(d.id)])).toEqual([
+            ['object', '9007199254740992'],
+            ['object', '-9007199254740992'],
+            ['object', '1152921504606846976'],
+          ]);
+        });
+
+        it('are rejected by the matcher from ±2^53 on and accepted below, from any store', async () => {
+          const docs = await collect(odd.find('payment', {}, { sort: { _id: 1 } }));
+          expect(
+            docs.map((d) => {
+              const normalised = normaliseRecord(d);
+              return normalised.ok ? normalised.id : /^invalid id /.test(normalised.reason);
+            }),
+          ).toEqual([true, true, true, 9007199254740990]);
+        });
+      });
+
+      describe('Decimal128 ids', () => {
+        it('sort by exact value among doubles and integers', async () => {
+          const docs = await collect(odd.find('decimal_ids', {}, { sort: { id: 1, _id: 1 } }));
+          // -0 = 0 < 0.1 (decimal) = 0.10 < 0.1 (double) < 2^53 (double) = 2^53 (decimal) < 2^53 + 1
+          expect(docs.map((d) => d._id)).toEqual([7, 8, 1, 6, 2, 4, 5, 3]);
+        });
+
+        it.each<[string, Document, number[]]>([
+          ['$gt a decimal', { id: { $gt: Decimal128.fromString('0.1') } }, [2, 3, 4, 5]],
+          ['$lte a double', { id: { $lte: 0.1 } }, [1, 2, 6, 7, 8]],
+          ['$gt a double', { id: { $gt: 9007199254740992 } }, [3]],
+        ])('compare by exact value in queries: %s', async (_title, filter, ids) => {
+          const docs = await collect(odd.find('decimal_ids', filter, { sort: { _id: 1 } }));
+          expect(docs.map((d) => d._id)).toEqual(ids);
+        });
+
+        it('compare by exact value in expressions', async () => {
+          const docs = await collect(
+            odd.aggregate('decimal_ids', [
+              { $sort: { _id: 1 } },
+              { $project: { _id: 1, vsDouble: { $cmp: ['$id', 0.1] } } },
+              { $limit: 3 },
+            ]),
+          );
+          expect(docs).toEqual([
+            { _id: 1, vsDouble: -1 },
+            { _id: 2, vsDouble: 0 },
+            { _id: 3, vsDouble: 1 },
+          ]);
+        });
       });
     });
 

@@ -172,6 +172,32 @@ describe('readDocumentsFile', () => {
     expect(doc?.a).toBe(1);
   });
 
+  it('reads a DBRef-shaped document as the embedded document the server holds, numbers promoted', () => {
+    const [doc] = parseDocuments(
+      '{"s": {"$ref": "session", "$id": {"$oid": "65a000000000000000000001"}, "$db": "billing",' +
+        ' "actions": [{"$ref": "action", "$id": {"$numberLong": "7"}, "type": "read"}], "n": {"$numberInt": "1"}}}',
+      'inline',
+    );
+    const session = doc?.s as Record<string, unknown>;
+    expect(Object.getPrototypeOf(session)).toBe(Object.prototype);
+    expect(Object.keys(session)).toEqual(['$ref', '$id', '$db', 'actions', 'n']);
+    expect(session).toEqual({
+      $ref: 'session',
+      $id: new ObjectId('65a000000000000000000001'),
+      $db: 'billing',
+      actions: [{ $ref: 'action', $id: 7, type: 'read' }],
+      n: 1,
+    });
+  });
+
+  it('lets no "__proto__" field of a DBRef-shaped document change a prototype', () => {
+    // (bson's Extended JSON reader drops such a field while it builds the DBRef.)
+    const [doc] = parseDocuments('{"r": {"$ref": "x", "$id": 1, "__proto__": {"polluted": true}}}', 'inline');
+    const ref = doc?.r as Record<string, unknown>;
+    expect(Object.getPrototypeOf(ref)).toBe(Object.prototype);
+    expect((ref as { polluted?: unknown }).polluted).toBeUndefined();
+  });
+
   it.each([
     [
       'a truncated record',

@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EJSON } from 'bson';
+import { DBRef, Decimal128, EJSON, Long, ObjectId } from 'bson';
 import type { Document } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError, ValidationError } from '../../lib/errors.js';
@@ -176,5 +176,50 @@ describe('EmbeddedDocumentStore pipelines', () => {
 
   it.each(['$out', '$merge'])('refuses the write stage %s: the store is read-only', async (stage) => {
     await expect(collect(store.aggregate('Account', [{ [stage]: 'copy' }]))).rejects.toThrow(stage);
+  });
+});
+
+describe('EmbeddedDocumentStore query $type, as MongoDB documents it', () => {
+  const store = new EmbeddedDocumentStore({
+    collections: {
+      values: [
+        { _id: 1, v: 'text' },
+        { _id: 2, v: ['a', 1] },
+        { _id: 3, v: 5 },
+        { _id: 4, v: 2.5 },
+        { _id: 5, v: Long.fromString('9007199254740993') },
+        { _id: 6, v: Decimal128.fromString('1.5') },
+        { _id: 7, v: new DBRef('c', new ObjectId('65a000000000000000000001')) },
+        { _id: 8, v: { a: 1 } },
+        { _id: 9, v: null },
+        { _id: 10 },
+        { _id: 11, v: [[1]] },
+        { _id: 12, v: [] },
+      ],
+    },
+  });
+
+  it.each<[string, unknown, number[]]>([
+    ['a string, also as an array element', 'string', [1, 2]],
+    ['an array, the field itself', 'array', [2, 11, 12]],
+    ['any number, of every kind, also as an array element (one level deep)', 'number', [2, 3, 4, 5, 6]],
+    ['int, by value for plain numbers', 'int', [2, 3]],
+    ['long, a Long or a safe integer', 'long', [2, 3, 5]],
+    ['double, any plain number', 'double', [2, 3, 4]],
+    ['decimal', 'decimal', [6]],
+    ['an embedded document, a DBRef included', 'object', [7, 8]],
+    ['null, not a missing field', 'null', [9]],
+    ['a BSON type number (2 = string)', 2, [1, 2]],
+    ['a list of types', ['decimal', 'null'], [6, 9]],
+  ])('matches %s', async (_title, type, ids) => {
+    const docs = await collect(store.find('values', { v: { $type: type } }, { sort: { _id: 1 } }));
+    expect(docs.map((doc) => doc._id)).toEqual(ids);
+  });
+
+  it('negates with $not, so an array of strings is neither kept nor half-matched', async () => {
+    const docs = await collect(
+      store.find('values', { v: { $type: 'string', $not: { $type: 'array' } } }, { sort: { _id: 1 } }),
+    );
+    expect(docs.map((doc) => doc._id)).toEqual([1]);
   });
 });

@@ -44,11 +44,11 @@ describe('indexDefinitions', () => {
 });
 
 describe('ensureIndexes', () => {
-  it('creates every definition through createIndex and reports the names', async () => {
+  it('creates every definition through createIndex, with the simple collation, and reports the names', async () => {
     const calls: unknown[] = [];
     const db = {
       collection: (name: string) => ({
-        createIndex: async (key: Record<string, number>, options: { unique: boolean }) => {
+        createIndex: async (key: Record<string, number>, options: Record<string, unknown>) => {
           calls.push([name, key, options]);
           return Object.entries(key)
             .map(([field, direction]) => `${field}_${direction}`)
@@ -57,9 +57,10 @@ describe('ensureIndexes', () => {
       }),
     } as unknown as Db;
     const ensured = await ensureIndexes(db, { partitionBy: ['house'] });
-    expect(calls).toContainEqual(['Account', { number: 1 }, { unique: true }]);
-    expect(calls).toContainEqual(['payment', { house: 1, date: 1, id: 1 }, { unique: false }]);
-    expect(calls).toContainEqual(['accrual', { id: 1 }, { unique: false }]);
+    const simple = { collation: { locale: 'simple' } };
+    expect(calls).toContainEqual(['Account', { number: 1 }, { unique: true, ...simple }]);
+    expect(calls).toContainEqual(['payment', { house: 1, date: 1, id: 1 }, { unique: false, ...simple }]);
+    expect(calls).toContainEqual(['accrual', { id: 1 }, { unique: false, ...simple }]);
     expect(calls).toHaveLength(7);
     expect(ensured.map((index) => `${index.collection}.${index.name}`)).toContain(
       'accrual.house_1_date_1_id_1',

@@ -11,19 +11,28 @@ const uri = process.env.MONGODB_URI;
 
 if (!uri) console.log('skipped: set MONGODB_URI to run the MongoDB contract tests');
 
+/**
+ * A default collation that makes strings compare unlike the embedded store: case- and
+ * accent-insensitive English. Every contract collection is created with it, so the contract also
+ * proves that our queries never fall back to a collection's collation.
+ */
+const HOSTILE_COLLATION = { locale: 'en', strength: 1 } as const;
+
 describe.runIf(Boolean(uri))('MongoDocumentStore against MONGODB_URI', () => {
   const dbName = `store_contract_${randomBytes(6).toString('hex')}`;
   const connect = (): MongoClient => new MongoClient(uri ?? '', { serverSelectionTimeoutMS: 5000 });
+  const databases = [dbName];
   let admin: MongoClient;
-  let seeded: Promise<void> | undefined;
 
-  const seed = (collections: Record<string, Document[]>): Promise<void> => {
-    seeded ??= (async () => {
-      for (const [name, documents] of Object.entries(collections)) {
-        await admin.db(dbName).collection(name).insertMany(documents);
-      }
-    })();
-    return seeded;
+  /** Each contract store gets a database of its own, seeded with exactly its collections. */
+  const seed = async (collections: Record<string, Document[]>): Promise<string> => {
+    const name = `${dbName}_${databases.length}`;
+    databases.push(name);
+    for (const [collection, documents] of Object.entries(collections)) {
+      await admin.db(name).createCollection(collection, { collation: HOSTILE_COLLATION });
+      await admin.db(name).collection(collection).insertMany(documents);
+    }
+    return name;
   };
 
   beforeAll(async () => {
@@ -33,13 +42,25 @@ describe.runIf(Boolean(uri))('MongoDocumentStore against MONGODB_URI', () => {
 
   afterAll(async () => {
     await resetDocumentStore();
-    await admin?.db(dbName).dropDatabase();
+    for (const name of databases) await admin?.db(name).dropDatabase();
     await admin?.close();
   });
 
   describeDocumentStoreContract('MongoDocumentStore', async (collections) => {
-    await seed(collections);
-    return new MongoDocumentStore(connect(), dbName);
+    return new MongoDocumentStore(connect(), await seed(collections));
+  });
+
+  it('creates its indexes with the simple collation even where the collection has another', async () => {
+    const name = `${dbName}_collated_indexes`;
+    databases.push(name);
+    const db = admin.db(name);
+    await db.createCollection('Account', { collation: HOSTILE_COLLATION });
+    await ensureIndexes(db, { partitionBy: [] });
+    const indexes = await db.collection('Account').listIndexes().toArray();
+    const number = indexes.find((index) => index.name === 'number_1');
+    expect(number?.unique).toBe(true);
+    // The server lists a simple collation as { locale: 'simple' } or not at all.
+    expect(number?.collation?.locale ?? 'simple').toBe('simple');
   });
 
   it('passes server errors that are not about reachability through unchanged', async () => {

@@ -11,7 +11,9 @@ import { EmbeddedDocumentStore } from '../../lib/store/embedded-store.js';
  * database" is checked.
  *
  * It is not MongoDB: no indexes, no writes, no SCRAM (PLAIN auth only, enough to put a password in
- * the URI), one namespace for every database. Never use it to test query semantics.
+ * the URI), one namespace for every database, no collations (a query naming any collation other
+ * than `{ locale: 'simple' }` fails, as the embedded store compares strings only that way). Never
+ * use it to test query semantics.
  */
 
 const OP_REPLY = 1;
@@ -177,6 +179,18 @@ export async function startMongoWireDouble(options: MongoWireDoubleOptions): Pro
   async function execute(db: string, command: Document): Promise<Document> {
     const name = commandName(command);
     received.push({ db, name, command });
+    if (
+      QUERY_COMMANDS.has(name) &&
+      command.collation !== undefined &&
+      command.collation?.locale !== 'simple'
+    ) {
+      return {
+        ok: 0,
+        code: 2,
+        codeName: 'BadValue',
+        errmsg: 'the wire double serves the simple collation only',
+      };
+    }
     switch (name) {
       case 'ismaster':
       case 'isMaster':
