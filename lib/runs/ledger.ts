@@ -10,6 +10,7 @@ import { assertRunId, isRunId } from './run-id.js';
 import {
   type MatchingRun,
   type NewMatchingRun,
+  newRunSchema,
   parseRun,
   type RunStats,
   type RunStatus,
@@ -156,7 +157,7 @@ export class RunLedger {
     assertRunId(input.runId);
     const now = this.#now().toISOString();
     const run: MatchingRun = {
-      ...definedFields(input),
+      ...definedFields(newRunSchema.parse(input)),
       status: 'queued',
       createdAt: now,
       updatedAt: now,

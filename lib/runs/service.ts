@@ -3,7 +3,7 @@ import { ConflictError, NotFoundError, ServiceUnavailableError } from '../errors
 import { DEFAULT_POLICY, type Policy } from '../matching/types.js';
 import type { WorkerDispatcher } from './dispatcher.js';
 import { describeFailure, type MatchingRun, type RunLedger, type RunStatus } from './ledger.js';
-import { RUN_OUTPUT_NAMES, type RunOutputKeys, runOutputKeys } from './outputs.js';
+import { RUN_OUTPUT_NAMES, type RunOutputKeys, type RunOutputName, runOutputKeys } from './outputs.js';
 import type { ResultsBucket } from './results-bucket.js';
 import { derivedRunId } from './run-id.js';
 import { matchingRunSchema } from './run-record.js';
@@ -18,7 +18,7 @@ export type RunOutputView = z.infer<typeof runOutputViewSchema>;
  * outputs with their download URLs. Derived from the run's schema, so a new field of the run
  * shows here unless it is listed as internal.
  */
-export const matchingRunViewSchema = matchingRunSchema
+const matchingRunViewSchema = matchingRunSchema
   .omit({ idempotencyKey: true, owner: true, outputs: true })
   .extend({
     /**
@@ -33,6 +33,9 @@ export const matchingRunViewSchema = matchingRunSchema
     outputs: z.record(z.enum(RUN_OUTPUT_NAMES), runOutputViewSchema),
   });
 export type MatchingRunView = z.infer<typeof matchingRunViewSchema>;
+
+/** A presigned download URL per output. */
+type OutputUrls = Readonly<Record<RunOutputName, string>>;
 
 /** What `POST /matching-runs` asks for. */
 export interface StartRunRequest {
@@ -160,13 +163,13 @@ export class MatchingRuns {
     );
   }
 
-  async #presignAll(outputs: RunOutputKeys | undefined): Promise<RunOutputKeys | undefined> {
+  async #presignAll(outputs: RunOutputKeys | undefined): Promise<OutputUrls | undefined> {
     if (!outputs) return undefined;
     const ttl = this.#deps.presignTtlSeconds;
     const urls = await Promise.all(
       RUN_OUTPUT_NAMES.map(async (name) => [name, await this.#deps.bucket.presign(outputs[name], ttl)]),
     );
-    return Object.fromEntries(urls) as RunOutputKeys;
+    return Object.fromEntries(urls) as OutputUrls;
   }
 }
 
@@ -174,7 +177,7 @@ export class MatchingRuns {
  * The HTTP view of a ledger item (see {@link MatchingRunView}): the output keys always (the
  * recorded ones once succeeded, else where the worker writes them), URLs added when given.
  */
-export function toRunView(run: MatchingRun, stale: boolean, urls?: RunOutputKeys): MatchingRunView {
+export function toRunView(run: MatchingRun, stale: boolean, urls?: OutputUrls): MatchingRunView {
   const keys = run.outputs ?? runOutputKeys(run.runId);
   const outputs = Object.fromEntries(
     RUN_OUTPUT_NAMES.map((name) => [
