@@ -34,22 +34,28 @@ type Agree<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 // Fails to compile when MatchStats (lib/matching/types.ts) gains or loses a field the schema does not.
 const _statsSchemaAgreesWithMatcher: Agree<RunStats, MatchStats> = true;
 
-/** What the caller decides when recording a run; the ledger fills in the rest. */
-export const newRunSchema = z.object({
-  runId: z.string(),
+const runId = z.string();
+
+/** What the caller decides about a run besides its id; the ledger records it as given. */
+const requestedFields = {
   policy: z.enum(POLICIES),
   partitionBy: z.string().optional(),
   trigger: z.enum(RUN_TRIGGERS),
   idempotencyKey: z.string().optional(),
-});
+};
+
+/** What the caller decides when recording a run; the ledger fills in the rest. */
+export const newRunSchema = z.object({ runId, ...requestedFields });
 export type NewMatchingRun = z.infer<typeof newRunSchema>;
 
 /** S3 keys of a run's outputs, one per entry of RUN_OUTPUTS. */
 export const runOutputKeysSchema = z.record(z.enum(RUN_OUTPUT_NAMES), z.string());
 
 /** One matching run as recorded in the run ledger (DynamoDB, key `runId`). */
-export const matchingRunSchema = newRunSchema.extend({
+export const matchingRunSchema = z.object({
+  runId,
   status: z.enum(RUN_STATUSES),
+  ...requestedFields,
   /** ISO 8601 UTC timestamps. */
   createdAt: z.string(),
   updatedAt: z.string(),
