@@ -1,50 +1,37 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import * as z from 'zod';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { toAppError } from '../aws/aws-errors.js';
 import { dynamoDocumentClient } from '../aws/dynamodb-client.js';
 import { config } from '../config.js';
 import { ConflictError, NotFoundError } from '../errors.js';
-import { type MatchStats, POLICIES, type Policy } from '../matching/types.js';
 import { sanitizeFailureReason } from './failure-reason.js';
-import type { RunOutputKeys } from './outputs.js';
+import { RUN_OUTPUT_NAMES, type RunOutputKeys } from './outputs.js';
 import { assertRunId, isRunId } from './run-id.js';
+import {
+  type MatchingRun,
+  type NewMatchingRun,
+  newRunSchema,
+  parseRun,
+  type RunStats,
+  type RunStatus,
+  runOutputKeysSchema,
+} from './run-record.js';
 
 export { describeFailure, sanitizeFailureReason } from './failure-reason.js';
 export { isRunId, newRunId, runIdSchema } from './run-id.js';
+export type { MatchingRun, NewMatchingRun, RunStatus, RunTrigger } from './run-record.js';
 
-export const RUN_STATUSES = ['queued', 'running', 'succeeded', 'failed'] as const;
-export type RunStatus = (typeof RUN_STATUSES)[number];
-
-export const RUN_TRIGGERS = ['http', 'event'] as const;
-/** What started the run: `POST /matching-runs` or a `PaymentsImported` event. */
-export type RunTrigger = (typeof RUN_TRIGGERS)[number];
-
-/** One matching run as recorded in the run ledger (DynamoDB, key `runId`). */
-export interface MatchingRun {
-  runId: string;
-  status: RunStatus;
-  policy: Policy;
-  partitionBy?: string;
-  trigger: RunTrigger;
-  idempotencyKey?: string;
-  /** ISO 8601 UTC timestamps. */
-  createdAt: string;
-  updatedAt: string;
-  startedAt?: string;
-  finishedAt?: string;
-  /** How many times a worker started this run (retries of a failed run count). */
-  attempts: number;
-  stats?: MatchStats;
-  /** Why the last attempt failed: one line, no stack trace. */
-  error?: string;
-  outputs?: RunOutputKeys;
-  /**
-   * Who holds (or last held) the claim: the Lambda request id of the worker invocation that marked
-   * the run `running`. Lambda's retries of one asynchronous invocation reuse its request id, so a
-   * retry of a worker that crashed may take its own claim back at once instead of waiting for it
-   * to go stale. Internal: not part of the HTTP view.
-   */
-  owner?: string;
+/**
+ * A transition the run's current status does not allow. Carries the run as DynamoDB found it when
+ * it refused the write, so the caller needs no second read to see what it became.
+ */
+export class RunConflictError extends ConflictError {
+  constructor(
+    message: string,
+    readonly run: MatchingRun,
+  ) {
+    super(message);
+  }
 }
 
 /** Tuning of a {@link RunLedger}; the defaults come from the configuration. */
@@ -63,67 +50,19 @@ export interface RunLedgerOptions {
   readonly now?: () => Date;
 }
 
-/** What the caller decides when recording a run; the ledger fills in the rest. */
-export interface NewMatchingRun {
-  runId: string;
-  policy: Policy;
-  partitionBy?: string;
-  trigger: RunTrigger;
-  idempotencyKey?: string;
-}
-
-const statsSchema = z.object({
-  accruals: z.number(),
-  payments: z.number(),
-  matched: z.number(),
-  sameMonth: z.number(),
-  oldest: z.number(),
-  unmatched: z.number(),
-  unpaid: z.number(),
-  rejected: z.number(),
-  durationMs: z.number(),
-});
-
-const matchingRunSchema = z.object({
-  runId: z.string(),
-  status: z.enum(RUN_STATUSES),
-  policy: z.enum(POLICIES),
-  partitionBy: z.string().optional(),
-  trigger: z.enum(RUN_TRIGGERS),
-  idempotencyKey: z.string().optional(),
-  createdAt: z.string(),
-  updatedAt: z.string(),
-  startedAt: z.string().optional(),
-  finishedAt: z.string().optional(),
-  attempts: z.number().int().nonnegative(),
-  stats: statsSchema.optional(),
-  error: z.string().optional(),
-  outputs: z
-    .object({ resultJson: z.string(), matchesCsv: z.string(), unmatchedPaymentsCsv: z.string() })
-    .optional(),
-  owner: z.string().optional(),
-});
-
-function parseRun(item: unknown): MatchingRun {
-  const parsed = matchingRunSchema.safeParse(item);
-  if (!parsed.success) {
-    // A corrupt item is our bug, not the client's: a plain Error becomes a generic 500.
-    throw new Error(`run ledger item is malformed: ${z.prettifyError(parsed.error)}`);
-  }
-  return parsed.data;
-}
-
-function isConditionalCheckFailure(error: unknown): boolean {
-  return error instanceof Error && error.name === 'ConditionalCheckFailedException';
-}
+/**
+ * Asked of every conditional write: a refused write's exception then carries the item as it was
+ * (absent when there is none), so learning why it was refused costs no second read.
+ */
+const RETURN_REFUSED_ITEM = { ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } as const;
 
 function sameOutputs(a: RunOutputKeys | undefined, b: RunOutputKeys): boolean {
-  return (
-    a !== undefined &&
-    a.resultJson === b.resultJson &&
-    a.matchesCsv === b.matchesCsv &&
-    a.unmatchedPaymentsCsv === b.unmatchedPaymentsCsv
-  );
+  return a !== undefined && RUN_OUTPUT_NAMES.every((name) => a[name] === b[name]);
+}
+
+/** `input` without its `undefined` fields: an optional field of a run is absent, never `undefined`. */
+function definedFields<T extends object>(input: T): T {
+  return Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined)) as T;
 }
 
 /** Placeholders for attribute names that are DynamoDB reserved words (`status`, `error`, `owner`). */
@@ -218,12 +157,8 @@ export class RunLedger {
     assertRunId(input.runId);
     const now = this.#now().toISOString();
     const run: MatchingRun = {
-      runId: input.runId,
+      ...definedFields(newRunSchema.parse(input)),
       status: 'queued',
-      policy: input.policy,
-      ...(input.partitionBy === undefined ? {} : { partitionBy: input.partitionBy }),
-      trigger: input.trigger,
-      ...(input.idempotencyKey === undefined ? {} : { idempotencyKey: input.idempotencyKey }),
       createdAt: now,
       updatedAt: now,
       attempts: 0,
@@ -234,16 +169,17 @@ export class RunLedger {
           TableName: this.#tableName,
           Item: run,
           ConditionExpression: 'attribute_not_exists(runId)',
+          ...RETURN_REFUSED_ITEM,
         }),
       );
       return { run, created: true };
     } catch (error) {
-      if (!isConditionalCheckFailure(error)) throw toAppError('DynamoDB', error);
+      const existing = await this.#refusedBy(input.runId, error);
+      // Runs are never deleted, so the item that failed the condition is still there.
+      if (!existing)
+        throw new ConflictError(`matching run ${input.runId} changed while it was being created`);
+      return { run: existing, created: false };
     }
-    const existing = await this.get(input.runId);
-    // Runs are never deleted, so the item that failed the condition is still there.
-    if (!existing) throw new ConflictError(`matching run ${input.runId} changed while it was being created`);
-    return { run: existing, created: false };
   }
 
   /** The run, read consistently (a status just written is visible), or undefined. */
@@ -295,7 +231,7 @@ export class RunLedger {
    * `running` → `succeeded` with the final stats and the keys of outputs that are fully written.
    * A run already succeeded with the same outputs is returned as it is (a retried write).
    */
-  async markSucceeded(runId: string, stats: MatchStats, outputs: RunOutputKeys): Promise<MatchingRun> {
+  async markSucceeded(runId: string, stats: RunStats, outputs: RunOutputKeys): Promise<MatchingRun> {
     const now = this.#now().toISOString();
     return this.#transition(runId, 'succeeded', ['running'], {
       alreadyDone: (current) => current.status === 'succeeded' && sameOutputs(current.outputs, outputs),
@@ -303,11 +239,7 @@ export class RunLedger {
         'SET #status = :to, stats = :stats, outputs = :outputs, finishedAt = :now, updatedAt = :now',
       ExpressionAttributeValues: {
         ':stats': { ...stats },
-        ':outputs': {
-          resultJson: outputs.resultJson,
-          matchesCsv: outputs.matchesCsv,
-          unmatchedPaymentsCsv: outputs.unmatchedPaymentsCsv,
-        },
+        ':outputs': runOutputKeysSchema.parse(outputs),
         ':now': now,
       },
     });
@@ -357,15 +289,15 @@ export class RunLedger {
             ':seenUpdatedAt': seen.updatedAt,
           },
           ReturnValues: 'ALL_NEW',
+          ...RETURN_REFUSED_ITEM,
         }),
       );
       return { run: parseRun(Attributes), requeued: true };
     } catch (error) {
-      if (!isConditionalCheckFailure(error)) throw toAppError('DynamoDB', error);
+      const current = await this.#refusedBy(seen.runId, error);
+      if (!current) throw new NotFoundError(`matching run ${seen.runId} does not exist`);
+      return { run: current, requeued: false };
     }
-    const current = await this.get(seen.runId);
-    if (!current) throw new NotFoundError(`matching run ${seen.runId} does not exist`);
-    return { run: current, requeued: false };
   }
 
   async #transition(
@@ -403,15 +335,32 @@ export class RunLedger {
             ':to': to,
           },
           ReturnValues: 'ALL_NEW',
+          ...RETURN_REFUSED_ITEM,
         }),
       );
       return parseRun(Attributes);
     } catch (error) {
-      if (!isConditionalCheckFailure(error)) throw toAppError('DynamoDB', error);
+      const current = await this.#refusedBy(runId, error);
+      if (!current) throw new NotFoundError(`matching run ${runId} does not exist`);
+      if (update.alreadyDone?.(current)) return current;
+      throw new RunConflictError(
+        `matching run ${runId} is ${current.status}; it cannot become ${to}`,
+        current,
+      );
     }
-    const current = await this.get(runId);
-    if (!current) throw new NotFoundError(`matching run ${runId} does not exist`);
-    if (update.alreadyDone?.(current)) return current;
-    throw new ConflictError(`matching run ${runId} is ${current.status}; it cannot become ${to}`);
+  }
+
+  /**
+   * The run a conditional write was refused by, as the exception carries it
+   * ({@link RETURN_REFUSED_ITEM}), or undefined when there is no such run. An exception without
+   * the item means there was none; it is read once more only to stay right against a store that
+   * ignores the request (the read then finds nothing too). Any other error is rethrown mapped.
+   */
+  async #refusedBy(runId: string, error: unknown): Promise<MatchingRun | undefined> {
+    if (!(error instanceof Error) || error.name !== 'ConditionalCheckFailedException') {
+      throw toAppError('DynamoDB', error);
+    }
+    const { Item } = error as { Item?: Parameters<typeof unmarshall>[0] };
+    return Item === undefined ? this.get(runId) : parseRun(unmarshall(Item));
   }
 }

@@ -1,3 +1,6 @@
+import type { JobLogger } from './job-outcome.js';
+import type { RunOutputKeys } from './outputs.js';
+
 /**
  * What the matching job writes its outputs to: lib/runs/results-bucket.ts `ResultsBucket` in
  * production, instrumented buckets in tests. Kept free of SDK imports, so a function can name it
@@ -25,4 +28,21 @@ export function lazyOutputBucket(open: () => Promise<OutputBucket>): OutputBucke
     upload: async (key, chunks, contentType) => (await open()).upload(key, chunks, contentType),
     remove: async (keys) => (await open()).remove(keys),
   };
+}
+
+/**
+ * Deletes a run's outputs, best effort: a leftover object is harmless once the run is failed
+ * (outputs are only linked for succeeded runs), so a failure to delete is logged, not thrown.
+ */
+export async function discardOutputs(
+  bucket: OutputBucket,
+  keys: RunOutputKeys,
+  log: JobLogger,
+  runId: string,
+): Promise<void> {
+  try {
+    await bucket.remove(Object.values(keys));
+  } catch (error) {
+    log.warn('could not delete partial outputs of a failed run', { runId, error });
+  }
 }

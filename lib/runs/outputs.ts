@@ -1,11 +1,30 @@
 import { assertRunId } from './run-id.js';
 
-/** S3 keys of the three outputs of one matching run (SPEC §4). */
-export interface RunOutputKeys {
-  readonly resultJson: string;
-  readonly matchesCsv: string;
-  readonly unmatchedPaymentsCsv: string;
-}
+const CSV = 'text/csv; charset=utf-8';
+const JSON_TEXT = 'application/json; charset=utf-8';
+
+/**
+ * The outputs every run writes (SPEC §4), in the order they are uploaded. `result.json` stays
+ * last: its presence means the set is complete. Adding an output is adding it here; the type
+ * checker then asks each output source (lib/runs/output-source.ts) for its chunks.
+ */
+export const RUN_OUTPUTS = [
+  { name: 'matchesCsv', file: 'matches.csv', contentType: CSV },
+  { name: 'unmatchedPaymentsCsv', file: 'unmatched-payments.csv', contentType: CSV },
+  { name: 'resultJson', file: 'result.json', contentType: JSON_TEXT },
+] as const;
+
+/** An output's name in the ledger, the HTTP view and the output sources. */
+export type RunOutputName = (typeof RUN_OUTPUTS)[number]['name'];
+
+/** The output names, in upload order. */
+export const RUN_OUTPUT_NAMES = RUN_OUTPUTS.map((output) => output.name) as [
+  RunOutputName,
+  ...RunOutputName[],
+];
+
+/** S3 keys of the outputs of one matching run. */
+export type RunOutputKeys = Readonly<Record<RunOutputName, string>>;
 
 /** Prefix under which every run's outputs live; the bucket's lifecycle rule targets it too. */
 export const RUN_OUTPUTS_PREFIX = 'matching-runs/';
@@ -22,9 +41,5 @@ export const RUN_OUTPUTS_PREFIX = 'matching-runs/';
 export function runOutputKeys(runId: string): RunOutputKeys {
   assertRunId(runId);
   const prefix = `${RUN_OUTPUTS_PREFIX}${runId}/`;
-  return {
-    resultJson: `${prefix}result.json`,
-    matchesCsv: `${prefix}matches.csv`,
-    unmatchedPaymentsCsv: `${prefix}unmatched-payments.csv`,
-  };
+  return Object.fromEntries(RUN_OUTPUTS.map(({ name, file }) => [name, `${prefix}${file}`])) as RunOutputKeys;
 }

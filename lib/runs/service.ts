@@ -1,52 +1,41 @@
+import * as z from 'zod';
 import { ConflictError, NotFoundError, ServiceUnavailableError } from '../errors.js';
-import { DEFAULT_POLICY, type MatchStats, type Policy } from '../matching/types.js';
+import { DEFAULT_POLICY, type Policy } from '../matching/types.js';
 import type { WorkerDispatcher } from './dispatcher.js';
-import {
-  describeFailure,
-  type MatchingRun,
-  type RunLedger,
-  type RunStatus,
-  type RunTrigger,
-} from './ledger.js';
-import { type RunOutputKeys, runOutputKeys } from './outputs.js';
+import { describeFailure, type MatchingRun, type RunLedger, type RunStatus } from './ledger.js';
+import { RUN_OUTPUT_NAMES, type RunOutputKeys, type RunOutputName, runOutputKeys } from './outputs.js';
 import type { ResultsBucket } from './results-bucket.js';
 import { derivedRunId } from './run-id.js';
+import { matchingRunSchema } from './run-record.js';
 
 /** A run's output as shown over HTTP: the S3 key, plus a presigned download URL once the run succeeded. */
-export interface RunOutputView {
-  readonly key: string;
-  readonly url?: string;
-}
+const runOutputViewSchema = z.object({ key: z.string(), url: z.string().optional() });
+export type RunOutputView = z.infer<typeof runOutputViewSchema>;
 
-/** The HTTP representation of a matching run (`GET /matching-runs/{runId}`). */
-export interface MatchingRunView {
-  readonly runId: string;
-  readonly status: RunStatus;
-  readonly policy: Policy;
-  readonly partitionBy?: string;
-  readonly trigger: RunTrigger;
-  readonly createdAt: string;
-  readonly updatedAt: string;
-  readonly startedAt?: string;
-  readonly finishedAt?: string;
-  readonly attempts: number;
-  readonly stats?: MatchStats;
-  readonly error?: string;
-  /**
-   * True when the ledger presumes the run's worker lost: `running` for longer than
-   * RUN_STALE_AFTER_SECONDS, or `queued` for longer than QUEUED_RUN_STALE_AFTER_SECONDS. It may
-   * never finish unless it is started again (a late worker may still pick a queued one up; only
-   * one can claim it): a repeated POST with its Idempotency-Key, or the redelivered event.
-   * `status` stays what the ledger holds.
-   */
-  readonly stale: boolean;
-  /** Always present: the keys; `url`s only once the run succeeded. */
-  readonly outputs: {
-    readonly resultJson: RunOutputView;
-    readonly matchesCsv: RunOutputView;
-    readonly unmatchedPaymentsCsv: RunOutputView;
-  };
-}
+/**
+ * The HTTP representation of a matching run (`GET /matching-runs/{runId}`): the ledger's run
+ * without its internal fields (the idempotency key, the claim's owner), plus `stale` and the
+ * outputs with their download URLs. Derived from the run's schema, so a new field of the run
+ * shows here unless it is listed as internal.
+ */
+const matchingRunViewSchema = matchingRunSchema
+  .omit({ idempotencyKey: true, owner: true, outputs: true })
+  .extend({
+    /**
+     * True when the ledger presumes the run's worker lost: `running` for longer than
+     * RUN_STALE_AFTER_SECONDS, or `queued` for longer than QUEUED_RUN_STALE_AFTER_SECONDS. It may
+     * never finish unless it is started again (a late worker may still pick a queued one up; only
+     * one can claim it): a repeated POST with its Idempotency-Key, or the redelivered event.
+     * `status` stays what the ledger holds.
+     */
+    stale: z.boolean(),
+    /** Always present: the keys; `url`s only once the run succeeded. */
+    outputs: z.record(z.enum(RUN_OUTPUT_NAMES), runOutputViewSchema),
+  });
+export type MatchingRunView = z.infer<typeof matchingRunViewSchema>;
+
+/** A presigned download URL per output. */
+type OutputUrls = Readonly<Record<RunOutputName, string>>;
 
 /** What `POST /matching-runs` asks for. */
 export interface StartRunRequest {
@@ -174,52 +163,28 @@ export class MatchingRuns {
     );
   }
 
-  async #presignAll(
-    outputs: RunOutputKeys | undefined,
-  ): Promise<Record<keyof RunOutputKeys, string> | undefined> {
+  async #presignAll(outputs: RunOutputKeys | undefined): Promise<OutputUrls | undefined> {
     if (!outputs) return undefined;
     const ttl = this.#deps.presignTtlSeconds;
-    const [resultJson, matchesCsv, unmatchedPaymentsCsv] = await Promise.all([
-      this.#deps.bucket.presign(outputs.resultJson, ttl),
-      this.#deps.bucket.presign(outputs.matchesCsv, ttl),
-      this.#deps.bucket.presign(outputs.unmatchedPaymentsCsv, ttl),
-    ]);
-    return { resultJson, matchesCsv, unmatchedPaymentsCsv };
+    const urls = await Promise.all(
+      RUN_OUTPUT_NAMES.map(async (name) => [name, await this.#deps.bucket.presign(outputs[name], ttl)]),
+    );
+    return Object.fromEntries(urls) as OutputUrls;
   }
 }
 
 /**
- * The HTTP view of a ledger item: internal fields (the idempotency key, the claim's owner) left
- * out, whether the ledger presumes its worker lost (`stale`, see {@link MatchingRunView}), the
- * output keys always (the recorded ones once succeeded, else where the worker writes them), URLs
- * added when given.
+ * The HTTP view of a ledger item (see {@link MatchingRunView}): the output keys always (the
+ * recorded ones once succeeded, else where the worker writes them), URLs added when given.
  */
-export function toRunView(
-  run: MatchingRun,
-  stale: boolean,
-  urls?: Record<keyof RunOutputKeys, string>,
-): MatchingRunView {
-  const output = (name: keyof RunOutputKeys, key: string): RunOutputView =>
-    urls === undefined ? { key } : { key, url: urls[name] };
-  const outputs = run.outputs ?? runOutputKeys(run.runId);
-  return {
-    runId: run.runId,
-    status: run.status,
-    policy: run.policy,
-    ...(run.partitionBy === undefined ? {} : { partitionBy: run.partitionBy }),
-    trigger: run.trigger,
-    createdAt: run.createdAt,
-    updatedAt: run.updatedAt,
-    ...(run.startedAt === undefined ? {} : { startedAt: run.startedAt }),
-    ...(run.finishedAt === undefined ? {} : { finishedAt: run.finishedAt }),
-    attempts: run.attempts,
-    ...(run.stats === undefined ? {} : { stats: run.stats }),
-    ...(run.error === undefined ? {} : { error: run.error }),
-    stale,
-    outputs: {
-      resultJson: output('resultJson', outputs.resultJson),
-      matchesCsv: output('matchesCsv', outputs.matchesCsv),
-      unmatchedPaymentsCsv: output('unmatchedPaymentsCsv', outputs.unmatchedPaymentsCsv),
-    },
-  };
+export function toRunView(run: MatchingRun, stale: boolean, urls?: OutputUrls): MatchingRunView {
+  const keys = run.outputs ?? runOutputKeys(run.runId);
+  const outputs = Object.fromEntries(
+    RUN_OUTPUT_NAMES.map((name) => [
+      name,
+      urls === undefined ? { key: keys[name] } : { key: keys[name], url: urls[name] },
+    ]),
+  );
+  // Parsing strips the internal fields.
+  return matchingRunViewSchema.parse({ ...run, stale, outputs });
 }

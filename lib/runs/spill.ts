@@ -15,6 +15,7 @@ import {
   unmatchedPaymentsCsvChunks,
   unmatchedPaymentsCsvHeader,
 } from '../matching/index.js';
+import type { OutputSource } from './output-source.js';
 
 /** Text buffered per file before one synchronous write. */
 const WRITE_BUFFER_CHARS = 256 * 1024;
@@ -78,13 +79,13 @@ class SpillFile {
 /**
  * The outputs of a partition-at-a-time run (`matchPaymentsByPartition`), spilled to temporary
  * files under `os.tmpdir()` (Lambda's ephemeral `/tmp`) as each partition closes, so only one
- * partition's records are ever in memory. Once every partition is in, the three outputs are
+ * partition's records are ever in memory. Once every partition is in (`close`), the outputs are
  * streamed back from the files, byte for byte what `matchesCsvChunks`, `unmatchedPaymentsCsvChunks`
  * and `resultJsonChunks` write for the whole run. `dispose` removes the files.
  */
-export class SpilledOutputs {
-  private readonly matchesCsv: SpillFile;
-  private readonly unmatchedCsv: SpillFile;
+export class SpilledOutputs implements OutputSource {
+  private readonly matchesCsvFile: SpillFile;
+  private readonly unmatchedCsvFile: SpillFile;
   private readonly matches: SpillFile;
   private readonly unmatched: SpillFile;
   private readonly unpaid: SpillFile;
@@ -92,9 +93,11 @@ export class SpilledOutputs {
   private readonly rejectedAccruals: SpillFile;
   private readonly rejectedPayments: SpillFile;
   private readonly files: SpillFile[] = [];
+  #stats: MatchStats | undefined;
 
   private constructor(
     private readonly dir: string,
+    private readonly policy: Policy,
     private readonly partitionBy: string,
   ) {
     const file = (name: string): SpillFile => {
@@ -103,8 +106,8 @@ export class SpilledOutputs {
       return spill;
     };
     try {
-      this.matchesCsv = file('matches.csv');
-      this.unmatchedCsv = file('unmatched-payments.csv');
+      this.matchesCsvFile = file('matches.csv');
+      this.unmatchedCsvFile = file('unmatched-payments.csv');
       this.matches = file('matches.json');
       this.unmatched = file('unmatched-payments.json');
       this.unpaid = file('unpaid-accruals.json');
@@ -117,10 +120,10 @@ export class SpilledOutputs {
   }
 
   /** Creates the files in a fresh temporary directory. */
-  static async create(partitionBy: string): Promise<SpilledOutputs> {
+  static async create(policy: Policy, partitionBy: string): Promise<SpilledOutputs> {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'matching-run-'));
     try {
-      return new SpilledOutputs(dir, partitionBy);
+      return new SpilledOutputs(dir, policy, partitionBy);
     } catch (error) {
       await rm(dir, { recursive: true, force: true });
       throw error;
@@ -129,8 +132,8 @@ export class SpilledOutputs {
 
   /** Appends one partition's outputs (a `PartitionSink`): synchronous, so it can run inside the matcher. */
   readonly add = (part: MatchOutcome): void => {
-    this.matchesCsv.append(matchesCsvChunks(part, { header: false }));
-    this.unmatchedCsv.append(unmatchedPaymentsCsvChunks(part, { header: false }));
+    this.matchesCsvFile.append(matchesCsvChunks(part, { header: false }));
+    this.unmatchedCsvFile.append(unmatchedPaymentsCsvChunks(part, { header: false }));
     this.matches.append(jsonElements(part.matches(), this.matches.nonEmpty));
     this.unmatched.append(jsonElements(part.unmatchedPayments(), this.unmatched.nonEmpty));
     this.unpaid.append(jsonElements(part.unpaidAccruals(), this.unpaid.nonEmpty));
@@ -141,23 +144,29 @@ export class SpilledOutputs {
     this.rejectedPayments.append(jsonElements(payments, this.rejectedPayments.nonEmpty));
   };
 
-  /** Writes out what is buffered; call once every partition was added, before reading. */
-  close(): void {
+  /** Writes out what is buffered; call once every partition was added, with the run's stats, before reading. */
+  close(stats: MatchStats): void {
     for (const spill of this.files) spill.close();
+    this.#stats = stats;
   }
 
-  async *matchesCsvChunks(): AsyncGenerator<string> {
+  get stats(): MatchStats {
+    if (this.#stats === undefined) throw new Error('spilled outputs are read before they were closed');
+    return this.#stats;
+  }
+
+  async *matchesCsv(): AsyncGenerator<string> {
     yield matchesCsvHeader(this.partitionBy);
-    yield* this.matchesCsv.read();
+    yield* this.matchesCsvFile.read();
   }
 
-  async *unmatchedPaymentsCsvChunks(): AsyncGenerator<string> {
+  async *unmatchedPaymentsCsv(): AsyncGenerator<string> {
     yield unmatchedPaymentsCsvHeader(this.partitionBy);
-    yield* this.unmatchedCsv.read();
+    yield* this.unmatchedCsvFile.read();
   }
 
-  async *resultJsonChunks(policy: Policy, meta: ResultMeta, stats: MatchStats): AsyncGenerator<string> {
-    const frame = resultJsonFrame(policy, meta, stats);
+  async *resultJson(meta: ResultMeta): AsyncGenerator<string> {
+    const frame = resultJsonFrame(this.policy, meta, this.stats);
     yield frame[0];
     yield* this.matches.read();
     yield frame[1];

@@ -1,8 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createDynamoClient } from '../../lib/aws/clients.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.js';
 import type { MatchStats } from '../../lib/matching/types.js';
 import { MAX_FAILURE_REASON_LENGTH } from '../../lib/runs/failure-reason.js';
-import { type NewMatchingRun, newRunId, type RunLedger } from '../../lib/runs/ledger.js';
+import { type NewMatchingRun, newRunId, RunConflictError, RunLedger } from '../../lib/runs/ledger.js';
 import { runOutputKeys } from '../../lib/runs/outputs.js';
 import { useEmulators } from '../support/emulators.js';
 
@@ -294,6 +296,74 @@ describe('RunLedger (against the DynamoDB emulator)', () => {
       const failed = await ledger().markFailed((await queuedRun()).runId, 'could not start the worker');
       const results = await Promise.all(Array.from({ length: 4 }, () => ledger().requeue(failed)));
       expect(results.filter((result) => result.requeued)).toHaveLength(1);
+    });
+  });
+
+  describe('a refused write (the item comes with the refusal: no second read)', () => {
+    const clients: Array<{ destroy(): void }> = [];
+    afterAll(() => {
+      for (const client of clients) client.destroy();
+    });
+
+    /** A ledger on a client of its own that records every DynamoDB operation it sends. */
+    function watchedLedger(): { ledger: RunLedger; sent: string[] } {
+      const client = createDynamoClient({
+        region: 'us-east-1',
+        endpoint: local().emulators.dynamodbEndpoint,
+      });
+      clients.push(client);
+      const sent: string[] = [];
+      client.middlewareStack.add(
+        (next, context) => async (args) => {
+          sent.push(String(context.commandName));
+          return next(args);
+        },
+        { step: 'initialize', name: 'recordOperations' },
+      );
+      const documents = DynamoDBDocumentClient.from(client, {
+        marshallOptions: { removeUndefinedValues: true },
+      });
+      return { ledger: new RunLedger(documents, local().emulators.tables.runs), sent };
+    }
+
+    it('refuses a transition with the run as DynamoDB found it, from one write', async () => {
+      const running = await ledger().markRunning((await queuedRun()).runId, 'request-1');
+      const { ledger: watched, sent } = watchedLedger();
+      const error = await watched.markRunning(running.runId, 'request-2').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(RunConflictError);
+      expect((error as RunConflictError).run).toEqual(running);
+      expect(sent).toEqual(['UpdateItemCommand']);
+    });
+
+    it('answers a repeated transition (already done) from one write', async () => {
+      const failed = await failedRun();
+      const { ledger: watched, sent } = watchedLedger();
+      expect(await watched.markFailed(failed.runId, 'a later reason')).toEqual(failed);
+      expect(sent).toEqual(['UpdateItemCommand']);
+    });
+
+    it('answers a create of an existing run id from one write', async () => {
+      const first = await queuedRun();
+      const { ledger: watched, sent } = watchedLedger();
+      expect(await watched.create({ runId: first.runId, policy: 'month-first', trigger: 'event' })).toEqual({
+        run: first,
+        created: false,
+      });
+      expect(sent).toEqual(['PutItemCommand']);
+    });
+
+    it('answers a requeue that lost the race from one write', async () => {
+      const seen = await queuedRun();
+      const running = await ledger().markRunning(seen.runId, 'request-1');
+      const { ledger: watched, sent } = watchedLedger();
+      expect(await watched.requeue(seen)).toEqual({ run: running, requeued: false });
+      expect(sent).toEqual(['UpdateItemCommand']);
+    });
+
+    it('reads once more only for a run that does not exist, to say so', async () => {
+      const { ledger: watched, sent } = watchedLedger();
+      await expect(watched.markRunning(newRunId())).rejects.toBeInstanceOf(NotFoundError);
+      expect(sent).toEqual(['UpdateItemCommand', 'GetItemCommand']);
     });
   });
 

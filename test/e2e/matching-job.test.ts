@@ -1,28 +1,20 @@
-import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
 import type { Document } from 'mongodb';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { dynamoDocumentClient, LOCAL_CREDENTIALS } from '../../lib/aws/clients.js';
+import { dynamoDocumentClient } from '../../lib/aws/clients.js';
 import { loadConfig } from '../../lib/config.js';
 import { ConflictError, NotFoundError, ServiceUnavailableError } from '../../lib/errors.js';
-import { type MatchOptions, matchPayments, toMatchResult } from '../../lib/matching/index.js';
+import { matchPayments, toMatchResult } from '../../lib/matching/index.js';
 import type { WorkerDispatcher } from '../../lib/runs/dispatcher.js';
 import { inputSort, runMatchingJob } from '../../lib/runs/job.js';
 import { newRunId, RunLedger } from '../../lib/runs/ledger.js';
 import { runOutputKeys } from '../../lib/runs/outputs.js';
-import { ResultsBucket } from '../../lib/runs/results-bucket.js';
 import { derivedRunId } from '../../lib/runs/run-id.js';
-import { MatchingRuns } from '../../lib/runs/service.js';
 import { createMatchingWorker } from '../../lib/runs/workers/matching-worker.js';
-import {
-  createPaymentsImportedWorker,
-  type PaymentsImportedWorkerDeps,
-} from '../../lib/runs/workers/payments-imported-worker.js';
-import { EmbeddedDocumentStore } from '../../lib/store/embedded-store.js';
-import { generateDemoData } from '../../scripts/demo-data.js';
+import { createPaymentsImportedWorker } from '../../lib/runs/workers/payments-imported-worker.js';
 import { lambdaContext } from '../http/request-events.js';
 import { closedEndpoint, useEmulators } from '../support/emulators.js';
 import { paymentsImported } from '../support/events.js';
+import { demoInputs, jobHarness, workerContext } from '../support/job-harness.js';
 
 // Assertions are on ledger items and S3 objects; the job's log lines are not under test here.
 vi.hoisted(() => {
@@ -34,58 +26,12 @@ vi.hoisted(() => {
  * the DynamoDB and S3 emulators and an in-memory embedded store.
  */
 
-const data = generateDemoData({ accounts: 30, accruals: 120, payments: 110, seed: 3 });
-
-function store(): EmbeddedDocumentStore {
-  // The store takes ownership of the arrays it is given: hand it copies.
-  return new EmbeddedDocumentStore({
-    collections: { accrual: [...data.accrual], payment: [...data.payment] },
-  });
-}
-
-/** Records upload order and can fail or "use up time" at a chosen key. */
-class InstrumentedBucket extends ResultsBucket {
-  readonly uploaded: string[] = [];
-  failOn?: string;
-  onUpload?: (key: string) => void;
-
-  override async upload(key: string, chunks: Iterable<string> | AsyncIterable<string>, contentType: string) {
-    this.onUpload?.(key);
-    if (this.failOn !== undefined && key.endsWith(this.failOn)) {
-      throw new ServiceUnavailableError('S3 is unavailable (injected)');
-    }
-    await super.upload(key, chunks, contentType);
-    this.uploaded.push(key.slice(key.lastIndexOf('/') + 1));
-  }
-}
+const { store } = demoInputs({ accounts: 30, accruals: 120, payments: 110, seed: 3 });
 
 describe('matching job and worker (against the emulators)', () => {
   const local = useEmulators();
-  const ledger = () => local().ledger();
-  const bucket = () => new InstrumentedBucket(local().s3(), local().emulators.bucket);
-
-  async function queuedRun(options: MatchOptions = {}): Promise<string> {
-    const runId = newRunId();
-    await ledger().create({
-      runId,
-      trigger: 'http',
-      policy: options.policy ?? 'chronological',
-      ...(options.partitionBy ? { partitionBy: options.partitionBy } : {}),
-    });
-    return runId;
-  }
-
-  async function objectText(key: string): Promise<string | undefined> {
-    const s3 = local().s3();
-    try {
-      const { Body } = await s3.send(new GetObjectCommand({ Bucket: local().emulators.bucket, Key: key }));
-      return await Body?.transformToString();
-    } catch {
-      return undefined;
-    } finally {
-      s3.destroy();
-    }
-  }
+  const jobs = jobHarness(local, { store });
+  const { ledger, bucket, queuedRun, objectText } = jobs;
 
   describe('runMatchingJob', () => {
     it('matches, writes result.json last, and marks the run succeeded with the output keys', async () => {
@@ -184,16 +130,13 @@ describe('matching job and worker (against the emulators)', () => {
 
     it('stops between uploads when time runs short, leaving no outputs behind', async () => {
       const runId = await queuedRun();
-      let remaining = 600_000;
       const results = bucket();
-      results.onUpload = (key) => {
-        if (key.endsWith('unmatched-payments.csv')) remaining = 2_000;
-      };
       const outcome = await runMatchingJob(runId, {
         store: store(),
         ledger: ledger(),
         bucket: results,
-        deadline: () => remaining,
+        // Time runs short once the second upload starts.
+        deadline: () => (results.attempted.includes('unmatched-payments.csv') ? 2_000 : 600_000),
         safetyMarginMs: 5_000,
       });
       expect(outcome).toMatchObject({
@@ -206,17 +149,7 @@ describe('matching job and worker (against the emulators)', () => {
   });
 
   describe('matching workers (matchingWorker and paymentsImportedWorker)', () => {
-    const deps = (overrides: Partial<PaymentsImportedWorkerDeps> = {}): PaymentsImportedWorkerDeps => ({
-      ledger: ledger(),
-      bucket: bucket(),
-      store: async () => store(),
-      persistenceStore: local().idempotencyStore(),
-      lambdaRetries: true,
-      ...overrides,
-    });
-
-    /** A Lambda context with the worker's 15 minutes ahead of it. */
-    const workerContext = () => lambdaContext('worker-test', 900_000);
+    const deps = jobs.workerDeps;
 
     it('runs a matching-run invocation from POST /matching-runs', async () => {
       const runId = await queuedRun();
@@ -250,23 +183,11 @@ describe('matching job and worker (against the emulators)', () => {
       expect(later).toMatchObject({ runId });
       expect((await ledger().get(runId))?.attempts).toBe(1);
 
-      const dynamo = new DynamoDBClient({
-        region: 'us-east-1',
-        endpoint: local().emulators.dynamodbEndpoint,
-        credentials: LOCAL_CREDENTIALS,
-      });
-      try {
-        const { Items = [] } = await dynamo.send(
-          new ScanCommand({ TableName: local().emulators.tables.idempotency }),
-        );
-        expect(
-          Items.some(
-            (item) => item.status?.S === 'COMPLETED' && Number(item.expiration?.N) > Date.now() / 1000,
-          ),
-        ).toBe(true);
-      } finally {
-        dynamo.destroy();
-      }
+      expect(
+        (await jobs.idempotencyRecords()).some(
+          (item) => item.status === 'COMPLETED' && item.expiration > Date.now() / 1000,
+        ),
+      ).toBe(true);
     });
 
     it("lets Lambda's retry of a crashed PaymentsImported invocation take its run back at once", async () => {
@@ -409,14 +330,7 @@ describe('matching job and worker (against the emulators)', () => {
         dispatched.push(runId);
       },
     };
-    const service = () =>
-      new MatchingRuns({
-        ledger: ledger(),
-        bucket: bucket(),
-        dispatcher,
-        presignTtlSeconds: 120,
-        newRunId: () => newRunId(),
-      });
+    const service = () => jobs.service({ dispatcher, presignTtlSeconds: 120 });
 
     beforeEach(() => {
       dispatched = [];
@@ -505,13 +419,7 @@ describe('matching job and worker (against the emulators)', () => {
           throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
         },
       };
-      const runs = new MatchingRuns({
-        ledger: ledger(),
-        bucket: bucket(),
-        dispatcher: claimingThenFailing,
-        presignTtlSeconds: 120,
-        newRunId: () => newRunId(),
-      });
+      const runs = jobs.service({ dispatcher: claimingThenFailing, presignTtlSeconds: 120 });
       await expect(runs.start({ idempotencyKey: key })).rejects.toBeInstanceOf(ServiceUnavailableError);
       const run = await ledger().get(derivedRunId('http', key));
       expect(run).toMatchObject({ status: 'running', attempts: 1 });
@@ -526,7 +434,7 @@ describe('matching job and worker (against the emulators)', () => {
           now: () => new Date(Date.now() + offsetMs),
         });
       const serviceWith = (runs: RunLedger) =>
-        new MatchingRuns({ ledger: runs, bucket: bucket(), dispatcher, presignTtlSeconds: 120, newRunId });
+        jobs.service({ ledger: runs, dispatcher, presignTtlSeconds: 120 });
 
       async function leftQueued(ageMs: number): Promise<string> {
         const key = `key-${newRunId()}`;

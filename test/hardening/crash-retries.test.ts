@@ -1,23 +1,18 @@
-import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it, vi } from 'vitest';
-import { dynamoDocumentClient, LOCAL_CREDENTIALS } from '../../lib/aws/clients.js';
+import { dynamoDocumentClient } from '../../lib/aws/clients.js';
 import { ServiceUnavailableError } from '../../lib/errors.js';
 import { runMatchingJob } from '../../lib/runs/job.js';
 import { newRunId, RunLedger } from '../../lib/runs/ledger.js';
-import { RUN_OUTPUTS_PREFIX, runOutputKeys } from '../../lib/runs/outputs.js';
-import { ResultsBucket } from '../../lib/runs/results-bucket.js';
 import { derivedRunId } from '../../lib/runs/run-id.js';
 import { createMatchingWorker, type WorkerDeps } from '../../lib/runs/workers/matching-worker.js';
 import {
   createPaymentsImportedWorker,
   type PaymentsImportedWorkerDeps,
 } from '../../lib/runs/workers/payments-imported-worker.js';
-import { EmbeddedDocumentStore } from '../../lib/store/embedded-store.js';
-import { generateDemoData } from '../../scripts/demo-data.js';
-import { lambdaContext } from '../http/request-events.js';
 import { useEmulators } from '../support/emulators.js';
 import { paymentsImported } from '../support/events.js';
-import { listKeys, WatchedStore } from '../support/instrumented.js';
+import { WatchedStore } from '../support/instrumented.js';
+import { completeOutputs, demoInputs, jobHarness, workerContext } from '../support/job-harness.js';
 
 vi.hoisted(() => {
   process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
@@ -32,25 +27,8 @@ vi.hoisted(() => {
  * for 24 h): it throws, and is retried later. Real DynamoDB and S3 emulators.
  */
 
-const data = generateDemoData({ accounts: 10, accruals: 40, payments: 35, seed: 23 });
-
-function store(): WatchedStore {
-  return new WatchedStore(
-    new EmbeddedDocumentStore({ collections: { accrual: [...data.accrual], payment: [...data.payment] } }),
-  );
-}
-
-/** A results bucket whose next upload fails as if S3 were down. */
-class FailingOnceBucket extends ResultsBucket {
-  failNext = true;
-  override async upload(key: string, chunks: Iterable<string> | AsyncIterable<string>, contentType: string) {
-    if (this.failNext) {
-      this.failNext = false;
-      throw new ServiceUnavailableError('S3 is unavailable (injected)');
-    }
-    return super.upload(key, chunks, contentType);
-  }
-}
+const inputs = demoInputs({ accounts: 10, accruals: 40, payments: 35, seed: 23 });
+const store = () => new WatchedStore(inputs.store());
 
 /** A ledger that cannot record failures (DynamoDB went away between the claim and the failure). */
 class NoFailureLedger extends RunLedger {
@@ -63,34 +41,14 @@ const STALE_AFTER_MS = 600_000;
 
 describe('worker retries after a crash (against the emulators)', () => {
   const local = useEmulators();
-  const ledger = () =>
-    local().ledger({
-      staleAfterMs: STALE_AFTER_MS,
-    });
-  const s3 = () => local().s3();
-  const bucket = () => new ResultsBucket(s3(), local().emulators.bucket);
-  const outputsOf = (runId: string) =>
-    listKeys(s3(), local().emulators.bucket, `${RUN_OUTPUTS_PREFIX}${runId}/`);
+  const jobs = jobHarness(local, { store, ledger: { staleAfterMs: STALE_AFTER_MS } });
+  const { ledger, bucket, outputsOf } = jobs;
   /** `matchingWorker`: the asynchronous invocation from POST /matching-runs. */
-  const worker = (overrides: Partial<WorkerDeps> = {}) =>
-    createMatchingWorker({
-      ledger: ledger(),
-      bucket: bucket(),
-      store: async () => store(),
-      lambdaRetries: true,
-      ...overrides,
-    });
+  const worker = (overrides: Partial<WorkerDeps> = {}) => createMatchingWorker(jobs.workerDeps(overrides));
   /** `paymentsImportedWorker`: the EventBridge target. */
   const eventWorker = (overrides: Partial<PaymentsImportedWorkerDeps> = {}) =>
-    createPaymentsImportedWorker({
-      ledger: ledger(),
-      bucket: bucket(),
-      store: async () => store(),
-      persistenceStore: local().idempotencyStore(),
-      lambdaRetries: true,
-      ...overrides,
-    });
-  const context = (requestId: string) => lambdaContext(requestId, 900_000);
+    createPaymentsImportedWorker(jobs.workerDeps(overrides));
+  const context = workerContext;
 
   /** A run the invocation `requestId` claimed and then died in. */
   async function crashedRun(requestId: string, runId = newRunId(), trigger: 'http' | 'event' = 'http') {
@@ -100,19 +58,7 @@ describe('worker retries after a crash (against the emulators)', () => {
   }
 
   async function completedIdempotencyRecords(): Promise<number> {
-    const dynamo = new DynamoDBClient({
-      region: 'us-east-1',
-      endpoint: local().emulators.dynamodbEndpoint,
-      credentials: LOCAL_CREDENTIALS,
-    });
-    try {
-      const { Items = [] } = await dynamo.send(
-        new ScanCommand({ TableName: local().emulators.tables.idempotency }),
-      );
-      return Items.filter((item) => item.status?.S === 'COMPLETED').length;
-    } finally {
-      dynamo.destroy();
-    }
+    return (await jobs.idempotencyRecords()).filter((item) => item.status === 'COMPLETED').length;
   }
 
   describe('a matching-run invocation (POST /matching-runs)', () => {
@@ -121,8 +67,7 @@ describe('worker retries after a crash (against the emulators)', () => {
       const result = await worker()({ kind: 'matching-run', runId }, context('request-1'));
       expect(result).toMatchObject({ status: 'succeeded', runId });
       expect(await ledger().get(runId)).toMatchObject({ status: 'succeeded', attempts: 2 });
-      const keys = runOutputKeys(runId);
-      expect(await outputsOf(runId)).toEqual([keys.matchesCsv, keys.resultJson, keys.unmatchedPaymentsCsv]);
+      expect(await outputsOf(runId)).toEqual(completeOutputs(runId));
     });
 
     it('is left to its owner by any other invocation while it is fresh', async () => {
@@ -145,9 +90,11 @@ describe('worker retries after a crash (against the emulators)', () => {
         dynamoDocumentClient(local().cfg),
         local().emulators.tables.runs,
       );
+      const failing = bucket();
+      failing.failOn = 'matches.csv';
 
       await expect(
-        worker({ ledger: cannotRecord, bucket: new FailingOnceBucket(s3(), local().emulators.bucket) })(
+        worker({ ledger: cannotRecord, bucket: failing })(
           { kind: 'matching-run', runId },
           context('request-1'),
         ),

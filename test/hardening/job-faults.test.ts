@@ -1,7 +1,6 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { EJSON } from 'bson';
 import type { Document } from 'mongodb';
 import { afterAll, describe, expect, it, vi } from 'vitest';
@@ -15,20 +14,16 @@ import {
 import type { WorkerDispatcher } from '../../lib/runs/dispatcher.js';
 import { inputSort, runMatchingJob } from '../../lib/runs/job.js';
 import { newRunId } from '../../lib/runs/ledger.js';
-import { RUN_OUTPUTS_PREFIX, runOutputKeys } from '../../lib/runs/outputs.js';
+import { runOutputKeys } from '../../lib/runs/outputs.js';
 import { derivedRunId } from '../../lib/runs/run-id.js';
-import { MatchingRuns } from '../../lib/runs/service.js';
 import { createMatchingWorker } from '../../lib/runs/workers/matching-worker.js';
-import {
-  createPaymentsImportedWorker,
-  type PaymentsImportedWorkerDeps,
-} from '../../lib/runs/workers/payments-imported-worker.js';
+import { createPaymentsImportedWorker } from '../../lib/runs/workers/payments-imported-worker.js';
 import { EmbeddedDocumentStore } from '../../lib/store/embedded-store.js';
-import { generateDemoData } from '../../scripts/demo-data.js';
 import { lambdaContext } from '../http/request-events.js';
 import { useEmulators } from '../support/emulators.js';
 import { paymentsImported } from '../support/events.js';
-import { listKeys, WatchedBucket, WatchedStore } from '../support/instrumented.js';
+import { type WatchedBucket, WatchedStore } from '../support/instrumented.js';
+import { demoInputs, jobHarness } from '../support/job-harness.js';
 
 vi.hoisted(() => {
   process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
@@ -41,14 +36,8 @@ vi.hoisted(() => {
  * worker starts, and an input file that is not a documents file.
  */
 
-const data = generateDemoData({ accounts: 20, accruals: 80, payments: 70, seed: 21 });
+const { data, store: demoStore } = demoInputs({ accounts: 20, accruals: 80, payments: 70, seed: 21 });
 const MARGIN_MS = 2_000;
-
-function demoStore(): EmbeddedDocumentStore {
-  return new EmbeddedDocumentStore({
-    collections: { accrual: [...data.accrual], payment: [...data.payment] },
-  });
-}
 
 /**
  * A Lambda clock that moves only when the test says so: plenty of time until `late()` holds, then
@@ -75,22 +64,8 @@ async function elapsed<T>(work: Promise<T>): Promise<{ value: T; ms: number }> {
 
 describe('matching job faults (against the emulators)', () => {
   const local = useEmulators();
-  const ledger = () => local().ledger();
-  const s3 = (): S3Client => local().s3();
-  const bucket = () => new WatchedBucket(s3(), local().emulators.bucket);
-  const outputsOf = (runId: string) =>
-    listKeys(s3(), local().emulators.bucket, `${RUN_OUTPUTS_PREFIX}${runId}/`);
-
-  async function queuedRun(): Promise<string> {
-    const runId = newRunId();
-    await ledger().create({ runId, trigger: 'http', policy: 'chronological' });
-    return runId;
-  }
-
-  async function objectText(key: string): Promise<string> {
-    const { Body } = await s3().send(new GetObjectCommand({ Bucket: local().emulators.bucket, Key: key }));
-    return (await Body?.transformToString()) ?? '';
-  }
+  const jobs = jobHarness(local, { store: demoStore });
+  const { ledger, bucket, outputsOf, queuedRun, objectText } = jobs;
 
   describe('a worker close to its Lambda timeout', () => {
     it('stops a read that never answers, before the time limit, and records why', async () => {
@@ -152,13 +127,9 @@ describe('matching job faults (against the emulators)', () => {
       const runId = await queuedRun();
       const store = new WatchedStore(demoStore());
       store.delay = 10; // 150 documents: well over the 300 ms left before the margin
-      const worker = createMatchingWorker({
-        ledger: ledger(),
-        bucket: bucket(),
-        store: async () => store,
-        safetyMarginMs: MARGIN_MS,
-        lambdaRetries: true,
-      });
+      const worker = createMatchingWorker(
+        jobs.workerDeps({ store: async () => store, safetyMarginMs: MARGIN_MS }),
+      );
       const context = lambdaContext('near-timeout', MARGIN_MS + 300);
       const { value: result, ms } = await elapsed(worker({ kind: 'matching-run', runId }, context));
       expect(result).toMatchObject({ status: 'failed', runId, reason: expect.stringMatching(/^timed out/) });
@@ -199,13 +170,7 @@ describe('matching job faults (against the emulators)', () => {
       // The CSVs were written before the outage and could not be deleted during it; result.json,
       // written last, is what marks a complete set, and it is not there.
       expect(await outputsOf(runId)).not.toContain(keys.resultJson);
-      const service = new MatchingRuns({
-        ledger: ledger(),
-        bucket: bucket(),
-        dispatcher: { dispatch: async () => undefined },
-        presignTtlSeconds: 60,
-        newRunId,
-      });
+      const service = jobs.service();
       // The keys are shown (where the outputs go), but nothing links to the leftovers.
       const outputs = (await service.describe(runId)).outputs;
       expect(outputs.resultJson).toEqual({ key: keys.resultJson });
@@ -226,7 +191,7 @@ describe('matching job faults (against the emulators)', () => {
         demoStore().find<Document>('accrual', {}, { sort }),
         demoStore().find<Document>('payment', {}, { sort }),
       );
-      const written = JSON.parse(await objectText(keys.resultJson)) as MatchResult;
+      const written = JSON.parse((await objectText(keys.resultJson)) ?? 'null') as MatchResult;
       const expected = JSON.parse(
         JSON.stringify(toMatchResult(direct, { runId, generatedAt: '2024-07-01T00:00:00.000Z' })),
       ) as MatchResult;
@@ -248,13 +213,7 @@ describe('matching job faults (against the emulators)', () => {
       store: WatchedStore,
       results: WatchedBucket,
     ): ReturnType<typeof createMatchingWorker> => {
-      const deps: PaymentsImportedWorkerDeps = {
-        ledger: ledger(),
-        bucket: results,
-        store: async () => store,
-        persistenceStore: local().idempotencyStore(),
-        lambdaRetries: true,
-      };
+      const deps = jobs.workerDeps({ bucket: results, store: async () => store });
       return kind === 'http' ? createMatchingWorker(deps) : createPaymentsImportedWorker(deps);
     };
 
@@ -291,13 +250,7 @@ describe('matching job faults (against the emulators)', () => {
       const { emulators } = local();
       const dispatched: string[] = [];
       const dispatcher: WorkerDispatcher = { dispatch: async (runId) => void dispatched.push(runId) };
-      const service = new MatchingRuns({
-        ledger: ledger(),
-        bucket: bucket(),
-        dispatcher,
-        presignTtlSeconds: 60,
-        newRunId,
-      });
+      const service = jobs.service({ dispatcher });
       await emulators.dynamodb.down();
       try {
         await expect(service.start({})).rejects.toMatchObject({ status: 503, retryAfterSeconds: 5 });

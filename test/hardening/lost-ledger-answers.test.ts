@@ -2,14 +2,10 @@ import { describe, expect, it, vi } from 'vitest';
 import { dynamoDocumentClient } from '../../lib/aws/clients.js';
 import { ServiceUnavailableError } from '../../lib/errors.js';
 import { runMatchingJob } from '../../lib/runs/job.js';
-import { newRunId, RunLedger } from '../../lib/runs/ledger.js';
-import { RUN_OUTPUTS_PREFIX, runOutputKeys } from '../../lib/runs/outputs.js';
-import { ResultsBucket } from '../../lib/runs/results-bucket.js';
-import { MatchingRuns } from '../../lib/runs/service.js';
-import { EmbeddedDocumentStore } from '../../lib/store/embedded-store.js';
-import { generateDemoData } from '../../scripts/demo-data.js';
+import { RunLedger } from '../../lib/runs/ledger.js';
+import { runOutputKeys } from '../../lib/runs/outputs.js';
 import { useEmulators } from '../support/emulators.js';
-import { listKeys } from '../support/instrumented.js';
+import { completeOutputs, demoInputs, jobHarness } from '../support/job-harness.js';
 
 vi.hoisted(() => {
   process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
@@ -23,13 +19,7 @@ vi.hoisted(() => {
  * ledger's answers are tampered with.
  */
 
-const data = generateDemoData({ accounts: 10, accruals: 40, payments: 35, seed: 17 });
-
-function store(): EmbeddedDocumentStore {
-  return new EmbeddedDocumentStore({
-    collections: { accrual: [...data.accrual], payment: [...data.payment] },
-  });
-}
+const { store } = demoInputs({ accounts: 10, accruals: 40, payments: 35, seed: 17 });
 
 const outage = () => new ServiceUnavailableError('DynamoDB is unavailable (TimeoutError)');
 
@@ -65,21 +55,10 @@ class LossyLedger extends RunLedger {
 
 describe('a lost answer to the success write (against the emulators)', () => {
   const local = useEmulators();
+  const jobs = jobHarness(local, { store });
+  const { bucket, outputsOf, queuedRun } = jobs;
   const ledger = () => new LossyLedger(dynamoDocumentClient(local().cfg), local().emulators.tables.runs);
-  const s3 = () => local().s3();
-  const bucket = () => new ResultsBucket(s3(), local().emulators.bucket);
-  const outputsOf = (runId: string) =>
-    listKeys(s3(), local().emulators.bucket, `${RUN_OUTPUTS_PREFIX}${runId}/`);
-  const allOutputs = (runId: string) => {
-    const keys = runOutputKeys(runId);
-    return [keys.matchesCsv, keys.resultJson, keys.unmatchedPaymentsCsv];
-  };
-
-  async function queuedRun(): Promise<string> {
-    const runId = newRunId();
-    await ledger().create({ runId, policy: 'chronological', trigger: 'http' });
-    return runId;
-  }
+  const allOutputs = completeOutputs;
 
   it('reports success and keeps the outputs when the write landed but its answer was lost', async () => {
     const runId = await queuedRun();
@@ -91,13 +70,7 @@ describe('a lost answer to the success write (against the emulators)', () => {
     expect(outcome).toMatchObject({ status: 'succeeded', runId });
     expect(await ledger().get(runId)).toMatchObject({ status: 'succeeded', outputs: runOutputKeys(runId) });
     expect(await outputsOf(runId)).toEqual(allOutputs(runId));
-    const service = new MatchingRuns({
-      ledger: ledger(),
-      bucket: bucket(),
-      dispatcher: { dispatch: async () => undefined },
-      presignTtlSeconds: 60,
-      newRunId,
-    });
+    const service = jobs.service({ ledger: ledger() });
     const url = (await service.describe(runId)).outputs?.resultJson.url;
     expect((await fetch(String(url))).status).toBe(200);
   });

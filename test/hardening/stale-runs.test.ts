@@ -2,16 +2,13 @@ import { describe, expect, it, vi } from 'vitest';
 import { DEFAULT_RUN_STALE_AFTER_SECONDS, loadConfig } from '../../lib/config.js';
 import { ConflictError } from '../../lib/errors.js';
 import { newRunId, type RunLedgerOptions } from '../../lib/runs/ledger.js';
-import { ResultsBucket } from '../../lib/runs/results-bucket.js';
 import { derivedRunId } from '../../lib/runs/run-id.js';
-import { MatchingRuns } from '../../lib/runs/service.js';
 import { createPaymentsImportedWorker } from '../../lib/runs/workers/payments-imported-worker.js';
-import { EmbeddedDocumentStore } from '../../lib/store/embedded-store.js';
-import { generateDemoData } from '../../scripts/demo-data.js';
 import { lambdaContext } from '../http/request-events.js';
 import { readYaml } from '../http/yaml.js';
 import { useEmulators } from '../support/emulators.js';
 import { paymentsImported } from '../support/events.js';
+import { demoInputs, jobHarness } from '../support/job-harness.js';
 
 vi.hoisted(() => {
   process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
@@ -24,10 +21,11 @@ vi.hoisted(() => {
  */
 
 const STALE_AFTER_MS = 60_000;
-const data = generateDemoData({ accounts: 10, accruals: 40, payments: 35, seed: 11 });
+const { store } = demoInputs({ accounts: 10, accruals: 40, payments: 35, seed: 11 });
 
 describe('stale running runs (against the DynamoDB and S3 emulators)', () => {
   const local = useEmulators();
+  const jobs = jobHarness(local, { store });
 
   /** A ledger whose clock reads `offsetMs` from now: the past, or the future after a crash. */
   const ledgerAt = (offsetMs = 0, options: RunLedgerOptions = {}) =>
@@ -106,20 +104,10 @@ describe('stale running runs (against the DynamoDB and S3 emulators)', () => {
   });
 
   describe('taking a stale run up again', () => {
-    const store = () =>
-      new EmbeddedDocumentStore({ collections: { accrual: [...data.accrual], payment: [...data.payment] } });
-    const bucket = () => new ResultsBucket(local().s3(), local().emulators.bucket);
-
     it('a redelivered PaymentsImported event resumes its stale run and finishes it', async () => {
       const importId = `import-${newRunId()}`;
       const runId = await orphanedRun(STALE_AFTER_MS + 5_000, derivedRunId('event', importId));
-      const worker = createPaymentsImportedWorker({
-        ledger: ledgerAt(),
-        bucket: bucket(),
-        store: async () => store(),
-        persistenceStore: local().idempotencyStore(),
-        lambdaRetries: true,
-      });
+      const worker = createPaymentsImportedWorker(jobs.workerDeps({ ledger: ledgerAt() }));
       const result = await worker(paymentsImported(importId), lambdaContext('stale-resume', 900_000));
       expect(result).toMatchObject({ status: 'succeeded', runId });
       expect(await ledgerAt().get(runId)).toMatchObject({ status: 'succeeded', attempts: 2 });
@@ -127,13 +115,7 @@ describe('stale running runs (against the DynamoDB and S3 emulators)', () => {
 
     it('GET /matching-runs/{runId} says which runs are stale, keeping the status the ledger holds', async () => {
       const QUEUED_STALE_AFTER_MS = 30_000;
-      const service = new MatchingRuns({
-        ledger: ledgerAt(0, { queuedStaleAfterMs: QUEUED_STALE_AFTER_MS }),
-        bucket: bucket(),
-        dispatcher: { dispatch: async () => undefined },
-        presignTtlSeconds: 60,
-        newRunId: () => newRunId(),
-      });
+      const service = jobs.service({ ledger: ledgerAt(0, { queuedStaleAfterMs: QUEUED_STALE_AFTER_MS }) });
       const queuedAt = async (ageMs: number) => {
         const runId = newRunId();
         await ledgerAt(-ageMs).create({ runId, policy: 'chronological', trigger: 'http' });
@@ -168,12 +150,9 @@ describe('stale running runs (against the DynamoDB and S3 emulators)', () => {
       await past.create({ runId, policy: 'chronological', trigger: 'http', idempotencyKey: key });
       await past.markRunning(runId);
       const dispatched: string[] = [];
-      const service = new MatchingRuns({
+      const service = jobs.service({
         ledger: ledgerAt(),
-        bucket: bucket(),
         dispatcher: { dispatch: async (id) => void dispatched.push(id) },
-        presignTtlSeconds: 60,
-        newRunId: () => newRunId(),
       });
       const answer = await service.start({ idempotencyKey: key });
       expect(answer).toMatchObject({ runId, created: false, status: 'queued' });

@@ -136,7 +136,7 @@ describe.each(['chronological', 'month-first'] as const)('partition at a time (%
   it('spilled outputs are byte for byte the whole run’s CSV and JSON', async () => {
     const inputs = await demoInputs();
     const whole = await wholeRun(inputs, policy);
-    const spilled = await SpilledOutputs.create('account');
+    const spilled = await SpilledOutputs.create(policy, 'account');
     try {
       await matchPaymentsByPartition(
         streamOf(inputs.accruals),
@@ -144,15 +144,13 @@ describe.each(['chronological', 'month-first'] as const)('partition at a time (%
         { policy, partitionBy: 'account' },
         spilled.add,
       );
-      spilled.close();
+      spilled.close(whole.stats);
       const meta = { runId: 'run-1', generatedAt: '2024-06-01T00:00:00.000Z' };
-      expect(await text(spilled.matchesCsvChunks())).toBe([...matchesCsvChunks(whole)].join(''));
-      expect(await text(spilled.unmatchedPaymentsCsvChunks())).toBe(
+      expect(await text(spilled.matchesCsv())).toBe([...matchesCsvChunks(whole)].join(''));
+      expect(await text(spilled.unmatchedPaymentsCsv())).toBe(
         [...unmatchedPaymentsCsvChunks(whole)].join(''),
       );
-      expect(await text(spilled.resultJsonChunks(policy, meta, whole.stats))).toBe(
-        [...resultJsonChunks(whole, meta)].join(''),
-      );
+      expect(await text(spilled.resultJson(meta))).toBe([...resultJsonChunks(whole, meta)].join(''));
     } finally {
       await spilled.dispose();
     }

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type { Document } from 'mongodb';
+import { ServiceUnavailableError } from '../../lib/errors.js';
 import { ResultsBucket } from '../../lib/runs/results-bucket.js';
 import type { DocumentStore, FindOptions } from '../../lib/store/document-store.js';
 
@@ -40,24 +41,36 @@ export class WatchedStore implements DocumentStore {
   }
 }
 
-/** The results bucket, recording which uploads were attempted and able to stall one of them. */
+/**
+ * The results bucket, recording which uploads were attempted and which completed, and able to
+ * fail or stall one of them. Keys are recorded as their file names (`matches.csv`).
+ */
 export class WatchedBucket extends ResultsBucket {
+  /** Every upload, as it starts. */
   readonly attempted: string[] = [];
+  /** Every upload that completed. */
+  readonly uploaded: string[] = [];
+  /** Uploads to keys ending with this fail at once, as if S3 were down. */
+  failOn?: string;
   /** Uploads to keys ending with this never finish (a stuck S3 request). */
   stallOn?: string;
   /** Runs as an upload to a key ending with `key` starts reading its body. */
   onBodyStart?: { key: string; run: () => Promise<void> };
 
   override async upload(key: string, chunks: Iterable<string> | AsyncIterable<string>, contentType: string) {
-    this.attempted.push(key.slice(key.lastIndexOf('/') + 1));
+    const file = key.slice(key.lastIndexOf('/') + 1);
+    this.attempted.push(file);
+    if (this.failOn !== undefined && key.endsWith(this.failOn)) {
+      throw new ServiceUnavailableError('S3 is unavailable (injected)');
+    }
     if (this.stallOn !== undefined && key.endsWith(this.stallOn)) await new Promise<never>(() => undefined);
     const hook = this.onBodyStart;
-    if (hook === undefined || !key.endsWith(hook.key)) return super.upload(key, chunks, contentType);
     async function* hooked(): AsyncGenerator<string> {
       await hook?.run();
       yield* chunks;
     }
-    return super.upload(key, hooked(), contentType);
+    await super.upload(key, hook !== undefined && key.endsWith(hook.key) ? hooked() : chunks, contentType);
+    this.uploaded.push(file);
   }
 }
 

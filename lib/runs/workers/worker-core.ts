@@ -5,7 +5,8 @@ import { config } from '../../config.js';
 import { logger } from '../../logger.js';
 import { getDocumentStore } from '../../store/get-document-store.js';
 import { lazyDocumentStore } from '../../store/lazy-store.js';
-import type { MatchingJobDeps, MatchingJobOutcome } from '../job.js';
+import type { MatchingJobDeps } from '../job.js';
+import type { MatchingJobOutcome } from '../job-outcome.js';
 import { RunLedger } from '../ledger.js';
 import { lazyOutputBucket, type OutputBucket } from '../output-bucket.js';
 

@@ -1,0 +1,34 @@
+import {
+  type MatchOutcome,
+  type MatchStats,
+  matchesCsvChunks,
+  type ResultMeta,
+  resultJsonChunks,
+  unmatchedPaymentsCsvChunks,
+} from '../matching/index.js';
+import type { RunOutputName } from './outputs.js';
+
+/** The text of one output, chunk by chunk, as an upload streams it. */
+export type OutputChunks = Iterable<string> | AsyncIterable<string>;
+
+/**
+ * A finished run's outputs, ready to be written: one chunk source per entry of `RUN_OUTPUTS`
+ * (lib/runs/outputs.ts), each read once. Implemented by the in-memory outcome of a whole run
+ * ({@link outcomeOutputs}) and by the spilled files of a partitioned run (lib/runs/spill.ts).
+ */
+export type OutputSource = { readonly [name in RunOutputName]: (meta: ResultMeta) => OutputChunks } & {
+  readonly stats: MatchStats;
+  /** Releases what the outputs hold (temporary files); call once they are written or abandoned. */
+  dispose(): Promise<void>;
+};
+
+/** The outputs of a run matched as a whole, rendered from its outcome in memory. */
+export function outcomeOutputs(outcome: MatchOutcome): OutputSource {
+  return {
+    stats: outcome.stats,
+    matchesCsv: () => matchesCsvChunks(outcome),
+    unmatchedPaymentsCsv: () => unmatchedPaymentsCsvChunks(outcome),
+    resultJson: (meta) => resultJsonChunks(outcome, meta),
+    dispose: async () => undefined,
+  };
+}

@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { newRunId } from '../../lib/runs/ledger.js';
+import { RUN_OUTPUT_NAMES, type RunOutputName, runOutputKeys } from '../../lib/runs/outputs.js';
+import type { MatchingRun } from '../../lib/runs/run-record.js';
+import { toRunView } from '../../lib/runs/service.js';
+
+/** A succeeded run with every field of the ledger item set. */
+function fullRun(): MatchingRun {
+  const runId = newRunId();
+  return {
+    runId,
+    status: 'succeeded',
+    policy: 'month-first',
+    partitionBy: 'account',
+    trigger: 'event',
+    idempotencyKey: 'import-1',
+    createdAt: '2024-06-01T00:00:00.000Z',
+    updatedAt: '2024-06-01T00:01:00.000Z',
+    startedAt: '2024-06-01T00:00:01.000Z',
+    finishedAt: '2024-06-01T00:01:00.000Z',
+    attempts: 2,
+    stats: {
+      accruals: 3,
+      payments: 2,
+      matched: 2,
+      sameMonth: 1,
+      oldest: 1,
+      unmatched: 0,
+      unpaid: 1,
+      rejected: 0,
+      durationMs: 5,
+    },
+    error: 'an earlier attempt failed',
+    outputs: runOutputKeys(runId),
+    owner: 'request-1',
+  };
+}
+
+describe('the HTTP view of a run', () => {
+  it('shows every field of the ledger item but the idempotency key and the claim’s owner', () => {
+    const run = fullRun();
+    const view = toRunView(run, false);
+    const { idempotencyKey: _key, owner: _owner, outputs: _outputs, ...shown } = run;
+    expect(view).toEqual({ ...shown, stale: false, outputs: expect.any(Object) });
+    expect(JSON.stringify(view)).not.toMatch(/import-1|request-1/);
+  });
+
+  it('lists every output with its key, and its URL only when given one', () => {
+    const run = fullRun();
+    const keys = runOutputKeys(run.runId);
+    const urls = Object.fromEntries(
+      RUN_OUTPUT_NAMES.map((name) => [name, `https://signed/${name}`]),
+    ) as Record<RunOutputName, string>;
+    expect(toRunView(run, false).outputs).toEqual(
+      Object.fromEntries(RUN_OUTPUT_NAMES.map((name) => [name, { key: keys[name] }])),
+    );
+    expect(toRunView(run, false, urls).outputs).toEqual(
+      Object.fromEntries(RUN_OUTPUT_NAMES.map((name) => [name, { key: keys[name], url: urls[name] }])),
+    );
+  });
+
+  it('shows where the outputs will be for a run that has recorded none yet', () => {
+    const { outputs: _outputs, ...queued } = { ...fullRun(), status: 'queued' as const };
+    expect(toRunView(queued, true)).toMatchObject({
+      stale: true,
+      outputs: { resultJson: { key: runOutputKeys(queued.runId).resultJson } },
+    });
+  });
+});
