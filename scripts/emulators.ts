@@ -182,9 +182,13 @@ export async function startEmulators(opts: EmulatorOptions = {}): Promise<Emulat
 }
 
 async function main(): Promise<void> {
+  // Local tooling runs on Node 20 (Lambda runs nodejs22.x): the SDK's Node 22 notice is known, not news.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const emulators = await startEmulators();
   const { dynamodbEndpoint, s3Endpoint, tables, bucket } = emulators;
   process.stdout.write(`${JSON.stringify({ dynamodbEndpoint, s3Endpoint, tables, bucket })}\n`);
+  // Every time, not once: a Ctrl-C can arrive twice (directly and relayed by npm or tsx), and the
+  // default action on the second would end the process before the temp folder is removed.
   const shutdown = (): void => {
     emulators.stop().then(
       () => process.exit(0),
@@ -194,8 +198,7 @@ async function main(): Promise<void> {
       },
     );
   };
-  process.once('SIGINT', shutdown);
-  process.once('SIGTERM', shutdown);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, shutdown);
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -11,7 +11,8 @@ import { type Emulators, startEmulators } from './emulators.js';
 /**
  * The one-command local stack (`npm start`): DynamoDB and S3 emulators, demo data for the embedded
  * store (unless MONGODB_URI is set), and `serverless offline` with every function, all on
- * 127.0.0.1. Prints the base URL and ready-to-paste commands; Ctrl-C stops everything.
+ * 127.0.0.1. Prints the base URL and ready-to-paste commands; Ctrl-C stops everything, removes
+ * what it created and exits 0.
  *
  * Also the library behind test/support/offline.ts, so tests run exactly what `npm start` runs.
  */
@@ -19,8 +20,8 @@ import { type Emulators, startEmulators } from './emulators.js';
 const HOST = '127.0.0.1';
 const SERVICE_DIR = path.resolve(import.meta.dirname, '..');
 const SERVERLESS_CLI = path.join(SERVICE_DIR, 'node_modules/osls/bin/serverless.js');
-/** Where `npm start` records its endpoints for `npm run event:payments-imported`. */
-export const STACK_STATE_FILE = path.join(SERVICE_DIR, '.data/stack.json');
+/** Signals that stop `npm start`: Ctrl-C, `kill`, and the terminal closing. */
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 /** serverless offline bundles every function with esbuild first: allow for a loaded 2-core machine. */
 const DEFAULT_START_TIMEOUT_MS = 90_000;
 const STOP_TIMEOUT_MS = 10_000;
@@ -35,9 +36,11 @@ export type FunctionKey =
   | 'matchingWorker'
   | 'paymentsImportedWorker';
 
+const LOCAL_FUNCTION_PREFIX = 'zhkh-billing-local-';
+
 /** The name serverless offline (stage `local`) gives a function, for Lambda invocations. */
 export function localFunctionName(key: FunctionKey): string {
-  return `zhkh-billing-local-${key}`;
+  return `${LOCAL_FUNCTION_PREFIX}${key}`;
 }
 
 /** A free TCP port on 127.0.0.1, found by binding port 0 and releasing it. */
@@ -52,6 +55,28 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/** A port the stack was asked to listen on is taken by another process. */
+export class PortInUseError extends Error {
+  constructor(readonly port: number) {
+    super(`port ${port} is already in use on ${HOST}`);
+    this.name = 'PortInUseError';
+  }
+}
+
+/** Resolves when `port` can be bound on 127.0.0.1 (and releases it); PortInUseError when it cannot. */
+export function assertPortFree(port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(error.code === 'EADDRINUSE' ? new PortInUseError(port) : error),
+    );
+    server.listen(port, HOST, () => server.close(() => resolve()));
+  });
+}
+
+/** serverless offline's own report of a port it could not bind. */
+const OFFLINE_PORT_IN_USE = /EADDRINUSE: address already in use [\d.]+:(\d+)/;
 
 function exited(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
@@ -100,9 +125,15 @@ export interface LocalStackOptions {
   readonly workFolder?: string;
   /** Rebuild and reload functions when lib/ or functions/ change (default false). */
   readonly watch?: boolean;
-  /** Mirror serverless offline's output (function logs included) to this process's stdout. */
+  /**
+   * Mirror serverless offline's output (function logs included) to this process's stdout once it
+   * serves. Its start-up output is not mirrored: its route table lists Lambda invoke URLs on the
+   * HTTP port, where they answer 404 (they are served on the Lambda port).
+   */
   readonly echo?: boolean;
   readonly startTimeoutMs?: number;
+  /** Abort the start: everything started so far is stopped, and the promise rejects. */
+  readonly signal?: AbortSignal;
 }
 
 export interface LocalStack {
@@ -125,10 +156,14 @@ async function waitUntilServing(
   child: ChildProcess,
   output: () => string,
   timeoutMs: number,
+  signal: AbortSignal | undefined,
 ) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
+    signal?.throwIfAborted();
     if (child.exitCode !== null || child.signalCode !== null) {
+      const inUse = OFFLINE_PORT_IN_USE.exec(output());
+      if (inUse) throw new PortInUseError(Number(inUse[1]));
       throw new Error(
         `serverless offline exited (${child.exitCode ?? child.signalCode}):\n${output().slice(-5000)}`,
       );
@@ -153,13 +188,19 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   const cleanup = async (): Promise<void> => {
     for (const step of cleanups.reverse()) await step().catch(() => undefined);
   };
+  const { signal } = opts;
   try {
+    // Before anything starts: a taken port is then one line and nothing to clean up.
+    for (const port of [opts.port, opts.lambdaPort]) if (port !== undefined) await assertPortFree(port);
+
     const emulators = await startEmulators();
     cleanups.push(() => emulators.stop());
+    signal?.throwIfAborted();
 
     const dataDir = path.resolve(SERVICE_DIR, opts.dataDir);
     const usesMongo = Boolean(opts.env?.MONGODB_URI ?? process.env.MONGODB_URI);
     if (!usesMongo && (opts.writeDemoData ?? true)) await writeDemoData(dataDir, opts.demo);
+    signal?.throwIfAborted();
 
     const [httpPort, lambdaPort] = await Promise.all([
       opts.port ?? freePort(),
@@ -207,14 +248,22 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       cleanups.push(() => rm(path.join(SERVICE_DIR, workFolder), { recursive: true, force: true }));
 
     let output = '';
+    let serving = false;
     const collect = (chunk: Buffer): void => {
-      if (opts.echo) process.stdout.write(chunk);
+      if (serving && opts.echo) process.stdout.write(chunk);
       if (output.length < MAX_OUTPUT_CHARS) output += chunk.toString('utf8');
     };
     child.stdout?.on('data', collect);
     child.stderr?.on('data', collect);
 
-    await waitUntilServing(baseUrl, child, () => output, opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS);
+    await waitUntilServing(
+      baseUrl,
+      child,
+      () => output,
+      opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS,
+      signal,
+    );
+    serving = true;
 
     let stopping: Promise<void> | undefined;
     return {
@@ -246,7 +295,58 @@ export interface StackState {
   readonly workerFunctionName: string;
   /** `paymentsImportedWorker`: PaymentsImported events (`npm run event:payments-imported`). */
   readonly paymentsImportedWorkerFunctionName: string;
+  /** The `npm start` process: the file is stale once it has exited. */
   readonly pid: number;
+}
+
+/** Where `npm start` records its endpoints: `.data/stack.json`, or STACK_STATE_FILE (tests, parallel stacks). */
+export function stackStateFile(): string {
+  return path.resolve(SERVICE_DIR, process.env.STACK_STATE_FILE || '.data/stack.json');
+}
+
+/** Whether a process with this id exists (EPERM: it does, under another user). */
+export function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * The recorded state of the running local stack. `missing`: no stack was started (or it stopped
+ * cleanly); `stale`: the file is left over from a stack whose process is gone (killed, crashed).
+ */
+export async function readStackState(
+  file = stackStateFile(),
+): Promise<
+  | { readonly kind: 'running'; readonly state: StackState }
+  | { readonly kind: 'stale'; readonly pid?: number }
+  | { readonly kind: 'missing' }
+> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing' };
+    throw error;
+  }
+  let state: StackState;
+  try {
+    state = JSON.parse(text) as StackState;
+  } catch {
+    return { kind: 'stale' }; // cut short when its stack was killed while writing it
+  }
+  if (!Number.isInteger(state.pid)) return { kind: 'stale' };
+  return processExists(state.pid) ? { kind: 'running', state } : { kind: 'stale', pid: state.pid };
+}
+
+/** Removes the state file if it is still this process's (a stack started later may have replaced it). */
+async function removeOwnStackState(file: string): Promise<void> {
+  const current = await readStackState(file).catch(() => undefined);
+  if (current?.kind === 'running' && current.state.pid !== process.pid) return;
+  await rm(file, { force: true });
 }
 
 function portFromEnv(name: string): number | undefined {
@@ -258,12 +358,12 @@ function portFromEnv(name: string): number | undefined {
   return port;
 }
 
+/** The banner: only URLs and commands that work as printed (test/scripts/local-stack.test.ts runs them). */
 function banner(stack: LocalStack, usesMongo: boolean): string {
   const url = stack.baseUrl;
   return [
     '',
     `Local stack ready: ${url}  (data: ${usesMongo ? 'MongoDB from MONGODB_URI' : `embedded store, demo data in ${path.relative(SERVICE_DIR, stack.dataDir)}`})`,
-    `  DynamoDB emulator ${stack.dynamodbEndpoint}   S3 emulator ${stack.s3Endpoint}   Lambda endpoint ${stack.lambdaEndpoint}`,
     '',
     'Try:',
     `  curl -s ${url}/accounts/7800000000001/actions`,
@@ -273,57 +373,113 @@ function banner(stack: LocalStack, usesMongo: boolean): string {
     `  curl -s ${url}/matching-runs/<runId>          # poll until "succeeded", then open the outputs' url`,
     '  npm run event:payments-imported -- --import-id import-1   # the PaymentsImported event path',
     '',
+    `AWS SDK endpoints (credentials: ${LOCAL_CREDENTIALS.accessKeyId} / ${LOCAL_CREDENTIALS.secretAccessKey}):`,
+    `  Lambda ${stack.lambdaEndpoint} (functions ${LOCAL_FUNCTION_PREFIX}<function>)   DynamoDB ${stack.dynamodbEndpoint}   S3 ${stack.s3Endpoint}`,
+    '',
     'Ctrl-C stops everything.',
     '',
   ].join('\n');
 }
 
-async function main(): Promise<void> {
+/** One line for a start that failed, naming the variable that chose a taken port. */
+function startFailure(
+  error: unknown,
+  ports: Readonly<Record<'PORT' | 'LAMBDA_PORT', number | undefined>>,
+): string {
+  if (error instanceof PortInUseError) {
+    const name =
+      error.port === ports.PORT ? 'PORT' : error.port === ports.LAMBDA_PORT ? 'LAMBDA_PORT' : undefined;
+    return name === undefined
+      ? `${error.message} (it was free a moment earlier): run npm start again`
+      : `${error.message} (${name}=${error.port}): set ${name} to another port, or leave it unset for a free one`;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Resolves once `signal` is aborted (at once if it already is). */
+function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+}
+
+async function main(): Promise<number> {
   // Local tooling runs on Node 20 (Lambda runs nodejs22.x): the SDK's Node 22 notice is known, not news.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const usesMongo = Boolean(process.env.MONGODB_URI);
-  const port = portFromEnv('PORT');
-  const lambdaPort = portFromEnv('LAMBDA_PORT');
-  const stack = await startLocalStack({
-    ...(port === undefined ? {} : { port }),
-    ...(lambdaPort === undefined ? {} : { lambdaPort }),
-    dataDir: config().DATA_DIR,
-    watch: true,
-    echo: true,
-  });
-  const state: StackState = {
-    baseUrl: stack.baseUrl,
-    lambdaEndpoint: stack.lambdaEndpoint,
-    dynamodbEndpoint: stack.dynamodbEndpoint,
-    s3Endpoint: stack.s3Endpoint,
-    workerFunctionName: localFunctionName('matchingWorker'),
-    paymentsImportedWorkerFunctionName: localFunctionName('paymentsImportedWorker'),
-    pid: process.pid,
-  };
-  await mkdir(path.dirname(STACK_STATE_FILE), { recursive: true });
-  await writeFile(STACK_STATE_FILE, `${JSON.stringify(state, null, 2)}\n`);
-  process.stdout.write(banner(stack, usesMongo));
+  const ports = { PORT: portFromEnv('PORT'), LAMBDA_PORT: portFromEnv('LAMBDA_PORT') };
+  const stateFile = stackStateFile();
 
-  const shutdown = (signal: NodeJS.Signals): void => {
+  // Handled from the start (a Ctrl-C while bundling must stop what started too), and every time:
+  // a terminal's Ctrl-C reaches this process once directly and once more through npm, which
+  // forwards it; the default action on the second would end the process half-way through stopping.
+  const stop = new AbortController();
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stop.signal.aborted) return;
     process.stdout.write(`\n${signal}: stopping the local stack…\n`);
-    stack
-      .stop()
-      .then(() => rm(STACK_STATE_FILE, { force: true }))
-      .then(
-        () => process.exit(0),
-        (error: unknown) => {
-          console.error('failed to stop cleanly:', error);
-          process.exit(1);
-        },
-      );
+    stop.abort();
   };
-  process.once('SIGINT', shutdown);
-  process.once('SIGTERM', shutdown);
+  for (const name of STOP_SIGNALS) process.on(name, onSignal);
+  // After SIGHUP the terminal is gone and writing to it fails: that must not cut the cleanup short.
+  process.stdout.on('error', () => undefined);
+
+  process.stdout.write(
+    'Starting the local stack (serverless offline bundles every function first: up to a minute)…\n',
+  );
+  let stack: LocalStack;
+  try {
+    stack = await startLocalStack({
+      ...(ports.PORT === undefined ? {} : { port: ports.PORT }),
+      ...(ports.LAMBDA_PORT === undefined ? {} : { lambdaPort: ports.LAMBDA_PORT }),
+      dataDir: config().DATA_DIR,
+      ...(process.env.ESBUILD_WORK_FOLDER ? { workFolder: process.env.ESBUILD_WORK_FOLDER } : {}),
+      watch: true,
+      echo: true,
+      signal: stop.signal,
+    });
+  } catch (error) {
+    if (!stop.signal.aborted) {
+      console.error(`npm start: the local stack did not start: ${startFailure(error, ports)}`);
+      return 1;
+    }
+    process.stdout.write('Local stack stopped before it was ready; nothing is left running.\n');
+    return 0;
+  }
+
+  try {
+    const state: StackState = {
+      baseUrl: stack.baseUrl,
+      lambdaEndpoint: stack.lambdaEndpoint,
+      dynamodbEndpoint: stack.dynamodbEndpoint,
+      s3Endpoint: stack.s3Endpoint,
+      workerFunctionName: localFunctionName('matchingWorker'),
+      paymentsImportedWorkerFunctionName: localFunctionName('paymentsImportedWorker'),
+      pid: process.pid,
+    };
+    await mkdir(path.dirname(stateFile), { recursive: true });
+    await writeFile(stateFile, `${JSON.stringify(state, null, 2)}\n`);
+    process.stdout.write(banner(stack, usesMongo));
+    await aborted(stop.signal);
+  } finally {
+    try {
+      await stack.stop();
+    } finally {
+      await removeOwnStackState(stateFile);
+    }
+  }
+  process.stdout.write(
+    `Local stack stopped: serverless offline and both emulators are down, ${path.relative(SERVICE_DIR, stateFile)} and the S3 emulator's files removed.\n`,
+  );
+  return 0;
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((error: unknown) => {
-    console.error('failed to start the local stack:', error instanceof Error ? error.message : error);
-    process.exit(1);
-  });
+  main().then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      console.error('npm start:', error instanceof Error ? error.message : error);
+      process.exit(1);
+    },
+  );
 }

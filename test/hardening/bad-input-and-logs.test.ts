@@ -253,10 +253,16 @@ const BAD_REQUESTS: BadRequest[] = [
     /^body\.constructor: is not/,
   ),
   post('a JSON array', '[{"policy":"chronological"}]', 400, /^body: must be a JSON object$/),
-  // serverless-offline hands a JSON string body to the function unquoted ("not valid JSON"); API Gateway
-  // passes it as sent ("must be a JSON object"). Either way a 400 naming the body.
-  post('a JSON string', '"chronological"', 400, /^body: (must be a JSON object|is not valid JSON)$/),
+  // JSON that is not an object. serverless-offline parses JSON bodies itself and passes some on
+  // changed (0 and false as values, null and "" as no body, strings unquoted): still a 400 saying so.
+  post('a JSON string', '"chronological"', 400, /^body: must be a JSON object$/),
+  post('a JSON string holding an object', '"{}"', 400, /^body: must be a JSON object$/),
+  post('an empty JSON string', '""', 400, /^body: must be a JSON object$/),
   post('a JSON number', '42', 400, /^body: must be a JSON object$/),
+  post('the JSON number 0', '0', 400, /^body: must be a JSON object$/),
+  post('false', 'false', 400, /^body: must be a JSON object$/),
+  post('true', 'true', 400, /^body: must be a JSON object$/),
+  post('null', 'null', 400, /^body: must be a JSON object$/),
   post('a truncated JSON object', '{"policy":', 400, /^body: is not valid JSON$/),
   post('single-quoted JSON', "{'policy':'chronological'}", 400, /^body: is not valid JSON$/),
   post('a trailing comma', '{"policy":"chronological",}', 400, /^body: is not valid JSON$/),

@@ -9,6 +9,11 @@ export interface EventParts {
   readonly headers?: Record<string, string>;
   readonly body?: string;
   readonly isBase64Encoded?: boolean;
+  /**
+   * A body that is not a string, as serverless-offline passes some it has already parsed (`0`,
+   * `false`, `null`); API Gateway never does. Takes precedence over `body`.
+   */
+  readonly offlineBody?: unknown;
 }
 
 export function httpEvent(parts: EventParts = {}): APIGatewayProxyEventV2 {
@@ -40,6 +45,7 @@ export function httpEvent(parts: EventParts = {}): APIGatewayProxyEventV2 {
     ...(parts.pathParameters ? { pathParameters: parts.pathParameters } : {}),
     ...(parts.queryStringParameters ? { queryStringParameters: parts.queryStringParameters } : {}),
     ...(parts.body === undefined ? {} : { body: parts.body }),
+    ...('offlineBody' in parts ? { body: parts.offlineBody as string } : {}),
   };
 }
 

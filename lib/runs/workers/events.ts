@@ -20,7 +20,7 @@ export const paymentsImportedDetailSchema = z.object({
     .string({ error: 'must be a string' })
     .min(1, 'must not be empty')
     .max(128, 'must be at most 128 characters')
-    .regex(/^[^\p{Cc}]+$/u, 'must not contain control characters'),
+    .regex(/^[^\p{Cc}]*$/u, 'must not contain control characters'),
   policy: policySchema.optional(),
   partitionBy: partitionFieldSchema.optional(),
   paymentCount: z.number().int().nonnegative().optional(),

@@ -4,6 +4,7 @@ import {
   makeIdempotent,
 } from '@aws-lambda-powertools/idempotency';
 import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
+import type { ResponseHook } from '@aws-lambda-powertools/idempotency/types';
 import type { Context } from 'aws-lambda';
 import { config } from '../../config.js';
 import { logger } from '../../logger.js';
@@ -13,6 +14,7 @@ import { derivedRunId } from '../run-id.js';
 import { type PaymentsImportedDetail, parsePaymentsImportedInput } from './events.js';
 import { idempotencyConfig, idempotencyPersistenceLayer } from './idempotency.js';
 import {
+  discardConflicting,
   discardMalformed,
   jobDeps,
   productionWorkerDeps,
@@ -37,6 +39,21 @@ export class RunInProgressError extends Error {
     this.name = 'RunInProgressError';
   }
 }
+
+/** A redelivery answered from the idempotency record started nothing: a duplicate of the recorded run. */
+const duplicateDelivery: ResponseHook = (recorded) => {
+  const runId =
+    typeof recorded === 'object' && recorded !== null && !Array.isArray(recorded)
+      ? recorded.runId
+      : undefined;
+  if (typeof runId !== 'string') return recorded;
+  logger.info('duplicate PaymentsImported event: answered from the idempotency record', { runId });
+  return {
+    status: 'duplicate',
+    runId,
+    reason: `event already delivered, run ${String((recorded as { status?: unknown }).status)}`,
+  };
+};
 
 export interface PaymentsImportedWorkerDeps extends WorkerDeps {
   readonly persistenceStore: BasePersistenceLayer;
@@ -66,6 +83,7 @@ export function createPaymentsImportedWorker(deps: PaymentsImportedWorkerDeps) {
     // A redelivery must ask for the same run: another policy or partitionBy under a remembered
     // importId is an IdempotencyValidationError, discarded below.
     payloadValidationJmesPath: '[policy, partitionBy]',
+    responseHook: duplicateDelivery,
     ...(deps.idempotencyTtlSeconds === undefined ? {} : { expiresAfterSeconds: deps.idempotencyTtlSeconds }),
   });
 
@@ -85,7 +103,7 @@ export function createPaymentsImportedWorker(deps: PaymentsImportedWorkerDeps) {
     });
     if (!created && (run.policy !== policy || run.partitionBy !== detail.partitionBy)) {
       // Not retried: the same importId cannot mean two different runs.
-      return discardMalformed(
+      return discardConflicting(
         `importId ${detail.importId} was already used with policy ${run.policy} and ` +
           `partitionBy ${run.partitionBy ?? '(none)'}; this event asks for ${policy} and ${detail.partitionBy ?? '(none)'}`,
       );

@@ -90,6 +90,18 @@ export function discardMalformed(reason: string): WorkerResult {
 }
 
 /**
+ * The answer to a well-formed event that asks for something another one already has (an importId
+ * reused with another policy or partitionBy): discarded like a malformed one, but a WARN, since
+ * nothing is broken; the producer reused an id.
+ */
+export function discardConflicting(reason: string): WorkerResult {
+  logger.warn('discarding a PaymentsImported event: its importId is already used for another request', {
+    reason,
+  });
+  return { status: 'discarded', reason };
+}
+
+/**
  * What a worker does with an error its job did not record: logs it, then rethrows it for Lambda's
  * retries or (serverless-offline) returns it as discarded.
  */
