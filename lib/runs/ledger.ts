@@ -81,6 +81,18 @@ const statsSchema = z.object({
   unmatched: z.number(),
   unpaid: z.number(),
   rejected: z.number(),
+  reasons: z.object({
+    unmatchedPayments: z.object({
+      'no-earlier-accrual': z.number(),
+      'time-barred': z.number(),
+      'earlier-accruals-paid': z.number(),
+    }),
+    unpaidAccruals: z.object({
+      'no-later-payment': z.number(),
+      'time-barred': z.number(),
+      'later-payments-used': z.number(),
+    }),
+  }),
   durationMs: z.number(),
 });
 

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   jsonElements,
+  leftoversCsvHeader,
   type MatchOutcome,
   type MatchStats,
   matchesCsvChunks,
@@ -13,7 +14,6 @@ import {
   type ResultMeta,
   resultJsonFrame,
   unmatchedPaymentsCsvChunks,
-  unmatchedPaymentsCsvHeader,
 } from '../matching/index.js';
 
 /** Text buffered per file before one synchronous write. */
@@ -152,12 +152,17 @@ export class SpilledOutputs {
   }
 
   async *unmatchedPaymentsCsvChunks(): AsyncGenerator<string> {
-    yield unmatchedPaymentsCsvHeader(this.partitionBy);
+    yield leftoversCsvHeader(this.partitionBy);
     yield* this.unmatchedCsv.read();
   }
 
-  async *resultJsonChunks(policy: Policy, meta: ResultMeta, stats: MatchStats): AsyncGenerator<string> {
-    const frame = resultJsonFrame(policy, meta, stats);
+  async *resultJsonChunks(
+    policy: Policy,
+    meta: ResultMeta,
+    stats: MatchStats,
+    limitationPeriod?: string,
+  ): AsyncGenerator<string> {
+    const frame = resultJsonFrame(policy, meta, stats, limitationPeriod);
     yield frame[0];
     yield* this.matches.read();
     yield frame[1];

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.js';
+import { reasonCounts } from '../../lib/matching/outcome.js';
 import type { MatchStats } from '../../lib/matching/types.js';
 import { MAX_FAILURE_REASON_LENGTH } from '../../lib/runs/failure-reason.js';
 import { type NewMatchingRun, newRunId, type RunLedger } from '../../lib/runs/ledger.js';
@@ -15,6 +16,7 @@ const stats: MatchStats = {
   unmatched: 0,
   unpaid: 2,
   rejected: 0,
+  reasons: reasonCounts([], [0, 0, 2]),
   durationMs: 3,
 };
 
