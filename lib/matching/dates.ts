@@ -27,7 +27,7 @@ function isLeapYear(year: number): boolean {
   return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
 }
 
-function daysInMonth(year: number, month: number): number {
+export function daysInMonth(year: number, month: number): number {
   if (month === 2) return isLeapYear(year) ? 29 : 28;
   return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
 }
@@ -43,11 +43,11 @@ export function daysFromCivil(year: number, month: number, day: number): number 
 }
 
 /**
- * UTC year and month (1–12) of an epoch-millisecond time, packed as `year * 16 + month` so the
- * caller allocates nothing (H. Hinnant's civil_from_days).
+ * The proleptic Gregorian date of a day number (days since 1970-01-01), packed as
+ * `(year * 16 + month) * 32 + day` so the caller allocates nothing (H. Hinnant's civil_from_days).
  */
-export function utcYearMonth(ms: number): number {
-  const z = Math.floor(ms / MS_PER_DAY) + 719_468;
+export function civilFromDays(days: number): number {
+  const z = days + 719_468;
   const era = Math.floor(z / 146_097);
   const doe = z - era * 146_097;
   const yoe = Math.floor(
@@ -55,9 +55,15 @@ export function utcYearMonth(ms: number): number {
   );
   const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
   const mp = Math.floor((5 * doy + 2) / 153);
+  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
   const month = mp < 10 ? mp + 3 : mp - 9;
   const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
-  return year * 16 + month;
+  return (year * 16 + month) * 32 + day;
+}
+
+/** UTC year and month (1–12) of an epoch-millisecond time, packed as `year * 16 + month`. */
+export function utcYearMonth(ms: number): number {
+  return Math.floor(civilFromDays(Math.floor(ms / MS_PER_DAY)) / 32);
 }
 
 /**

@@ -9,17 +9,25 @@
 
 export { parseIsoDate } from './dates.js';
 export { compareCodePoints, compareIds, type RecordId } from './ids.js';
+export {
+  canonicalLimitationPeriod,
+  LimitationCutoff,
+  limitationPeriodProblem,
+  MAX_LIMITATION_MONTHS,
+  monthsBefore,
+} from './limitation.js';
 export { matchPayments, matchPaymentsByPartition, matchRecords, type PartitionedRun } from './match.js';
 export { type NormalisedFields, type NormaliseResult, normaliseRecord } from './normalise.js';
-export type { MatchOutcome } from './outcome.js';
+export { type MatchOutcome, reasonCounts } from './outcome.js';
 export type { RecordInput } from './record-stream.js';
 export {
   type CsvOptions,
   guardFormula,
+  leftoversCsvHeader,
   matchesCsvChunks,
   matchesCsvHeader,
   unmatchedPaymentsCsvChunks,
-  unmatchedPaymentsCsvHeader,
+  unpaidAccrualsCsvChunks,
 } from './result-csv.js';
 export {
   jsonElements,

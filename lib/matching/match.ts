@@ -20,6 +20,18 @@ function partitionFieldOf(options: MatchOptions | undefined): string | undefined
   return field;
 }
 
+/** Applies `options.limitationPeriod` (a TypeError for an invalid one, as for an unknown policy). */
+function limitSession(session: MatchSession, options: MatchOptions | undefined): void {
+  const period = options?.limitationPeriod;
+  if (period === undefined) return;
+  try {
+    session.limit(period);
+  } catch (error) {
+    session.abandon();
+    throw error;
+  }
+}
+
 /**
  * Matches payments to accruals (SPEC §3) from two in-memory collections in any order.
  * Records that cannot take part are listed in `rejected()`, never dropped; the run never throws
@@ -40,6 +52,7 @@ export function matchRecords(
   const policy = policyOf(options);
   const partitionBy = partitionFieldOf(options);
   const session = new MatchSession(policy, partitionBy, { accruals, payments });
+  limitSession(session, options);
   if (partitionBy !== undefined) {
     feedPartitioned(session, accruals, payments, partitionBy);
   } else {
@@ -78,6 +91,7 @@ export async function matchPayments(
     ...(Array.isArray(accruals) ? { accruals } : {}),
     ...(Array.isArray(payments) ? { payments } : {}),
   });
+  limitSession(session, options);
   try {
     if (partitionBy !== undefined) {
       await feedPartitionStreams(session, accruals, payments, partitionBy, stopwatch);
@@ -137,6 +151,7 @@ export async function matchPaymentsByPartition(
     }
   });
   try {
+    limitSession(session, options);
     await feedPartitionStreams(session, accruals, payments, partitionBy, stopwatch);
   } catch (error) {
     session.abandon();

@@ -1,6 +1,6 @@
 import { Float64List, Int32List, Uint8List } from './columns.js';
 import type { DateTable, SweepScratch } from './scratch.js';
-import { RULE_SAME_MONTH, type SweepSink } from './sweep.js';
+import { RULE_SAME_MONTH, type SweepSink, unpaidAccrualReasons } from './sweep.js';
 
 /**
  * Collects each partition's sweep into the run's outcome: record indices (read positions), rule
@@ -14,8 +14,13 @@ export class OutcomeSink implements SweepSink, DateTable {
   readonly matchAccrualDate = new Int32List();
   readonly unmatchedPayments = new Int32List();
   readonly unmatchedPaymentDates = new Int32List();
+  /** Reason code per unmatched payment (see sweep.ts), and how many of each. */
+  readonly unmatchedPaymentReasons = new Uint8List();
+  readonly unmatchedReasonCounts = [0, 0, 0];
   readonly unpaidAccruals = new Int32List();
   readonly unpaidAccrualDates = new Int32List();
+  readonly unpaidAccrualReasons = new Uint8List();
+  readonly unpaidReasonCounts = [0, 0, 0];
   /**
    * Distinct dates of the run (entries of the `…Date` lists index it). Outputs format dates from
    * here instead of reading each record's Date object again: in output order the records are
@@ -36,25 +41,30 @@ export class OutcomeSink implements SweepSink, DateTable {
     if (rule === RULE_SAME_MONTH) this.sameMonth++;
   }
 
-  unmatched(payment: number): void {
+  unmatched(payment: number, reason: number): void {
     const s = this.sweep as SweepScratch;
     this.unmatchedPayments.push(s.paymentOrder[payment] as number);
     this.unmatchedPaymentDates.push(s.paymentDateRank[payment] as number);
+    this.unmatchedPaymentReasons.push(reason);
+    this.unmatchedReasonCounts[reason] = (this.unmatchedReasonCounts[reason] as number) + 1;
   }
 
-  /** Appends the partition's unpaid accruals (`count` of them) in `(date, id)` order. */
+  /** Appends the partition's unpaid accruals (`count` of them) in `(date, id)` order, with their reasons. */
   unpaid(count: number): void {
     const s = this.sweep as SweepScratch;
     this.unpaidAccruals.reserve(count);
     this.unpaidAccrualDates.reserve(count);
-    const { paid, accrualOrder, accrualDateRank, accrualCount } = s;
-    for (let a = 0; a < accrualCount; a++) {
-      if (paid[a] === 0) {
-        this.unpaidAccruals.push(accrualOrder[a] as number);
-        this.unpaidAccrualDates.push(accrualDateRank[a] as number);
-      }
-    }
+    this.unpaidAccrualReasons.reserve(count);
+    unpaidAccrualReasons(s, this.addUnpaid);
   }
+
+  private readonly addUnpaid = (accrual: number, reason: number): void => {
+    const s = this.sweep as SweepScratch;
+    this.unpaidAccruals.push(s.accrualOrder[accrual] as number);
+    this.unpaidAccrualDates.push(s.accrualDateRank[accrual] as number);
+    this.unpaidAccrualReasons.push(reason);
+    this.unpaidReasonCounts[reason] = (this.unpaidReasonCounts[reason] as number) + 1;
+  };
 
   /** Rank of `date` in {@link dates}, given the previous rank handed out (sorted input repeats dates). */
   dateRank(date: number, previous: number): number {

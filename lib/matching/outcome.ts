@@ -1,14 +1,18 @@
 import { toJsonSafe } from './json-safe.js';
 import { OutputRecordBuilder } from './output-record.js';
 import { RULE_SAME_MONTH } from './sweep.js';
-import type {
-  Match,
-  MatchRule,
-  MatchStats,
-  OutputRecord,
-  Policy,
-  RecordSource,
-  RejectedRecord,
+import {
+  type Match,
+  type MatchRule,
+  type MatchStats,
+  type OutputRecord,
+  type Policy,
+  type RecordSource,
+  type RejectedRecord,
+  UNMATCHED_PAYMENT_REASONS,
+  UNPAID_ACCRUAL_REASONS,
+  type UnmatchedPayment,
+  type UnpaidAccrual,
 } from './types.js';
 
 /**
@@ -22,12 +26,14 @@ export interface MatchOutcome {
   readonly stats: MatchStats;
   /** The partition field the run used, if any (the CSV outputs add a `partition` column for it). */
   readonly partitionBy?: string;
+  /** The limitation period the run applied, canonical (`P3Y`); absent: none. */
+  readonly limitationPeriod?: string;
   /** Matches in payment processing order (`month-first`: pass-1 matches, then pass-2 matches). */
   matches(): Iterable<Match>;
-  /** Unmatched payments in `(partition, date, id)` order. */
-  unmatchedPayments(): Iterable<OutputRecord>;
-  /** Unpaid accruals in `(partition, date, id)` order. */
-  unpaidAccruals(): Iterable<OutputRecord>;
+  /** Unmatched payments in `(partition, date, id)` order, each with its reason. */
+  unmatchedPayments(): Iterable<UnmatchedPayment>;
+  /** Unpaid accruals in `(partition, date, id)` order, each with its reason. */
+  unpaidAccruals(): Iterable<UnpaidAccrual>;
   /** Rejected accruals, then rejected payments, each in read order. */
   rejected(): Iterable<RejectedRecord>;
 }
@@ -43,6 +49,7 @@ export interface RejectedEntry {
 export interface OutcomeColumns {
   readonly policy: Policy;
   readonly partitionBy: string | undefined;
+  readonly limitationPeriod: string | undefined;
   /** Records that passed field validation, in read order; outputs refer to them by index. */
   readonly accruals: readonly unknown[];
   readonly payments: readonly unknown[];
@@ -55,8 +62,11 @@ export interface OutcomeColumns {
   readonly matchAccrualDate: Int32Array;
   readonly unmatchedPayments: Int32Array;
   readonly unmatchedPaymentDates: Int32Array;
+  /** Reason codes, indices into UNMATCHED_PAYMENT_REASONS / UNPAID_ACCRUAL_REASONS. */
+  readonly unmatchedPaymentReasons: Uint8Array;
   readonly unpaidAccruals: Int32Array;
   readonly unpaidAccrualDates: Int32Array;
+  readonly unpaidAccrualReasons: Uint8Array;
   /** The run's distinct dates (epoch ms). */
   readonly dates: Float64Array;
   /** Already in output order. */
@@ -74,17 +84,24 @@ const WARM_CHUNK = 32;
  */
 const builder = new OutputRecordBuilder();
 
-function* recordsAt(
+function* recordsWithReasons<R extends string>(
   records: readonly unknown[],
   indices: Int32Array,
   dateRanks: Int32Array,
   dates: Float64Array,
-): Iterable<OutputRecord> {
+  reasons: Uint8Array,
+  names: readonly R[],
+): Iterable<OutputRecord & { readonly reason: R }> {
   for (let from = 0; from < indices.length; from += WARM_CHUNK) {
     const to = Math.min(from + WARM_CHUNK, indices.length);
     builder.warm(records, indices, from, to);
     for (let i = from; i < to; i++) {
-      yield builder.build(records[indices[i] as number], dates[dateRanks[i] as number] as number);
+      const reason = names[reasons[i] as number] as R;
+      yield builder.build(
+        records[indices[i] as number],
+        dates[dateRanks[i] as number] as number,
+        reason,
+      ) as OutputRecord & { readonly reason: R };
     }
   }
 }
@@ -98,11 +115,13 @@ export class ColumnarOutcome implements MatchOutcome {
   readonly policy: Policy;
   readonly stats: MatchStats;
   readonly partitionBy?: string;
+  readonly limitationPeriod?: string;
 
   constructor(private readonly columns: OutcomeColumns) {
     this.policy = columns.policy;
     this.stats = columns.stats;
     if (columns.partitionBy !== undefined) this.partitionBy = columns.partitionBy;
+    if (columns.limitationPeriod !== undefined) this.limitationPeriod = columns.limitationPeriod;
   }
 
   *matches(): Iterable<Match> {
@@ -136,14 +155,29 @@ export class ColumnarOutcome implements MatchOutcome {
     }
   }
 
-  unmatchedPayments(): Iterable<OutputRecord> {
-    const { payments, unmatchedPayments, unmatchedPaymentDates, dates } = this.columns;
-    return recordsAt(payments, unmatchedPayments, unmatchedPaymentDates, dates);
+  unmatchedPayments(): Iterable<UnmatchedPayment> {
+    const { payments, unmatchedPayments, unmatchedPaymentDates, unmatchedPaymentReasons, dates } =
+      this.columns;
+    return recordsWithReasons(
+      payments,
+      unmatchedPayments,
+      unmatchedPaymentDates,
+      dates,
+      unmatchedPaymentReasons,
+      UNMATCHED_PAYMENT_REASONS,
+    );
   }
 
-  unpaidAccruals(): Iterable<OutputRecord> {
-    const { accruals, unpaidAccruals, unpaidAccrualDates, dates } = this.columns;
-    return recordsAt(accruals, unpaidAccruals, unpaidAccrualDates, dates);
+  unpaidAccruals(): Iterable<UnpaidAccrual> {
+    const { accruals, unpaidAccruals, unpaidAccrualDates, unpaidAccrualReasons, dates } = this.columns;
+    return recordsWithReasons(
+      accruals,
+      unpaidAccruals,
+      unpaidAccrualDates,
+      dates,
+      unpaidAccrualReasons,
+      UNPAID_ACCRUAL_REASONS,
+    );
   }
 
   *rejected(): Iterable<RejectedRecord> {
@@ -151,4 +185,16 @@ export class ColumnarOutcome implements MatchOutcome {
       yield { source: entry.source, record: toJsonSafe(entry.record), reason: entry.reason };
     }
   }
+}
+
+/** `stats.reasons` from per-code counts (indices as in UNMATCHED_PAYMENT_REASONS / UNPAID_ACCRUAL_REASONS). */
+export function reasonCounts(unmatched: readonly number[], unpaid: readonly number[]): MatchStats['reasons'] {
+  return {
+    unmatchedPayments: Object.fromEntries(
+      UNMATCHED_PAYMENT_REASONS.map((name, code) => [name, unmatched[code] ?? 0]),
+    ) as MatchStats['reasons']['unmatchedPayments'],
+    unpaidAccruals: Object.fromEntries(
+      UNPAID_ACCRUAL_REASONS.map((name, code) => [name, unpaid[code] ?? 0]),
+    ) as MatchStats['reasons']['unpaidAccruals'],
+  };
 }

@@ -39,13 +39,20 @@ export class OutputRecordBuilder {
     this.touched = touched;
   }
 
-  /** The output form of `record`, whose normalised date is `dateMs`. */
-  build(record: unknown, dateMs: number): OutputRecord {
+  /**
+   * The output form of `record`, whose normalised date is `dateMs`; with `reason` (unmatched
+   * payments, unpaid accruals) a last field `reason` is added, replacing the record's own field of
+   * that name as `id`, `date` and `month` are replaced by their normalised values.
+   */
+  build(record: unknown, dateMs: number, reason?: string): OutputRecord {
     const fields = record as Record<string, unknown>;
     const keys = Object.keys(fields);
     // The shape straight out of the spec: an object literal is far cheaper than a keyed build.
     if (keys.length === 3 && keys[0] === 'id' && keys[1] === 'date' && keys[2] === 'month') {
-      return { id: this.idOf(fields.id), date: this.dateText(dateMs), month: this.monthOf(fields.month) };
+      const id = this.idOf(fields.id);
+      const date = this.dateText(dateMs);
+      const month = this.monthOf(fields.month);
+      return reason === undefined ? { id, date, month } : { id, date, month, reason };
     }
     const out: Record<string, unknown> = {};
     let wroteId = false;
@@ -61,6 +68,8 @@ export class OutputRecordBuilder {
       } else if (key === 'month') {
         wroteMonth = true;
         out.month = this.monthOf(fields.month);
+      } else if (key === 'reason' && reason !== undefined) {
+        // replaced below
       } else {
         defineField(out, key, toJsonSafe(fields[key]));
       }
@@ -70,6 +79,7 @@ export class OutputRecordBuilder {
     if (!wroteId) out.id = this.idOf(fields.id);
     if (!wroteDate) out.date = this.dateText(dateMs);
     if (!wroteMonth) out.month = this.monthOf(fields.month);
+    if (reason !== undefined) out.reason = reason;
     return out as OutputRecord;
   }
 

@@ -1,7 +1,7 @@
 import { stringify } from 'csv-stringify/sync';
 import type { MatchOutcome } from './outcome.js';
 import { partitionPath, partitionValueOf } from './partition-values.js';
-import type { Match, OutputRecord } from './types.js';
+import type { Match, OutputRecord, UnmatchedPayment, UnpaidAccrual } from './types.js';
 
 /**
  * CSV tables for accountants. Text cells that a spreadsheet would read as a formula (starting
@@ -41,8 +41,8 @@ function valueCell(value: unknown): Cell {
   return guardFormula(JSON.stringify(value));
 }
 
-function recordCells(record: OutputRecord): Cell[] {
-  return [valueCell(record.id), guardFormula(record.date), valueCell(record.month)];
+function leftoverCells(record: UnmatchedPayment | UnpaidAccrual): Cell[] {
+  return [valueCell(record.id), guardFormula(record.date), valueCell(record.month), record.reason];
 }
 
 /** Options of the CSV chunk functions. */
@@ -102,7 +102,7 @@ const MATCHES_COLUMNS = [
   'accrual_month',
   'rule',
 ];
-const UNMATCHED_COLUMNS = ['id', 'date', 'month'];
+const LEFTOVER_COLUMNS = ['id', 'date', 'month', 'reason'];
 
 function columns(base: readonly string[], partitionBy: string | undefined): readonly string[] {
   return partitionBy === undefined ? base : ['partition', ...base];
@@ -113,9 +113,9 @@ export function matchesCsvHeader(partitionBy: string | undefined): string {
   return stringify([columns(MATCHES_COLUMNS, partitionBy)]);
 }
 
-/** The header row of `unmatched-payments.csv`, as {@link matchesCsvHeader}. */
-export function unmatchedPaymentsCsvHeader(partitionBy: string | undefined): string {
-  return stringify([columns(UNMATCHED_COLUMNS, partitionBy)]);
+/** The header row of `unmatched-payments.csv` and `unpaid-accruals.csv`, as {@link matchesCsvHeader}. */
+export function leftoversCsvHeader(partitionBy: string | undefined): string {
+  return stringify([columns(LEFTOVER_COLUMNS, partitionBy)]);
 }
 
 /**
@@ -132,12 +132,23 @@ export function matchesCsvChunks(outcome: MatchOutcome, options?: CsvOptions): I
   );
 }
 
-/** `unmatched-payments.csv`: `id,date,month` (+ `partition` first when partitioned). */
+/** `unmatched-payments.csv`: `id,date,month,reason` (+ `partition` first when partitioned). */
 export function unmatchedPaymentsCsvChunks(outcome: MatchOutcome, options?: CsvOptions): Iterable<string> {
+  return leftoversCsvChunks(outcome, outcome.unmatchedPayments(), options);
+}
+
+/** `unpaid-accruals.csv`: `id,date,month,reason` (+ `partition` first when partitioned). */
+export function unpaidAccrualsCsvChunks(outcome: MatchOutcome, options?: CsvOptions): Iterable<string> {
+  return leftoversCsvChunks(outcome, outcome.unpaidAccruals(), options);
+}
+
+function leftoversCsvChunks(
+  outcome: MatchOutcome,
+  records: Iterable<UnmatchedPayment | UnpaidAccrual>,
+  options: CsvOptions | undefined,
+): Iterable<string> {
   const partition = partitionCell(outcome);
-  const header = options?.header === false ? undefined : columns(UNMATCHED_COLUMNS, outcome.partitionBy);
-  if (partition === undefined) return csvChunks(header, outcome.unmatchedPayments(), recordCells);
-  return csvChunks(header, outcome.unmatchedPayments(), (record) =>
-    withFirst(partition(record), recordCells(record)),
-  );
+  const header = options?.header === false ? undefined : columns(LEFTOVER_COLUMNS, outcome.partitionBy);
+  if (partition === undefined) return csvChunks(header, records, leftoverCells);
+  return csvChunks(header, records, (record) => withFirst(partition(record), leftoverCells(record)));
 }

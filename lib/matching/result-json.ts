@@ -17,6 +17,7 @@ export function toMatchResult(outcome: MatchOutcome, meta: ResultMeta): MatchRes
     runId: meta.runId,
     policy: outcome.policy,
     generatedAt: meta.generatedAt,
+    ...(outcome.limitationPeriod === undefined ? {} : { limitationPeriod: outcome.limitationPeriod }),
     matches: [...outcome.matches()],
     unmatchedPayments: [...outcome.unmatchedPayments()],
     unpaidAccruals: [...outcome.unpaidAccruals()],
@@ -34,7 +35,7 @@ const RECORDS_PER_CHUNK = 256;
  * Output records are built only while their chunk is produced.
  */
 export function* resultJsonChunks(outcome: MatchOutcome, meta: ResultMeta): Iterable<string> {
-  const frame = resultJsonFrame(outcome.policy, meta, outcome.stats);
+  const frame = resultJsonFrame(outcome.policy, meta, outcome.stats, outcome.limitationPeriod);
   yield frame[0];
   yield* jsonElements(outcome.matches());
   yield frame[1];
@@ -55,9 +56,12 @@ export function resultJsonFrame(
   policy: Policy,
   meta: ResultMeta,
   stats: MatchStats,
+  limitationPeriod?: string,
 ): readonly [string, string, string, string, string] {
+  const limit =
+    limitationPeriod === undefined ? '' : `"limitationPeriod":${JSON.stringify(limitationPeriod)},`;
   return [
-    `{"runId":${JSON.stringify(meta.runId)},"policy":${JSON.stringify(policy)},"generatedAt":${JSON.stringify(meta.generatedAt)},"matches":[`,
+    `{"runId":${JSON.stringify(meta.runId)},"policy":${JSON.stringify(policy)},"generatedAt":${JSON.stringify(meta.generatedAt)},${limit}"matches":[`,
     '],"unmatchedPayments":[',
     '],"unpaidAccruals":[',
     '],"rejected":[',

@@ -1,4 +1,5 @@
 import { ensureFloat64, ensureInt32, ensureUint8 } from './columns.js';
+import type { LimitationCutoff } from './limitation.js';
 import { OrderScratch } from './order.js';
 import { SideBatch } from './side-batch.js';
 import type { SweepInput } from './sweep.js';
@@ -76,6 +77,8 @@ export class SweepScratch implements SweepInput {
   paymentDateRank = new Int32Array(16);
   paymentMonth = new Int32Array(16);
   pending = new Int32Array(16);
+  lastPaymentDate = new Float64Array(16);
+  cutoff: LimitationCutoff | undefined;
   /** Month key → dense month index of the partition's accruals. */
   readonly months = new MonthIndex();
 
@@ -92,6 +95,7 @@ export class SweepScratch implements SweepInput {
     this.monthStart = ensureInt32(this.monthStart, count + 1);
     this.head = ensureInt32(this.head, count);
     this.tail = ensureInt32(this.tail, count);
+    this.lastPaymentDate = ensureFloat64(this.lastPaymentDate, count);
   }
 
   sizePayments(count: number): void {
@@ -149,12 +153,13 @@ export class SweepScratch implements SweepInput {
       cursor[m] = at + 1;
     }
     this.paid.fill(0, 0, count);
+    this.lastPaymentDate.fill(Number.NEGATIVE_INFINITY, 0, monthCount);
   }
 
   /** Loads a partition's payments like {@link loadAccruals}, with the accrual month index of each. */
   loadPayments(batch: SideBatch, count: number, dates: DateTable): void {
     this.paymentCount = count;
-    const { paymentOrder, paymentDate, paymentDateRank, paymentMonth, months } = this;
+    const { paymentOrder, paymentDate, paymentDateRank, paymentMonth, lastPaymentDate, months } = this;
     const { date, month, seq } = batch;
     let lastKey = -1;
     let lastMonth = -1;
@@ -172,6 +177,8 @@ export class SweepScratch implements SweepInput {
         lastMonth = months.indexOf(key);
       }
       paymentMonth[p] = lastMonth;
+      // Payments come in date order, so the last one written per month is its latest.
+      if (lastMonth >= 0) lastPaymentDate[lastMonth] = d;
     }
   }
 }

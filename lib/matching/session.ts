@@ -1,13 +1,14 @@
 import { RecordStore } from './columns.js';
 import { formatSlot, ID_NUMBER, type IdKind, type IdSlot, newIdSlot } from './ids.js';
+import { canonicalLimitationPeriod, LimitationCutoff, limitationMonths } from './limitation.js';
 import { integerMonthKey, NO_MONTH, yearMonthTextKey } from './months.js';
 import { newFieldsSlot, readRecordFields } from './normalise.js';
 import { orderSide } from './order.js';
-import { ColumnarOutcome, type MatchOutcome, type RejectedEntry } from './outcome.js';
+import { ColumnarOutcome, type MatchOutcome, type RejectedEntry, reasonCounts } from './outcome.js';
 import { OutcomeSink } from './outcome-sink.js';
 import { acquireScratch, type MatchScratch, releaseScratch } from './scratch.js';
 import type { SideBatch } from './side-batch.js';
-import { sweepChronological, sweepMonthFirst } from './sweep.js';
+import { REASON_NOTHING_ELIGIBLE, sweepChronological, sweepMonthFirst } from './sweep.js';
 import type { MatchStats, Policy, RecordSource } from './types.js';
 
 /** One source's valid records of a partitioned input array, grouped by partition rank. */
@@ -45,7 +46,7 @@ const BETWEEN_PARTITIONS = 2;
 export class MatchSession {
   private readonly accruals: RecordStore;
   private readonly payments: RecordStore;
-  private readonly scratch: MatchScratch = acquireScratch();
+  private readonly scratch: MatchScratch = withoutLimit(acquireScratch());
   private sink = new OutcomeSink();
   private readonly fields = newFieldsSlot();
   private rejectedAccruals: RejectedEntry[] = [];
@@ -55,7 +56,17 @@ export class MatchSession {
   private state = BETWEEN_PARTITIONS;
   private released = false;
   /** Outputs already handed to the partition sink (partition-at-a-time runs). */
-  private readonly emitted = { matched: 0, sameMonth: 0, unmatched: 0, unpaid: 0, rejected: 0 };
+  private readonly emitted = {
+    matched: 0,
+    sameMonth: 0,
+    unmatched: 0,
+    unpaid: 0,
+    rejected: 0,
+    unmatchedReasons: [0, 0, 0],
+    unpaidReasons: [0, 0, 0],
+  };
+  /** The limitation period applied (canonical), see {@link limit}. */
+  private limitationPeriod: string | undefined;
   private peakHeld = 0;
 
   /**
@@ -89,6 +100,15 @@ export class MatchSession {
   private notePeak(): void {
     const held = this.accruals.records.length + this.payments.records.length;
     if (held > this.peakHeld) this.peakHeld = held;
+  }
+
+  /**
+   * Applies a limitation period (SPEC §7) to the whole run: call before the first partition.
+   * Throws a TypeError for a period that is not whole years and/or months.
+   */
+  limit(period: string): void {
+    this.scratch.sweep.cutoff = new LimitationCutoff(limitationMonths(period));
+    this.limitationPeriod = canonicalLimitationPeriod(period);
   }
 
   beginPartition(): void {
@@ -312,7 +332,7 @@ export class MatchSession {
       if (this.policy === 'month-first') sweepMonthFirst(s, sink);
       else sweepChronological(s, sink);
     } else {
-      for (let p = 0; p < s.paymentCount; p++) sink.unmatched(p);
+      for (let p = 0; p < s.paymentCount; p++) sink.unmatched(p, REASON_NOTHING_ELIGIBLE);
     }
     sink.unpaid(accrualCount - (sink.matchPayment.length - matchedBefore));
     if (this.onPartition !== undefined) this.emit();
@@ -344,6 +364,7 @@ export class MatchSession {
       unmatched: sink.unmatchedPayments.length,
       unpaid: sink.unpaidAccruals.length,
       rejected: rejected.length,
+      reasons: reasonCounts(sink.unmatchedReasonCounts, sink.unpaidReasonCounts),
       durationMs: 0,
     });
     const { emitted } = this;
@@ -352,6 +373,8 @@ export class MatchSession {
     emitted.unmatched += sink.unmatchedPayments.length;
     emitted.unpaid += sink.unpaidAccruals.length;
     emitted.rejected += rejected.length;
+    addCounts(emitted.unmatchedReasons, sink.unmatchedReasonCounts);
+    addCounts(emitted.unpaidReasons, sink.unpaidReasonCounts);
     this.notePeak();
     this.sink = new OutcomeSink();
     try {
@@ -366,6 +389,7 @@ export class MatchSession {
     return new ColumnarOutcome({
       policy: this.policy,
       partitionBy: this.partitionBy,
+      limitationPeriod: this.limitationPeriod,
       accruals: this.accruals.records,
       payments: this.payments.records,
       matchPayment: sink.matchPayment.view(),
@@ -375,8 +399,10 @@ export class MatchSession {
       matchAccrualDate: sink.matchAccrualDate.view(),
       unmatchedPayments: sink.unmatchedPayments.view(),
       unmatchedPaymentDates: sink.unmatchedPaymentDates.view(),
+      unmatchedPaymentReasons: sink.unmatchedPaymentReasons.view(),
       unpaidAccruals: sink.unpaidAccruals.view(),
       unpaidAccrualDates: sink.unpaidAccrualDates.view(),
+      unpaidAccrualReasons: sink.unpaidAccrualReasons.view(),
       dates: sink.dates.view(),
       rejected,
       stats,
@@ -467,9 +493,25 @@ export class MatchSession {
       unmatched: emitted.unmatched + sink.unmatchedPayments.length,
       unpaid: emitted.unpaid + sink.unpaidAccruals.length,
       rejected: emitted.rejected + rejected.length,
+      reasons: reasonCounts(
+        addCounts([...emitted.unmatchedReasons], sink.unmatchedReasonCounts),
+        addCounts([...emitted.unpaidReasons], sink.unpaidReasonCounts),
+      ),
       durationMs,
     });
   }
+}
+
+/** Scratch is reused between runs: a run starts without the previous run's limitation period. */
+function withoutLimit(scratch: MatchScratch): MatchScratch {
+  scratch.sweep.cutoff = undefined;
+  return scratch;
+}
+
+/** Adds `more` to `into` element-wise; returns `into`. */
+function addCounts(into: number[], more: readonly number[]): number[] {
+  for (let i = 0; i < more.length; i++) into[i] = (into[i] ?? 0) + (more[i] as number);
+  return into;
 }
 
 /** Turns read positions into indices into the records held from read position `base`. */

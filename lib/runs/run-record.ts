@@ -1,5 +1,10 @@
 import * as z from 'zod';
-import { type MatchStats, POLICIES } from '../matching/types.js';
+import {
+  type MatchStats,
+  POLICIES,
+  UNMATCHED_PAYMENT_REASONS,
+  UNPAID_ACCRUAL_REASONS,
+} from '../matching/types.js';
 import { RUN_OUTPUT_NAMES } from './outputs.js';
 
 /**
@@ -25,6 +30,10 @@ export const runStatsSchema = z.object({
   unmatched: z.number(),
   unpaid: z.number(),
   rejected: z.number(),
+  reasons: z.object({
+    unmatchedPayments: z.record(z.enum(UNMATCHED_PAYMENT_REASONS), z.number()),
+    unpaidAccruals: z.record(z.enum(UNPAID_ACCRUAL_REASONS), z.number()),
+  }),
   durationMs: z.number(),
 });
 export type RunStats = z.infer<typeof runStatsSchema>;

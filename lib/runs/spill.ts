@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   jsonElements,
+  leftoversCsvHeader,
   type MatchOutcome,
   type MatchStats,
   matchesCsvChunks,
@@ -13,7 +14,6 @@ import {
   type ResultMeta,
   resultJsonFrame,
   unmatchedPaymentsCsvChunks,
-  unmatchedPaymentsCsvHeader,
 } from '../matching/index.js';
 import type { OutputSource } from './output-source.js';
 
@@ -161,7 +161,7 @@ export class SpilledOutputs implements OutputSource {
   }
 
   async *unmatchedPaymentsCsv(): AsyncGenerator<string> {
-    yield unmatchedPaymentsCsvHeader(this.partitionBy);
+    yield leftoversCsvHeader(this.partitionBy);
     yield* this.unmatchedCsvFile.read();
   }
 

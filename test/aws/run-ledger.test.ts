@@ -2,6 +2,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createDynamoClient } from '../../lib/aws/clients.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.js';
+import { reasonCounts } from '../../lib/matching/outcome.js';
 import type { MatchStats } from '../../lib/matching/types.js';
 import { MAX_FAILURE_REASON_LENGTH } from '../../lib/runs/failure-reason.js';
 import { type NewMatchingRun, newRunId, RunConflictError, RunLedger } from '../../lib/runs/ledger.js';
@@ -17,6 +18,7 @@ const stats: MatchStats = {
   unmatched: 0,
   unpaid: 2,
   rejected: 0,
+  reasons: reasonCounts([], [0, 0, 2]),
   durationMs: 3,
 };
 

@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { DEFAULT_RUN_STALE_AFTER_SECONDS, loadConfig } from '../../lib/config.js';
 import { ConflictError } from '../../lib/errors.js';
+import { reasonCounts } from '../../lib/matching/outcome.js';
 import { newRunId, type RunLedgerOptions } from '../../lib/runs/ledger.js';
 import { derivedRunId } from '../../lib/runs/run-id.js';
 import { createPaymentsImportedWorker } from '../../lib/runs/workers/payments-imported-worker.js';
@@ -187,5 +188,6 @@ const zeroStats = {
   unmatched: 0,
   unpaid: 0,
   rejected: 0,
+  reasons: reasonCounts([], []),
   durationMs: 0,
 };

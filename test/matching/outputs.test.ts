@@ -87,6 +87,7 @@ describe('result JSON', () => {
         month: 1,
         at: { $date: '1970-01-01T00:00:00Z' },
         n: { $numberDouble: 'NaN' },
+        reason: 'no-earlier-accrual',
       },
     ]);
   });
@@ -183,8 +184,8 @@ describe('matches.csv', () => {
       ],
     ]);
     expect(parseCsv([...unmatchedPaymentsCsvChunks(outcome)].join(''))).toEqual([
-      ['partition', 'id', 'date', 'month'],
-      ["'=A1", '3', '2024-01-02T00:00:00.000Z', '1'],
+      ['partition', 'id', 'date', 'month', 'reason'],
+      ["'=A1", '3', '2024-01-02T00:00:00.000Z', '1', 'no-earlier-accrual'],
     ]);
   });
 
@@ -233,6 +234,7 @@ describe('CSV formula injection guard', () => {
       '-5',
       '2024-01-02T00:00:00.000Z',
       '1',
+      'no-earlier-accrual',
     ]);
   });
 

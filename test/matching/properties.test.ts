@@ -300,8 +300,13 @@ describe('matcher properties on random data with many ties', () => {
           unmatched: unmatchedPayments.length,
           unpaid: unpaidAccruals.length,
           rejected: [...outcome.rejected()].length,
+          reasons: outcome.stats.reasons,
           durationMs: outcome.stats.durationMs,
         });
+        const counted = (counts: Readonly<Record<string, number>>) =>
+          Object.values(counts).reduce((sum, n) => sum + n, 0);
+        expect(counted(outcome.stats.reasons.unmatchedPayments)).toBe(unmatchedPayments.length);
+        expect(counted(outcome.stats.reasons.unpaidAccruals)).toBe(unpaidAccruals.length);
       }),
       { numRuns: 150 },
     );

@@ -22,6 +22,23 @@ describe('the worked example of SPEC §3', () => {
     });
   });
 
+  it.each([
+    ['chronological', [], ['A5 later-payments-used', 'A6 later-payments-used']],
+    [
+      'month-first',
+      // A1 (day 1) is earlier than P3 (day 2), but P5 took it in pass 1.
+      ['P3 earlier-accruals-paid'],
+      ['A7 later-payments-used', 'A5 later-payments-used', 'A6 later-payments-used'],
+    ],
+  ] as const)(
+    '%s: names the reason of every payment and accrual left over',
+    async (policy, unmatched, unpaid) => {
+      const outcome = await matchPayments(accruals, payments, { policy });
+      expect([...outcome.unmatchedPayments()].map((r) => `P${String(r.id)} ${r.reason}`)).toEqual(unmatched);
+      expect([...outcome.unpaidAccruals()].map((r) => `A${String(r.id)} ${r.reason}`)).toEqual(unpaid);
+    },
+  );
+
   it('uses chronological when no policy is given', () => {
     const outcome = matchRecords(accruals, payments);
     expect(outcome.policy).toBe('chronological');
@@ -45,6 +62,18 @@ describe('the worked example of SPEC §3', () => {
         unmatched: unmatchedPayments.length,
         unpaid: unpaidAccruals.length,
         rejected: 0,
+        reasons: {
+          unmatchedPayments: {
+            'no-earlier-accrual': 0,
+            'time-barred': 0,
+            'earlier-accruals-paid': unmatchedPayments.length,
+          },
+          unpaidAccruals: {
+            'no-later-payment': 0,
+            'time-barred': 0,
+            'later-payments-used': unpaidAccruals.length,
+          },
+        },
         durationMs: expect.any(Number),
       });
       expect(outcome.stats.durationMs).toBeGreaterThanOrEqual(0);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { reasonCounts } from '../../lib/matching/outcome.js';
 import { newRunId } from '../../lib/runs/ledger.js';
 import { RUN_OUTPUT_NAMES, type RunOutputName, runOutputKeys } from '../../lib/runs/outputs.js';
 import type { MatchingRun } from '../../lib/runs/run-record.js';
@@ -28,6 +29,7 @@ function fullRun(): MatchingRun {
       unmatched: 0,
       unpaid: 1,
       rejected: 0,
+      reasons: reasonCounts([], [0, 0, 1]),
       durationMs: 5,
     },
     error: 'an earlier attempt failed',
