@@ -32,6 +32,7 @@ export type FunctionKey =
   | 'getAccountActions'
   | 'listAccountActions'
   | 'createMatchingRun'
+  | 'listMatchingRuns'
   | 'getMatchingRun'
   | 'matchingWorker'
   | 'paymentsImportedWorker';
