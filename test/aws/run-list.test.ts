@@ -1,9 +1,12 @@
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dynamoDocumentClient } from '../../lib/aws/clients.js';
 import { reasonCounts } from '../../lib/matching/outcome.js';
 import { type MatchingRun, newRunId, type RunLedger, type RunListQuery } from '../../lib/runs/ledger.js';
 import { runOutputKeys } from '../../lib/runs/outputs.js';
 import { RUN_STATUSES, RUN_TRIGGERS, type RunStatus, type RunTrigger } from '../../lib/runs/run-record.js';
+import { backfillRunListIndex } from '../../scripts/backfill-run-list-index.js';
 import { useEmulators } from '../support/emulators.js';
 import { watchedLedger } from '../support/watched-ledger.js';
 
@@ -190,5 +193,28 @@ describe('listing runs on the list index (against the DynamoDB emulator)', () =>
       expect(sent).toHaveLength(2 * RUN_STATUSES.length * RUN_TRIGGERS.length);
       for (const op of sent) expect(Number(op.output?.ScannedCount)).toBeLessThanOrEqual(5 + 2);
     });
+  });
+});
+
+describe('runs recorded before the list index (scripts/backfill-run-list-index.ts)', () => {
+  const local = useEmulators();
+
+  it('are listed once the backfill gave them a list key; the backfill can run again', async () => {
+    const ledger = local().ledger();
+    const documents = dynamoDocumentClient(local().cfg);
+    const table = local().emulators.tables.runs;
+    // A run as the ledger wrote it before the index existed: no listKey.
+    const { run } = await ledger.create({ runId: newRunId(), policy: 'chronological', trigger: 'event' });
+    const { listKey: _key, ...old } = (
+      await documents.send(new GetCommand({ TableName: table, Key: { runId: run.runId } }))
+    ).Item as Record<string, unknown>;
+    const oldRunId = newRunId(Date.parse(run.createdAt) - 60_000);
+    await documents.send(new PutCommand({ TableName: table, Item: { ...old, runId: oldRunId } }));
+    expect((await ledger.list({ limit: 10 })).runs.map((r) => r.runId)).toEqual([run.runId]);
+
+    expect(await backfillRunListIndex(documents, table)).toEqual({ updated: 1, skipped: 0 });
+    expect((await ledger.list({ limit: 10 })).runs.map((r) => r.runId)).toEqual([run.runId, oldRunId]);
+    expect((await ledger.list({ limit: 10, trigger: 'event', status: 'queued' })).runs).toHaveLength(2);
+    expect(await backfillRunListIndex(documents, table)).toEqual({ updated: 0, skipped: 0 });
   });
 });
