@@ -66,9 +66,9 @@ interface Job {
  * accruals and payments from the store in `(partition, date, id)` order and match), upload them
  * under `matching-runs/{runId}/` (`result.json` last, so its presence means the set is complete),
  * then record it `succeeded`. Meanwhile its `progress` (phase and counts) is refreshed in the
- * ledger, at a bounded rate (lib/runs/progress.ts). With a partition field, each partition's outputs are spilled to
- * temporary files as it closes (its records are then released) and the uploads stream those
- * files, so memory is bounded by the largest partition.
+ * ledger at a bounded rate (lib/runs/progress.ts). With a partition field, each partition's
+ * outputs are spilled to temporary files as it closes (its records are then released) and the
+ * uploads stream those files, so memory is bounded by the largest partition.
  *
  * Any failure before the outputs are complete deletes whatever was written and records the run
  * `failed` with a one-line reason; a half-written run is never `succeeded`. Close to the deadline

@@ -101,9 +101,8 @@ export class MatchingRuns {
    * id is derived from it, so repeated and concurrent requests find the same ledger item: only
    * the request that created it dispatches, the others get the same run id. A key reused with a
    * different policy, partition field or limitation period is a ConflictError (`P36M` and `P3Y`
-   * are the same period). If the dispatch fails the run is
-   * marked failed (if no worker claimed it meanwhile) and a ServiceUnavailableError (503) is
-   * thrown. Repeating the request with the same key dispatches the run again whenever it is
+   * are the same period). If the dispatch fails the run is marked failed (if no worker claimed
+   * it meanwhile) and a ServiceUnavailableError (503) is thrown. Repeating the request with the same key dispatches the run again whenever it is
    * failed (its dispatch failed, or the run failed after Lambda's retries), its worker died
    * (stale running), or it was left `queued` longer than QUEUED_RUN_STALE_AFTER_SECONDS (its
    * dispatch was lost, or failed and could not be recorded). Such a run is first put back to `queued` with
