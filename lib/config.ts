@@ -16,6 +16,9 @@ const optionalMillis = z.preprocess(
 /** Worker Lambda timeout (serverless.yml) plus a margin: a `running` run older than this has lost its worker. */
 export const DEFAULT_RUN_STALE_AFTER_SECONDS = 960;
 
+/** A running run's progress is written at most this often, besides its phase changes (SPEC §9). */
+export const DEFAULT_RUN_PROGRESS_INTERVAL_MS = 5_000;
+
 /** A run still `queued` this long after its last change was never picked up by a worker. */
 export const DEFAULT_QUEUED_RUN_STALE_AFTER_SECONDS = 60;
 
@@ -67,6 +70,11 @@ export const configSchema = z.object({
     .int()
     .positive()
     .default(DEFAULT_QUEUED_RUN_STALE_AFTER_SECONDS),
+  /**
+   * Time between two progress writes of a running run, besides the writes at each phase change: a
+   * run writes about (duration / this) + 2 progress updates, whatever its size.
+   */
+  RUN_PROGRESS_INTERVAL_MS: z.coerce.number().int().positive().default(DEFAULT_RUN_PROGRESS_INTERVAL_MS),
   /** Set to `true` by serverless-offline: no Lambda retries there (see lib/runs/workers/matching-worker.ts). */
   IS_OFFLINE: z
     .string()

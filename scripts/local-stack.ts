@@ -32,6 +32,7 @@ export type FunctionKey =
   | 'getAccountActions'
   | 'listAccountActions'
   | 'createMatchingRun'
+  | 'listMatchingRuns'
   | 'getMatchingRun'
   | 'matchingWorker'
   | 'paymentsImportedWorker';
@@ -371,6 +372,7 @@ function banner(stack: LocalStack, usesMongo: boolean): string {
     `  curl -s '${url}/accounts/actions?limit=3&after=7800000000003'`,
     `  curl -s -i -X POST ${url}/matching-runs -H 'content-type: application/json' -H 'Idempotency-Key: demo-1' -d '{"policy":"chronological"}'`,
     `  curl -s ${url}/matching-runs/<runId>          # poll until "succeeded", then open the outputs' url`,
+    `  curl -s '${url}/matching-runs?limit=5'       # the latest runs; &status=running shows their progress`,
     '  npm run event:payments-imported -- --import-id import-1   # the PaymentsImported event path',
     '',
     `AWS SDK endpoints (credentials: ${LOCAL_CREDENTIALS.accessKeyId} / ${LOCAL_CREDENTIALS.secretAccessKey}):`,

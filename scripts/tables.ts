@@ -4,6 +4,11 @@ import {
   DescribeTableCommand,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
+import {
+  RUNS_LIST_INDEX,
+  RUNS_LIST_INDEX_HASH_KEY,
+  RUNS_LIST_INDEX_SORT_KEY,
+} from '../lib/runs/run-index.js';
 
 /**
  * DynamoDB table definitions: the single source for local creation (scripts/emulators.ts);
@@ -25,12 +30,29 @@ export const RUNS_TABLE_KEY = 'runId';
 export const IDEMPOTENCY_TABLE_KEY = 'id';
 export const IDEMPOTENCY_TTL_ATTRIBUTE = 'expiration';
 
-/** The run ledger: one item per matching run, on-demand capacity. */
+/**
+ * The run ledger: one item per matching run, on-demand capacity, and the index `GET /matching-runs`
+ * lists runs from (status, then `{trigger}#{createdAt}#{runId}`: see lib/runs/run-index.ts).
+ */
 export function runsTableDefinition(tableName: string): CreateTableCommandInput {
   return {
     TableName: tableName,
-    AttributeDefinitions: [{ AttributeName: RUNS_TABLE_KEY, AttributeType: 'S' }],
+    AttributeDefinitions: [
+      { AttributeName: RUNS_TABLE_KEY, AttributeType: 'S' },
+      { AttributeName: RUNS_LIST_INDEX_HASH_KEY, AttributeType: 'S' },
+      { AttributeName: RUNS_LIST_INDEX_SORT_KEY, AttributeType: 'S' },
+    ],
     KeySchema: [{ AttributeName: RUNS_TABLE_KEY, KeyType: 'HASH' }],
+    GlobalSecondaryIndexes: [
+      {
+        IndexName: RUNS_LIST_INDEX,
+        KeySchema: [
+          { AttributeName: RUNS_LIST_INDEX_HASH_KEY, KeyType: 'HASH' },
+          { AttributeName: RUNS_LIST_INDEX_SORT_KEY, KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'ALL' },
+      },
+    ],
     BillingMode: 'PAY_PER_REQUEST',
   };
 }

@@ -1,8 +1,10 @@
 import * as z from 'zod';
 import { Account } from '../account.js';
 import { ValidationError } from '../errors.js';
-import { partitionFieldSchema, policySchema } from '../runs/request.js';
+import { limitationPeriodSchema, partitionFieldSchema, policySchema } from '../runs/request.js';
 import { runIdSchema } from '../runs/run-id.js';
+import { decodeRunCursor } from '../runs/run-index.js';
+import { RUN_STATUSES, RUN_TRIGGERS } from '../runs/run-record.js';
 import { DEFAULT_ACTIONS_PAGE_LIMIT, MAX_ACTIONS_PAGE_LIMIT, parseActionsCursor } from '../summary/index.js';
 
 /**
@@ -51,15 +53,18 @@ function objectIssueMessage(issue: { code?: string }): string | undefined {
 /** The query of a route that takes no parameters: any parameter is refused, as on the other routes. */
 const noQueryParameters = z.strictObject({}, { error: objectIssueMessage });
 
-const LIMIT_MESSAGE = `must be an integer from 1 to ${MAX_ACTIONS_PAGE_LIMIT}`;
+/** A page size as sent in a query string: decimal digits only (no `1e2`, signs or blanks), 1..`max`. */
+function pageLimitSchema(max: number, defaultLimit: number) {
+  const message = `must be an integer from 1 to ${max}`;
+  return z
+    .string()
+    .regex(/^[0-9]{1,7}$/, message)
+    .transform(Number)
+    .pipe(z.number().int().min(1, message).max(max, message))
+    .default(defaultLimit);
+}
 
-/** `limit` as sent in a query string: decimal digits only (no `1e2`, signs or blanks). */
-const limitSchema = z
-  .string()
-  .regex(/^[0-9]{1,7}$/, LIMIT_MESSAGE)
-  .transform(Number)
-  .pipe(z.number().int().min(1, LIMIT_MESSAGE).max(MAX_ACTIONS_PAGE_LIMIT, LIMIT_MESSAGE))
-  .default(DEFAULT_ACTIONS_PAGE_LIMIT);
+const limitSchema = pageLimitSchema(MAX_ACTIONS_PAGE_LIMIT, DEFAULT_ACTIONS_PAGE_LIMIT);
 
 export const getAccountActionsRequest = {
   path: z.object({ number: accountNumberSchema('number') }),
@@ -89,7 +94,11 @@ export const createMatchingRunRequest = {
   /** No body at all means the defaults, as `{}` does. */
   body: z
     .strictObject(
-      { policy: policySchema.optional(), partitionBy: partitionFieldSchema.optional() },
+      {
+        policy: policySchema.optional(),
+        partitionBy: partitionFieldSchema.optional(),
+        limitationPeriod: limitationPeriodSchema.optional(),
+      },
       { error: objectIssueMessage },
     )
     .optional()
@@ -99,4 +108,45 @@ export const createMatchingRunRequest = {
 export const getMatchingRunRequest = {
   path: z.object({ runId: runIdSchema }),
   query: noQueryParameters,
+};
+
+/** Runs per page of `GET /matching-runs`: 20 unless asked, at most 100. */
+export const DEFAULT_RUNS_PAGE_LIMIT = 20;
+export const MAX_RUNS_PAGE_LIMIT = 100;
+
+/**
+ * `GET /matching-runs?limit=&after=&status=&trigger=`. `after` must be a cursor this API returned
+ * (decoded here: a malformed or altered one is a 400 naming `after`), for the same filters.
+ */
+export const listMatchingRunsRequest = {
+  query: z
+    .strictObject(
+      {
+        limit: pageLimitSchema(MAX_RUNS_PAGE_LIMIT, DEFAULT_RUNS_PAGE_LIMIT),
+        status: z.enum(RUN_STATUSES, { error: `must be one of ${RUN_STATUSES.join(', ')}` }).optional(),
+        trigger: z.enum(RUN_TRIGGERS, { error: `must be one of ${RUN_TRIGGERS.join(', ')}` }).optional(),
+        after: z
+          .string({ error: 'must be a string' })
+          .transform((text, ctx) => {
+            const cursor = decodeRunCursor(text);
+            if (cursor.ok) return cursor;
+            ctx.addIssue(cursor.problem);
+            return z.NEVER;
+          })
+          .optional(),
+      },
+      { error: objectIssueMessage },
+    )
+    .superRefine((query, ctx) => {
+      const filters = query.after?.filters;
+      if (filters && (filters.status !== query.status || filters.trigger !== query.trigger)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['after'],
+          message:
+            'belongs to a listing with other filters: repeat its status and trigger, or start without after',
+        });
+      }
+    })
+    .transform(({ after, ...query }) => (after === undefined ? query : { ...query, after: after.position })),
 };

@@ -10,6 +10,7 @@ import { describeFailure, type MatchingRun, type RunLedger } from './ledger.js';
 import { discardOutputs, type OutputBucket } from './output-bucket.js';
 import { type OutputSource, outcomeOutputs } from './output-source.js';
 import { RUN_OUTPUTS, type RunOutputKeys, runOutputKeys } from './outputs.js';
+import { type ProgressInput, ProgressReporter } from './progress.js';
 import { SpilledOutputs } from './spill.js';
 import { settleUnrecordedSuccess } from './unrecorded-success.js';
 
@@ -38,6 +39,8 @@ export interface MatchingJobDeps {
   readonly owner?: string;
   /** Stop this long before the deadline (default {@link DEFAULT_SAFETY_MARGIN_MS}). */
   readonly safetyMarginMs?: number;
+  /** Time between progress writes besides phase changes (default RUN_PROGRESS_INTERVAL_MS's). */
+  readonly progressIntervalMs?: number;
   readonly logger?: JobLogger;
 }
 
@@ -54,15 +57,18 @@ interface Job {
   readonly log: JobLogger;
   /** `performance.now()` once the run was claimed. */
   readonly started: number;
+  /** The run's `progress` in the ledger while it runs (lib/runs/progress.ts). */
+  readonly progress: ProgressReporter;
 }
 
 /**
  * One matching run, end to end: claim it in the ledger (`running`), produce its outputs (stream
  * accruals and payments from the store in `(partition, date, id)` order and match), upload them
  * under `matching-runs/{runId}/` (`result.json` last, so its presence means the set is complete),
- * then record it `succeeded`. With a partition field, each partition's outputs are spilled to
- * temporary files as it closes (its records are then released) and the uploads stream those
- * files, so memory is bounded by the largest partition.
+ * then record it `succeeded`. Meanwhile its `progress` (phase and counts) is refreshed in the
+ * ledger at a bounded rate (lib/runs/progress.ts). With a partition field, each partition's
+ * outputs are spilled to temporary files as it closes (its records are then released) and the
+ * uploads stream those files, so memory is bounded by the largest partition.
  *
  * Any failure before the outputs are complete deletes whatever was written and records the run
  * `failed` with a one-line reason; a half-written run is never `succeeded`. Close to the deadline
@@ -83,9 +89,13 @@ export async function runMatchingJob(runId: string, deps: MatchingJobDeps): Prom
     log.info('matching run not started: not claimable', { runId, reason: error.message });
     return { status: 'skipped', runId, reason: error.message };
   }
-  const job: Job = { run, keys: runOutputKeys(runId), deps, log, started: performance.now() };
+  const progress = new ProgressReporter(deps.ledger, run, {
+    intervalMs: deps.progressIntervalMs,
+    logger: log,
+  });
+  const job: Job = { run, keys: runOutputKeys(runId), deps, log, started: performance.now(), progress };
   const deadline = new Deadline(deps.deadline, deps.safetyMarginMs ?? DEFAULT_SAFETY_MARGIN_MS);
-  const work = produceAndUpload(job, deadline);
+  const work = produceAndUpload(job, deadline).finally(() => progress.stop());
   let written: Written;
   try {
     written = await deadline.race(work);
@@ -106,10 +116,11 @@ interface Written {
 /** Produces the outputs, then uploads them; every read and every chunk stops once the deadline passes. */
 async function produceAndUpload(job: Job, deadline: Deadline): Promise<Written> {
   deadline.enter('reading and matching inputs');
-  const outputs = await produce(job.run, job.deps.store, deadline.signal);
+  const outputs = await produce(job, deadline.signal);
   try {
     const matchedAt = performance.now();
     deadline.enter('writing outputs');
+    await job.progress.enter('writing');
     await upload(job, outputs, deadline);
     return { stats: outputs.stats, matchedAt };
   } finally {
@@ -118,23 +129,30 @@ async function produceAndUpload(job: Job, deadline: Deadline): Promise<Written> 
 }
 
 /**
- * Reads and matches the run's inputs. A partitioned run goes one partition at a time: each
- * partition's outputs are spilled to temporary files as it closes and its records released, so
- * the worker holds one partition's records, not the collection.
+ * Reads and matches the run's inputs, counting what is read into the run's progress. A
+ * partitioned run goes one partition at a time: each partition's outputs are spilled to
+ * temporary files as it closes and its records released, so the worker holds one partition's
+ * records, not the collection.
  */
-async function produce(run: MatchingRun, store: DocumentStore, signal: AbortSignal): Promise<OutputSource> {
-  const { policy, partitionBy } = run;
+async function produce({ run, deps, progress }: Job, signal: AbortSignal): Promise<OutputSource> {
+  const { policy, partitionBy, limitationPeriod } = run;
   const sort = inputSort(partitionBy);
-  const accruals = untilAborted(store.find<Document>(ACCRUAL_COLLECTION, {}, { sort }), signal);
-  const payments = untilAborted(store.find<Document>(PAYMENT_COLLECTION, {}, { sort }), signal);
-  if (partitionBy === undefined) return outcomeOutputs(await matchPayments(accruals, payments, { policy }));
-  const spilled = await SpilledOutputs.create(policy, partitionBy);
+  const read = (collection: string, counter: ProgressInput) =>
+    progress.counted(counter, untilAborted(deps.store.find<Document>(collection, {}, { sort }), signal));
+  const accruals = read(ACCRUAL_COLLECTION, 'accrualsRead');
+  const payments = read(PAYMENT_COLLECTION, 'paymentsRead');
+  const options = { policy, limitationPeriod };
+  if (partitionBy === undefined) return outcomeOutputs(await matchPayments(accruals, payments, options));
+  const spilled = await SpilledOutputs.create(policy, partitionBy, limitationPeriod);
   try {
     const { stats } = await matchPaymentsByPartition(
       accruals,
       payments,
-      { policy, partitionBy },
-      spilled.add,
+      { ...options, partitionBy },
+      (part) => {
+        spilled.add(part);
+        progress.partitionDone(part);
+      },
     );
     spilled.close(stats);
     return spilled;

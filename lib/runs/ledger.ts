@@ -8,10 +8,19 @@ import { sanitizeFailureReason } from './failure-reason.js';
 import { RUN_OUTPUT_NAMES, type RunOutputKeys } from './outputs.js';
 import { assertRunId, isRunId } from './run-id.js';
 import {
+  listKey,
+  queryRunList,
+  RUNS_LIST_INDEX_SORT_KEY,
+  type RunListPage,
+  type RunListQuery,
+} from './run-index.js';
+import {
+  INITIAL_PROGRESS,
   type MatchingRun,
   type NewMatchingRun,
   newRunSchema,
   parseRun,
+  type RunProgress,
   type RunStats,
   type RunStatus,
   runOutputKeysSchema,
@@ -19,7 +28,8 @@ import {
 
 export { describeFailure, sanitizeFailureReason } from './failure-reason.js';
 export { isRunId, newRunId, runIdSchema } from './run-id.js';
-export type { MatchingRun, NewMatchingRun, RunStatus, RunTrigger } from './run-record.js';
+export type { RunListPage, RunListPosition, RunListQuery } from './run-index.js';
+export type { MatchingRun, NewMatchingRun, RunProgress, RunStatus, RunTrigger } from './run-record.js';
 
 /**
  * A transition the run's current status does not allow. Carries the run as DynamoDB found it when
@@ -33,6 +43,9 @@ export class RunConflictError extends ConflictError {
     super(message);
   }
 }
+
+/** Which claim of a run a worker holds: the attempt `markRunning` counted and the owner it recorded. */
+export type RunClaim = Pick<MatchingRun, 'runId' | 'attempts' | 'owner'>;
 
 /** Tuning of a {@link RunLedger}; the defaults come from the configuration. */
 export interface RunLedgerOptions {
@@ -167,7 +180,8 @@ export class RunLedger {
       await this.#client.send(
         new PutCommand({
           TableName: this.#tableName,
-          Item: run,
+          // The list index's sort key is stored, not part of the run (lib/runs/run-index.ts).
+          Item: { ...run, [RUNS_LIST_INDEX_SORT_KEY]: listKey(run) },
           ConditionExpression: 'attribute_not_exists(runId)',
           ...RETURN_REFUSED_ITEM,
         }),
@@ -197,7 +211,8 @@ export class RunLedger {
 
   /**
    * Claims the run for a worker: `queued` or `failed` → `running`, counting the attempt, clearing
-   * the previous failure and recording `owner` (the worker invocation's request id). A `running`
+   * the previous failure, starting its progress at `reading` with nothing read, and recording
+   * `owner` (the worker invocation's request id). A `running`
    * run is taken over only when it is stale (see {@link isStale}) or when `owner` is the one that
    * holds it (Lambda retrying the invocation that crashed); otherwise, and for a succeeded run,
    * this throws ConflictError (a duplicate delivery), so exactly one live worker does the work.
@@ -207,7 +222,7 @@ export class RunLedger {
     const now = this.#now().toISOString();
     return this.#transition(runId, 'running', ['queued', 'failed'], {
       UpdateExpression:
-        'SET #status = :to, startedAt = :now, updatedAt = :now, attempts = if_not_exists(attempts, :zero) + :one' +
+        'SET #status = :to, startedAt = :now, updatedAt = :now, attempts = if_not_exists(attempts, :zero) + :one, progress = :progress' +
         (owner === undefined
           ? ' REMOVE #error, finishedAt, stats, outputs, #owner'
           : ', #owner = :owner REMOVE #error, finishedAt, stats, outputs'),
@@ -215,6 +230,7 @@ export class RunLedger {
         ':now': now,
         ':zero': 0,
         ':one': 1,
+        ':progress': INITIAL_PROGRESS,
         ...(owner === undefined ? {} : { ':owner': owner }),
       },
       orCondition: {
@@ -236,7 +252,7 @@ export class RunLedger {
     return this.#transition(runId, 'succeeded', ['running'], {
       alreadyDone: (current) => current.status === 'succeeded' && sameOutputs(current.outputs, outputs),
       UpdateExpression:
-        'SET #status = :to, stats = :stats, outputs = :outputs, finishedAt = :now, updatedAt = :now',
+        'SET #status = :to, stats = :stats, outputs = :outputs, finishedAt = :now, updatedAt = :now REMOVE progress',
       ExpressionAttributeValues: {
         ':stats': { ...stats },
         ':outputs': runOutputKeysSchema.parse(outputs),
@@ -259,7 +275,8 @@ export class RunLedger {
     const now = this.#now().toISOString();
     return this.#transition(runId, 'failed', from, {
       alreadyDone: (current) => current.status === 'failed',
-      UpdateExpression: 'SET #status = :to, #error = :error, finishedAt = :now, updatedAt = :now',
+      UpdateExpression:
+        'SET #status = :to, #error = :error, finishedAt = :now, updatedAt = :now REMOVE progress',
       ExpressionAttributeValues: { ':error': sanitizeFailureReason(reason), ':now': now },
     });
   }
@@ -279,7 +296,7 @@ export class RunLedger {
         new UpdateCommand({
           TableName: this.#tableName,
           Key: { runId: seen.runId },
-          UpdateExpression: 'SET #status = :to, updatedAt = :now REMOVE #error, finishedAt, #owner',
+          UpdateExpression: 'SET #status = :to, updatedAt = :now REMOVE #error, finishedAt, #owner, progress',
           ConditionExpression: '#status = :seenStatus AND updatedAt = :seenUpdatedAt',
           ExpressionAttributeNames: attributeNames('#status #error #owner'),
           ExpressionAttributeValues: {
@@ -298,6 +315,48 @@ export class RunLedger {
       if (!current) throw new NotFoundError(`matching run ${seen.runId} does not exist`);
       return { run: current, requeued: false };
     }
+  }
+
+  /**
+   * Records the progress of a run, only while `claim` still holds it: the run is `running` in the
+   * same attempt under the same owner. Never changes the status, so a late write cannot reopen a
+   * run that ended or undo another worker's claim. Returns false when the claim no longer holds
+   * (the run ended, or was taken over): the writer should stop.
+   */
+  async recordProgress(claim: RunClaim, progress: RunProgress): Promise<boolean> {
+    if (!isRunId(claim.runId)) return false;
+    try {
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: { runId: claim.runId },
+          UpdateExpression: 'SET progress = :progress, updatedAt = :now',
+          ConditionExpression:
+            '#status = :running AND attempts = :attempts AND ' +
+            (claim.owner === undefined ? 'attribute_not_exists(#owner)' : '#owner = :owner'),
+          ExpressionAttributeNames: { '#status': 'status', '#owner': 'owner' },
+          ExpressionAttributeValues: {
+            ':progress': { ...progress },
+            ':now': this.#now().toISOString(),
+            ':running': 'running',
+            ':attempts': claim.attempts,
+            ...(claim.owner === undefined ? {} : { ':owner': claim.owner }),
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof Error && error.name === 'ConditionalCheckFailedException') return false;
+      throw toAppError('DynamoDB', error);
+    }
+  }
+
+  /**
+   * One page of runs, newest first, optionally of one status and one trigger (see
+   * lib/runs/run-index.ts: a query of the runs table's list index, never a scan).
+   */
+  list(query: RunListQuery): Promise<RunListPage> {
+    return queryRunList(this.#client, this.#tableName, query);
   }
 
   async #transition(

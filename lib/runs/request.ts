@@ -1,9 +1,11 @@
 import * as z from 'zod';
-import { POLICIES } from '../matching/types.js';
+import { canonicalLimitationPeriod, limitationPeriodProblem } from '../matching/index.js';
+import { DEFAULT_POLICY, POLICIES, type Policy } from '../matching/types.js';
 
 /**
  * The fields a matching run is asked for, shared by `POST /matching-runs` (lib/http/schemas.ts)
- * and the `PaymentsImported` event (lib/runs/workers/events.ts).
+ * and the `PaymentsImported` event (lib/runs/workers/events.ts), and how two requests for one run
+ * are compared (an Idempotency-Key or an importId seen before).
  */
 
 /** A matching policy name (SPEC §3). */
@@ -27,3 +29,63 @@ export const partitionFieldSchema = z
   .refine((field) => !UNPARTITIONABLE_FIELDS.includes(field), {
     error: 'must not be date, id or _id (matching orders by them, so nothing could match)',
   });
+
+/**
+ * A limitation period (SPEC §7): an ISO 8601 duration of whole years and/or months, more than
+ * zero and at most a century, parsed to its canonical spelling (`P36M` → `P3Y`), so that equal
+ * periods written differently are one run and one idempotency fingerprint.
+ */
+export const limitationPeriodSchema = z
+  .string({ error: 'must be a string' })
+  .superRefine((text, ctx) => {
+    const problem = limitationPeriodProblem(text);
+    if (problem !== undefined) ctx.addIssue(problem);
+  })
+  .transform((text) => canonicalLimitationPeriod(text));
+
+/** What decides a run's result, once defaults are applied and the period is canonical. */
+export interface RunRequest {
+  readonly policy: Policy;
+  readonly partitionBy?: string;
+  readonly limitationPeriod?: string;
+}
+
+/** The fields of {@link RunRequest}, in the order conflicts name them. */
+const REQUEST_FIELDS = ['policy', 'partitionBy', 'limitationPeriod'] as const;
+
+/**
+ * `asked` with the default policy filled in and the period canonical (a period that is not one
+ * throws a TypeError: validate requests with the schemas above first). Absent optional fields are
+ * left out, never `undefined`.
+ */
+export function runRequest(asked: {
+  readonly policy?: Policy | undefined;
+  readonly partitionBy?: string | undefined;
+  readonly limitationPeriod?: string | undefined;
+}): RunRequest {
+  return {
+    policy: asked.policy ?? DEFAULT_POLICY,
+    ...(asked.partitionBy === undefined ? {} : { partitionBy: asked.partitionBy }),
+    ...(asked.limitationPeriod === undefined
+      ? {}
+      : { limitationPeriod: canonicalLimitationPeriod(asked.limitationPeriod) }),
+  };
+}
+
+/**
+ * The fields in which a recorded run differs from a request for it (a reused Idempotency-Key or
+ * importId): empty when the request asks for that very run.
+ *
+ * @example
+ * ```ts
+ * requestDifferences(run, runRequest({ limitationPeriod: 'P36M' })); // [] when run has P3Y
+ * ```
+ */
+export function requestDifferences(recorded: RunRequest, asked: RunRequest): string[] {
+  return REQUEST_FIELDS.filter((field) => recorded[field] !== asked[field]);
+}
+
+/** A request's fields for a log line or a conflict message: `policy chronological, partitionBy (none), limitationPeriod P3Y`. */
+export function describeRequest(request: RunRequest): string {
+  return REQUEST_FIELDS.map((field) => `${field} ${request[field] ?? '(none)'}`).join(', ');
+}

@@ -49,8 +49,45 @@ const runId = z.string();
 const requestedFields = {
   policy: z.enum(POLICIES),
   partitionBy: z.string().optional(),
+  /** The limitation period (SPEC §7), canonical (`P3Y`, see lib/runs/request.ts); absent: none. */
+  limitationPeriod: z.string().optional(),
   trigger: z.enum(RUN_TRIGGERS),
   idempotencyKey: z.string().optional(),
+  /** The import batch of an event-triggered run (`detail.importId` of PaymentsImported). */
+  importId: z.string().optional(),
+};
+
+/**
+ * What a running run is doing. For every run, `reading` lasts while either input still has
+ * records to read and `matching` from the last record read until the outputs start, `writing`
+ * until the last output is uploaded. A partitioned run matches each partition as soon as both
+ * inputs have passed it, so most of its matching happens during `reading` (`partitionsDone`
+ * counts it) and `matching` is only the last partition; a run without a partition field reads
+ * everything, then matches it all in `matching`.
+ */
+export const RUN_PHASES = ['reading', 'matching', 'writing'] as const;
+export type RunPhase = (typeof RUN_PHASES)[number];
+
+/**
+ * The progress of a running run, refreshed by its worker (lib/runs/progress.ts): at each phase
+ * change and at most every RUN_PROGRESS_INTERVAL_MS in between. Counts are of records read from
+ * each collection (rejected ones included) and of partitions matched (those with at least one
+ * valid record; always 0 without a partition field).
+ */
+export const runProgressSchema = z.object({
+  phase: z.enum(RUN_PHASES),
+  accrualsRead: z.number().int().nonnegative(),
+  paymentsRead: z.number().int().nonnegative(),
+  partitionsDone: z.number().int().nonnegative(),
+});
+export type RunProgress = z.infer<typeof runProgressSchema>;
+
+/** The progress a run starts with when a worker claims it. */
+export const INITIAL_PROGRESS: RunProgress = {
+  phase: 'reading',
+  accrualsRead: 0,
+  paymentsRead: 0,
+  partitionsDone: 0,
 };
 
 /** What the caller decides when recording a run; the ledger fills in the rest. */
@@ -76,6 +113,8 @@ export const matchingRunSchema = z.object({
   /** Why the last attempt failed: one line, no stack trace. */
   error: z.string().optional(),
   outputs: runOutputKeysSchema.optional(),
+  /** Only while `running`: see {@link runProgressSchema}. Removed when the run ends or is queued again. */
+  progress: runProgressSchema.optional(),
   /**
    * Who holds (or last held) the claim: the Lambda request id of the worker invocation that marked
    * the run `running`. Lambda's retries of one asynchronous invocation reuse its request id, so a

@@ -1,11 +1,13 @@
 import * as z from 'zod';
 import { ConflictError, NotFoundError, ServiceUnavailableError } from '../errors.js';
-import { DEFAULT_POLICY, type Policy } from '../matching/types.js';
+import type { Policy } from '../matching/types.js';
 import type { WorkerDispatcher } from './dispatcher.js';
 import { describeFailure, type MatchingRun, type RunLedger, type RunStatus } from './ledger.js';
 import { RUN_OUTPUT_NAMES, type RunOutputKeys, type RunOutputName, runOutputKeys } from './outputs.js';
+import { requestDifferences, runRequest } from './request.js';
 import type { ResultsBucket } from './results-bucket.js';
 import { derivedRunId } from './run-id.js';
+import { encodeRunCursor, type RunListFilters, type RunListQuery } from './run-index.js';
 import { matchingRunSchema } from './run-record.js';
 
 /** A run's output as shown over HTTP: the S3 key, plus a presigned download URL once the run succeeded. */
@@ -34,6 +36,19 @@ const matchingRunViewSchema = matchingRunSchema
   });
 export type MatchingRunView = z.infer<typeof matchingRunViewSchema>;
 
+/**
+ * A run in a list (`GET /matching-runs`): the run's view without `outputs` (download links are
+ * signed per run: follow `url`), plus `url`, the path of the run.
+ */
+const listedRunSchema = matchingRunViewSchema.omit({ outputs: true }).extend({ url: z.string() });
+export type ListedRun = z.infer<typeof listedRunSchema>;
+
+/** One page of `GET /matching-runs`: `after` is the cursor of the next page, null on the last one. */
+export interface MatchingRunPage {
+  readonly items: ListedRun[];
+  readonly after: string | null;
+}
+
 /** A presigned download URL per output. */
 type OutputUrls = Readonly<Record<RunOutputName, string>>;
 
@@ -41,6 +56,8 @@ type OutputUrls = Readonly<Record<RunOutputName, string>>;
 export interface StartRunRequest {
   readonly policy?: Policy;
   readonly partitionBy?: string;
+  /** An ISO 8601 period of whole years and/or months (SPEC §7); equal periods may be spelt differently. */
+  readonly limitationPeriod?: string;
   /** From the `Idempotency-Key` header: repeated requests with one key give one run. */
   readonly idempotencyKey?: string;
 }
@@ -83,9 +100,9 @@ export class MatchingRuns {
    * Records a `queued` run and starts the worker asynchronously. With an idempotency key the run
    * id is derived from it, so repeated and concurrent requests find the same ledger item: only
    * the request that created it dispatches, the others get the same run id. A key reused with a
-   * different policy or partition field is a ConflictError. If the dispatch fails the run is
-   * marked failed (if no worker claimed it meanwhile) and a ServiceUnavailableError (503) is
-   * thrown. Repeating the request with the same key dispatches the run again whenever it is
+   * different policy, partition field or limitation period is a ConflictError (`P36M` and `P3Y`
+   * are the same period). If the dispatch fails the run is marked failed (if no worker claimed
+   * it meanwhile) and a ServiceUnavailableError (503) is thrown. Repeating the request with the same key dispatches the run again whenever it is
    * failed (its dispatch failed, or the run failed after Lambda's retries), its worker died
    * (stale running), or it was left `queued` longer than QUEUED_RUN_STALE_AFTER_SECONDS (its
    * dispatch was lost, or failed and could not be recorded). Such a run is first put back to `queued` with
@@ -94,21 +111,21 @@ export class MatchingRuns {
    */
   async start(request: StartRunRequest): Promise<StartedRun> {
     const { ledger, dispatcher } = this.#deps;
-    const policy = request.policy ?? DEFAULT_POLICY;
+    const asked = runRequest(request);
     const runId =
       request.idempotencyKey === undefined
         ? this.#deps.newRunId()
         : derivedRunId('http', request.idempotencyKey);
     const { run, created } = await ledger.create({
       runId,
-      policy,
+      ...asked,
       trigger: 'http',
-      ...(request.partitionBy === undefined ? {} : { partitionBy: request.partitionBy }),
       ...(request.idempotencyKey === undefined ? {} : { idempotencyKey: request.idempotencyKey }),
     });
-    if (!created && (run.policy !== policy || run.partitionBy !== request.partitionBy)) {
+    const differences = created ? [] : requestDifferences(run, asked);
+    if (differences.length > 0) {
       throw new ConflictError(
-        'Idempotency-Key was already used for a run with a different policy or partitionBy',
+        `Idempotency-Key was already used for a run with a different ${differences.join(' and ')}`,
       );
     }
     // A repeat runs the run again when it failed (its worker could not be started, or the run
@@ -171,6 +188,28 @@ export class MatchingRuns {
     );
     return Object.fromEntries(urls) as OutputUrls;
   }
+}
+
+/**
+ * One page of runs, newest first (`GET /matching-runs`), with the cursor of the next page, which
+ * is valid only with the same filters.
+ */
+export async function listRunViews(ledger: RunLedger, query: RunListQuery): Promise<MatchingRunPage> {
+  const page = await ledger.list(query);
+  const filters: RunListFilters = {
+    ...(query.status === undefined ? {} : { status: query.status }),
+    ...(query.trigger === undefined ? {} : { trigger: query.trigger }),
+  };
+  return {
+    items: page.runs.map((run) =>
+      listedRunSchema.parse({
+        ...run,
+        stale: ledger.isStale(run) || ledger.isStuckInQueue(run),
+        url: runPath(run.runId),
+      }),
+    ),
+    after: page.next === undefined ? null : encodeRunCursor(page.next, filters),
+  };
 }
 
 /**

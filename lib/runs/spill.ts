@@ -99,6 +99,7 @@ export class SpilledOutputs implements OutputSource {
     private readonly dir: string,
     private readonly policy: Policy,
     private readonly partitionBy: string,
+    private readonly limitationPeriod: string | undefined,
   ) {
     const file = (name: string): SpillFile => {
       const spill = new SpillFile(path.join(dir, name));
@@ -119,11 +120,15 @@ export class SpilledOutputs implements OutputSource {
     }
   }
 
-  /** Creates the files in a fresh temporary directory. */
-  static async create(policy: Policy, partitionBy: string): Promise<SpilledOutputs> {
+  /** Creates the files in a fresh temporary directory; `limitationPeriod` is the run's (canonical), for result.json. */
+  static async create(
+    policy: Policy,
+    partitionBy: string,
+    limitationPeriod?: string,
+  ): Promise<SpilledOutputs> {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'matching-run-'));
     try {
-      return new SpilledOutputs(dir, policy, partitionBy);
+      return new SpilledOutputs(dir, policy, partitionBy, limitationPeriod);
     } catch (error) {
       await rm(dir, { recursive: true, force: true });
       throw error;
@@ -166,7 +171,7 @@ export class SpilledOutputs implements OutputSource {
   }
 
   async *resultJson(meta: ResultMeta): AsyncGenerator<string> {
-    const frame = resultJsonFrame(this.policy, meta, this.stats);
+    const frame = resultJsonFrame(this.policy, meta, this.stats, this.limitationPeriod);
     yield frame[0];
     yield* this.matches.read();
     yield frame[1];

@@ -394,6 +394,82 @@ describe('RunLedger (against the DynamoDB emulator)', () => {
     });
   });
 
+  describe('the fields a run is asked for', () => {
+    it('stores the limitation period and the import id, and keeps the list index key out of the run', async () => {
+      const run = await queuedRun({ trigger: 'event', limitationPeriod: 'P3Y', importId: 'import-7' });
+      const stored = await ledger().get(run.runId);
+      expect(stored).toEqual(run);
+      expect(stored).toMatchObject({ limitationPeriod: 'P3Y', importId: 'import-7' });
+      expect(Object.keys(stored ?? {})).not.toContain('listKey');
+    });
+  });
+
+  describe('progress', () => {
+    const progress = { phase: 'matching', accrualsRead: 10, paymentsRead: 7, partitionsDone: 2 } as const;
+    const started = { phase: 'reading', accrualsRead: 0, paymentsRead: 0, partitionsDone: 0 };
+
+    it('starts at reading with nothing read when a worker claims the run', async () => {
+      const running = await ledger().markRunning((await queuedRun()).runId, 'request-1');
+      expect(running.progress).toEqual(started);
+      expect(await ledger().get(running.runId)).toMatchObject({ progress: started });
+    });
+
+    it('records progress for the claim that holds the run, and the time of the update', async () => {
+      const running = await ledger().markRunning((await queuedRun()).runId, 'request-1');
+      const later = local().ledger({ now: () => new Date(Date.parse(running.updatedAt) + 5_000) });
+      expect(await later.recordProgress(running, progress)).toBe(true);
+      const stored = await ledger().get(running.runId);
+      expect(stored).toMatchObject({ status: 'running', progress });
+      expect(Date.parse(stored?.updatedAt ?? '')).toBe(Date.parse(running.updatedAt) + 5_000);
+    });
+
+    it('works for a claim without an owner', async () => {
+      const running = await ledger().markRunning((await queuedRun()).runId);
+      expect(await ledger().recordProgress(running, progress)).toBe(true);
+      expect(await ledger().recordProgress({ ...running, owner: 'someone' }, progress)).toBe(false);
+    });
+
+    it.each<[string, (runId: string) => Promise<unknown>]>([
+      ['succeeded', (runId) => ledger().markSucceeded(runId, stats, runOutputKeys(runId))],
+      ['failed', (runId) => ledger().markFailed(runId, 'S3 is unavailable')],
+    ])(
+      'is removed when the run %s, and a late write cannot bring it back or reopen the run',
+      async (status, end) => {
+        const running = await ledger().markRunning((await queuedRun()).runId, 'request-1');
+        await ledger().recordProgress(running, progress);
+        await end(running.runId);
+        const ended = await ledger().get(running.runId);
+        expect(ended).toMatchObject({ status });
+        expect(ended?.progress).toBeUndefined();
+        expect(await ledger().recordProgress(running, progress)).toBe(false);
+        expect(await ledger().get(running.runId)).toEqual(ended);
+      },
+    );
+
+    it('refuses a write from an earlier claim once the run was claimed again, even by the same owner', async () => {
+      const failed = await failedRun();
+      const stale = { ...failed, attempts: 1, owner: undefined };
+      const again = await ledger().markRunning(failed.runId, 'request-2');
+      expect(again.attempts).toBe(2);
+      expect(await ledger().recordProgress(stale, progress)).toBe(false);
+      expect(await ledger().recordProgress({ ...again, owner: 'request-3' }, progress)).toBe(false);
+      expect(await ledger().get(failed.runId)).toMatchObject({ status: 'running', progress: started });
+    });
+
+    it('is removed when a run is queued again', async () => {
+      const running = await ledger().markRunning((await queuedRun()).runId, 'request-1');
+      await ledger().recordProgress(running, progress);
+      const failed = await ledger().markFailed(running.runId, 'boom');
+      const { run } = await ledger().requeue(failed);
+      expect(run.status).toBe('queued');
+      expect(run.progress).toBeUndefined();
+    });
+
+    it('answers false for something that is not a run id, without asking DynamoDB', async () => {
+      expect(await ledger().recordProgress({ runId: '../x', attempts: 1 }, progress)).toBe(false);
+    });
+  });
+
   describe('failure reasons', () => {
     it('stores one line without the stack trace', async () => {
       const run = await queuedRun();

@@ -24,7 +24,28 @@ describe('table definitions', () => {
   ])('declare the %s table on-demand with a single string hash key', (_name, definition, key) => {
     expect(definition.BillingMode).toBe('PAY_PER_REQUEST');
     expect(definition.KeySchema).toEqual([{ AttributeName: key, KeyType: 'HASH' }]);
-    expect(definition.AttributeDefinitions).toEqual([{ AttributeName: key, AttributeType: 'S' }]);
+    expect(definition.AttributeDefinitions).toContainEqual({ AttributeName: key, AttributeType: 'S' });
+  });
+
+  it('give the idempotency table no index, and the runs table one to list runs by status, newest first', () => {
+    expect(idempotencyTableDefinition('t').AttributeDefinitions).toHaveLength(1);
+    expect(idempotencyTableDefinition('t').GlobalSecondaryIndexes).toBeUndefined();
+    const runs = runsTableDefinition('t');
+    expect(runs.GlobalSecondaryIndexes).toEqual([
+      {
+        IndexName: 'byStatus',
+        KeySchema: [
+          { AttributeName: 'status', KeyType: 'HASH' },
+          { AttributeName: 'listKey', KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'ALL' },
+      },
+    ]);
+    expect(runs.AttributeDefinitions).toEqual([
+      { AttributeName: 'runId', AttributeType: 'S' },
+      { AttributeName: 'status', AttributeType: 'S' },
+      { AttributeName: 'listKey', AttributeType: 'S' },
+    ]);
   });
 
   describe('createTables (against the DynamoDB emulator)', () => {
@@ -40,6 +61,9 @@ describe('table definitions', () => {
       const { Table } = await client.send(new DescribeTableCommand({ TableName: emulators.tables.runs }));
       expect(Table?.TableStatus).toBe('ACTIVE');
       expect(Table?.KeySchema).toEqual([{ AttributeName: 'runId', KeyType: 'HASH' }]);
+      expect(Table?.GlobalSecondaryIndexes?.map((index) => [index.IndexName, index.IndexStatus])).toEqual([
+        ['byStatus', 'ACTIVE'],
+      ]);
     });
 
     it('creates tables under new names and waits until they are ACTIVE', async () => {

@@ -31,7 +31,7 @@ async function serverlessRoutes(): Promise<Routes> {
 describe('openapi.yaml', () => {
   it('describes exactly the HTTP routes serverless.yml deploys', async () => {
     const [documented, deployed] = await Promise.all([openapiRoutes(), serverlessRoutes()]);
-    expect(deployed).toHaveLength(4);
+    expect(deployed).toHaveLength(5);
     expect(documented).toEqual(deployed);
   });
 

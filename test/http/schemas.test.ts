@@ -5,8 +5,10 @@ import {
   getAccountActionsRequest,
   getMatchingRunRequest,
   listAccountActionsRequest,
+  listMatchingRunsRequest,
 } from '../../lib/http/schemas.js';
 import { derivedRunId, newRunId } from '../../lib/runs/run-id.js';
+import { encodeRunCursor } from '../../lib/runs/run-index.js';
 
 function firstIssue(schema: z.ZodType, input: unknown): string | undefined {
   const result = schema.safeParse(input);
@@ -83,6 +85,11 @@ describe('POST /matching-runs body and headers', () => {
       { policy: 'chronological', partitionBy: 'account' },
     ],
     [{ partitionBy: '_x9' }, { partitionBy: '_x9' }],
+    [{ limitationPeriod: 'P3Y' }, { limitationPeriod: 'P3Y' }],
+    [{ limitationPeriod: 'P36M' }, { limitationPeriod: 'P3Y' }],
+    [{ limitationPeriod: 'P30M' }, { limitationPeriod: 'P2Y6M' }],
+    [{ limitationPeriod: 'P0Y6M' }, { limitationPeriod: 'P6M' }],
+    [{ limitationPeriod: 'P100Y' }, { limitationPeriod: 'P100Y' }],
   ])('accepts %j', (input, expected) => {
     expect(body.parse(input)).toEqual(expected);
   });
@@ -98,6 +105,21 @@ describe('POST /matching-runs body and headers', () => {
     [{ partitionBy: 'id' }, /^partitionBy: must not be date, id or _id/],
     [{ partitionBy: '_id' }, /^partitionBy: must not be date, id or _id/],
     [{ $where: 'sleep(1000)' }, /^\$where: is not an accepted field$/],
+    [{ limitationPeriod: 'P0Y' }, /^limitationPeriod: must be longer than zero$/],
+    [{ limitationPeriod: 'P0M' }, /^limitationPeriod: must be longer than zero$/],
+    [{ limitationPeriod: 'P101Y' }, /^limitationPeriod: must be at most 100 years$/],
+    [{ limitationPeriod: 'P999999999Y' }, /^limitationPeriod: must be at most 100 years$/],
+    [{ limitationPeriod: '-P3Y' }, /^limitationPeriod: must be an ISO 8601 duration of whole years/],
+    [{ limitationPeriod: 'P-3Y' }, /^limitationPeriod: must be an ISO 8601 duration/],
+    [{ limitationPeriod: 'P3Y15D' }, /^limitationPeriod: must be an ISO 8601 duration/],
+    [{ limitationPeriod: 'P1W' }, /^limitationPeriod: must be an ISO 8601 duration/],
+    [{ limitationPeriod: 'PT36H' }, /^limitationPeriod: must be an ISO 8601 duration/],
+    [{ limitationPeriod: 'P1.5Y' }, /^limitationPeriod: must be an ISO 8601 duration/],
+    [{ limitationPeriod: 'P' }, /^limitationPeriod: must be an ISO 8601 duration/],
+    [{ limitationPeriod: 'p3y' }, /^limitationPeriod: must be an ISO 8601 duration/],
+    [{ limitationPeriod: '' }, /^limitationPeriod: must be an ISO 8601 duration/],
+    [{ limitationPeriod: 36 }, /^limitationPeriod: must be a string$/],
+    [{ limitationPeriod: null }, /^limitationPeriod: must be a string$/],
     [{ policy: 'chronological', extra: 1 }, /^extra: is not an accepted field$/],
     [null, /^: must be a JSON object$/],
     [[], /^: must be a JSON object$/],
@@ -121,6 +143,89 @@ describe('POST /matching-runs body and headers', () => {
       );
     },
   );
+});
+
+describe('GET /matching-runs query', () => {
+  const schema = listMatchingRunsRequest.query;
+  const position = {
+    createdAt: '2024-06-01T10:00:00.000Z',
+    runId: newRunId(Date.parse('2024-06-01T10:00:00Z')),
+  };
+
+  it('defaults to 20 runs of any status and trigger', () => {
+    expect(schema.parse({})).toEqual({ limit: 20 });
+  });
+
+  it.each([
+    [{ limit: '1' }, { limit: 1 }],
+    [{ limit: '100' }, { limit: 100 }],
+    [{ status: 'running' }, { limit: 20, status: 'running' }],
+    [
+      { trigger: 'event', status: 'failed' },
+      { limit: 20, trigger: 'event', status: 'failed' },
+    ],
+  ])('reads %j', (query, expected) => {
+    expect(schema.parse(query)).toEqual(expected);
+  });
+
+  it.each<[Record<string, string>, string]>([
+    [{ limit: '0' }, 'limit: must be an integer from 1 to 100'],
+    [{ limit: '101' }, 'limit: must be an integer from 1 to 100'],
+    [{ limit: '1e1' }, 'limit: must be an integer from 1 to 100'],
+    [{ status: 'done' }, 'status: must be one of queued, running, succeeded, failed'],
+    // API Gateway joins a repeated parameter with commas.
+    [{ status: 'queued,running' }, 'status: must be one of queued, running, succeeded, failed'],
+    [{ trigger: 'cron' }, 'trigger: must be one of http, event'],
+    [{ sort: 'asc' }, 'sort: is not an accepted field'],
+  ])('rejects %j', (query, message) => {
+    expect(firstIssue(schema, query)).toBe(message);
+  });
+
+  it('reads a cursor it issued back into the position of the last run of the page', () => {
+    const after = encodeRunCursor(position, { status: 'succeeded' });
+    expect(schema.parse({ after, status: 'succeeded', limit: '5' })).toEqual({
+      limit: 5,
+      status: 'succeeded',
+      after: position,
+    });
+  });
+
+  it('refuses a cursor used with other filters than the page it came from', () => {
+    const after = encodeRunCursor(position, { status: 'succeeded' });
+    for (const query of [
+      { after },
+      { after, status: 'failed' },
+      { after, status: 'succeeded', trigger: 'http' },
+    ]) {
+      expect(firstIssue(schema, query), JSON.stringify(query)).toMatch(
+        /^after: belongs to a listing with other filters/,
+      );
+    }
+  });
+
+  /** A cursor whose JSON content is `content`, encoded as the real ones are. */
+  const forged = (content: unknown) => Buffer.from(JSON.stringify(content)).toString('base64url');
+  const real = encodeRunCursor(position, {});
+
+  it.each<[string, string]>([
+    ['not base64url', 'a+b/c='],
+    ['padded', `${real}=`],
+    ['a dangling character', `${real}A`],
+    ['cut short', real.slice(0, -3)],
+    ['a byte changed', `${real.slice(0, 10)}${real[10] === 'A' ? 'B' : 'A'}${real.slice(11)}`],
+    ['not JSON', Buffer.from('{"v":1,').toString('base64url')],
+    ['invalid UTF-8', Buffer.from([0x7b, 0xff, 0x7d]).toString('base64url')],
+    ['JSON of another shape', forged([1, 2])],
+    ['another version', forged({ ...JSON.parse(Buffer.from(real, 'base64url').toString()), v: 2 })],
+    ['a field added', forged({ v: 1, ...position, extra: 1 })],
+    ['a run id that is not one', forged({ v: 1, createdAt: position.createdAt, runId: '../etc' })],
+    ['a date that is not a timestamp', forged({ v: 1, createdAt: 'yesterday', runId: position.runId })],
+    ['a status filter that does not exist', forged({ v: 1, ...position, status: 'done' })],
+    ['very long', 'A'.repeat(600)],
+    ['empty', ''],
+  ])('refuses a cursor that is %s, naming after', (_case, after) => {
+    expect(firstIssue(schema, { after })).toMatch(/^after: is not a cursor returned by this API/);
+  });
 });
 
 describe('routes without query parameters', () => {

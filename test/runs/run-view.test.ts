@@ -13,8 +13,10 @@ function fullRun(): MatchingRun {
     status: 'succeeded',
     policy: 'month-first',
     partitionBy: 'account',
+    limitationPeriod: 'P3Y',
     trigger: 'event',
     idempotencyKey: 'import-1',
+    importId: 'import-2024-06',
     createdAt: '2024-06-01T00:00:00.000Z',
     updatedAt: '2024-06-01T00:01:00.000Z',
     startedAt: '2024-06-01T00:00:01.000Z',
@@ -34,6 +36,7 @@ function fullRun(): MatchingRun {
     },
     error: 'an earlier attempt failed',
     outputs: runOutputKeys(runId),
+    progress: { phase: 'writing', accrualsRead: 3, paymentsRead: 2, partitionsDone: 1 },
     owner: 'request-1',
   };
 }

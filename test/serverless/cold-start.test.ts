@@ -51,6 +51,8 @@ describe('what a deployed bundle loads when it initialises', () => {
     // Both run routes share lib/http/matching-run-routes.ts, which builds the ledger, the bucket and the dispatcher.
     ['create-matching-run', ['@aws-sdk/client-dynamodb', '@aws-sdk/client-lambda', '@aws-sdk/client-s3']],
     ['get-matching-run', ['@aws-sdk/client-dynamodb', '@aws-sdk/client-lambda', '@aws-sdk/client-s3']],
+    // Listing runs has its own route module (lib/http/run-list-routes.ts): the run ledger only.
+    ['list-matching-runs', ['@aws-sdk/client-dynamodb']],
     // The workers use lib/runs/service.ts only for derivedRunId (or the invocation type): no Lambda
     // client. They load S3 when a run first writes (lib/runs/output-bucket.ts).
     ['matching-worker', ['@aws-sdk/client-dynamodb']],
@@ -80,6 +82,7 @@ describe('what a deployed bundle loads when it initialises', () => {
       'get-account-actions': true,
       'get-matching-run': false,
       'list-account-actions': true,
+      'list-matching-runs': false,
       'matching-worker': false,
       'payments-imported-worker': false,
     });

@@ -31,6 +31,7 @@ const FUNCTIONS = {
   getAccountActions: 'functions/get-account-actions.mjs',
   listAccountActions: 'functions/list-account-actions.mjs',
   createMatchingRun: 'functions/create-matching-run.mjs',
+  listMatchingRuns: 'functions/list-matching-runs.mjs',
   getMatchingRun: 'functions/get-matching-run.mjs',
   matchingWorker: 'functions/matching-worker.mjs',
   paymentsImportedWorker: 'functions/payments-imported-worker.mjs',
@@ -66,7 +67,9 @@ function resourceName(value: unknown): string {
   if (typeof value === 'string') return value;
   if (Array.isArray(v['Fn::GetAtt'])) return String((v['Fn::GetAtt'] as string[])[0]);
   if (typeof v['Fn::Sub'] === 'string')
-    return (v['Fn::Sub'] as string).replace(cfn('#{ResultsBucket.Arn}'), 'ResultsBucket');
+    return (v['Fn::Sub'] as string)
+      .replace(cfn('#{ResultsBucket.Arn}'), 'ResultsBucket')
+      .replace(cfn('#{RunsTable.Arn}'), 'RunsTable');
   if (v.Ref) return String(v.Ref);
   return JSON.stringify(value);
 }
@@ -174,7 +177,7 @@ describe('functions', () => {
 
   it('creates no shared default execution role', () => {
     expect(resources).not.toHaveProperty('IamRoleLambdaExecution');
-    expect(ofType('AWS::IAM::Role')).toHaveLength(6);
+    expect(ofType('AWS::IAM::Role')).toHaveLength(7);
   });
 });
 
@@ -185,6 +188,25 @@ describe('data resources', () => {
       KeySchema: [{ AttributeName: 'runId', KeyType: 'HASH' }],
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
     });
+  });
+
+  it('lists runs from one index on (status, listKey) that projects the whole run', () => {
+    const { AttributeDefinitions, GlobalSecondaryIndexes } = resource('RunsTable').Properties;
+    expect(GlobalSecondaryIndexes).toEqual([
+      {
+        IndexName: 'byStatus',
+        KeySchema: [
+          { AttributeName: 'status', KeyType: 'HASH' },
+          { AttributeName: 'listKey', KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'ALL' },
+      },
+    ]);
+    expect(AttributeDefinitions).toEqual([
+      { AttributeName: 'runId', AttributeType: 'S' },
+      { AttributeName: 'status', AttributeType: 'S' },
+      { AttributeName: 'listKey', AttributeType: 'S' },
+    ]);
   });
 
   it('expires idempotency records with a TTL on `expiration`', () => {
@@ -308,6 +330,14 @@ describe('least-privilege IAM, one role per function', () => {
       },
     ],
     [
+      'listMatchingRuns',
+      {
+        'logs:CreateLogStream': ownLogs('listMatchingRuns'),
+        'logs:PutLogEvents': ownLogs('listMatchingRuns'),
+        'dynamodb:Query': ['RunsTable/index/byStatus'],
+      },
+    ],
+    [
       'getMatchingRun',
       {
         'logs:CreateLogStream': ownLogs('getMatchingRun'),
@@ -382,6 +412,7 @@ describe('HTTP API', () => {
     expect(routes.map(([, r]) => r.Properties.RouteKey).sort()).toEqual([
       'GET /accounts/actions',
       'GET /accounts/{number}/actions',
+      'GET /matching-runs',
       'GET /matching-runs/{runId}',
       'POST /matching-runs',
     ]);
@@ -441,7 +472,7 @@ describe('security baseline', () => {
     }
   });
 
-  it('names DynamoDB tables and the queue by their own ARNs, never by pattern', () => {
+  it('names DynamoDB tables and the queue by their own ARNs (an index by its exact name), never by pattern', () => {
     for (const { role, statement } of statements()) {
       const actions = [statement.Action].flat();
       if (
@@ -452,7 +483,14 @@ describe('security baseline', () => {
       const targets = (
         Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource]
       ) as Json[];
-      for (const target of targets) expect(target, role).toHaveProperty(['Fn::GetAtt']);
+      for (const target of targets) {
+        if ('Fn::Sub' in target) {
+          expect(target, role).toEqual({ 'Fn::Sub': cfn('#{RunsTable.Arn}/index/byStatus') });
+          expect(actions, role).toEqual(['dynamodb:Query']);
+        } else {
+          expect(target, role).toHaveProperty(['Fn::GetAtt']);
+        }
+      }
     }
   });
 
@@ -486,7 +524,7 @@ describe('security baseline', () => {
 
   it('routes nothing without the JWT authorizer (no $default or unauthenticated route)', () => {
     const routes = ofType('AWS::ApiGatewayV2::Route');
-    expect(routes.length).toBe(4);
+    expect(routes.length).toBe(5);
     expect(routes.filter(([, r]) => r.Properties.AuthorizationType !== 'JWT')).toEqual([]);
     expect(routes.map(([, r]) => r.Properties.RouteKey)).not.toContain('$default');
   });
@@ -549,17 +587,30 @@ describe('bundles', () => {
     }
   });
 
-  it.each(['matchingWorker', 'paymentsImportedWorker', 'createMatchingRun', 'getMatchingRun'] as const)(
-    '%s initialises in a fresh Node process',
-    async (key) => {
-      const { file } = await extract(key);
-      const script = `const m = await import(${JSON.stringify(`file://${file}`)}); process.stdout.write(typeof m.handler);`;
-      const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
-        cwd: SERVICE_DIR,
-        env: { PATH: process.env.PATH, POWERTOOLS_LOG_LEVEL: 'SILENT', MONGODB_URI_PARAMETER: '/never/read' },
-        timeout: 20_000,
-      });
-      expect(stdout).toBe('function');
-    },
-  );
+  it('keeps the S3 and Lambda clients out of the listMatchingRuns bundle: it only queries DynamoDB', async () => {
+    const list = await readFile((await extract('listMatchingRuns')).file, 'utf8');
+    const get = await readFile((await extract('getMatchingRun')).file, 'utf8');
+    expect(list).toContain('@aws-sdk/lib-dynamodb');
+    expect(get).toContain('@aws-sdk/client-s3');
+    for (const client of ['@aws-sdk/client-s3', '@aws-sdk/client-lambda', '@aws-sdk/s3-request-presigner']) {
+      expect(list, client).not.toContain(client);
+    }
+  });
+
+  it.each([
+    'matchingWorker',
+    'paymentsImportedWorker',
+    'createMatchingRun',
+    'getMatchingRun',
+    'listMatchingRuns',
+  ] as const)('%s initialises in a fresh Node process', async (key) => {
+    const { file } = await extract(key);
+    const script = `const m = await import(${JSON.stringify(`file://${file}`)}); process.stdout.write(typeof m.handler);`;
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: SERVICE_DIR,
+      env: { PATH: process.env.PATH, POWERTOOLS_LOG_LEVEL: 'SILENT', MONGODB_URI_PARAMETER: '/never/read' },
+      timeout: 20_000,
+    });
+    expect(stdout).toBe('function');
+  });
 });

@@ -26,12 +26,22 @@ export interface StackClient {
   request(path: string, init?: RequestInit): Promise<Answer>;
   /** Polls `GET /matching-runs/{runId}` until the run succeeded or failed. */
   waitForRun(runId: string, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /**
+   * Polls `GET /matching-runs/{runId}` every `pollMs` until the run succeeded or failed: every
+   * answer seen, the last one being the finished run.
+   */
+  followRun(
+    runId: string,
+    options?: { pollMs?: number; timeoutMs?: number },
+  ): Promise<Array<Record<string, unknown>>>;
   /** Invokes `matchingWorker` (the `POST /matching-runs` path) synchronously with `event` as its JSON payload. */
   invokeWorker(event: unknown): Promise<WorkerAnswer>;
   /** Invokes `paymentsImportedWorker` (the EventBridge target) synchronously with `event` as its JSON payload. */
   sendEvent(event: unknown): Promise<WorkerAnswer>;
   /** How many runs the run ledger holds. */
   countRuns(): Promise<number>;
+  /** Every run in the ledger as DynamoDB holds it (a scan: the reference for listings). */
+  scanRuns(): Promise<Array<{ runId: string; createdAt: string; status: string; trigger: string }>>;
   /** Every JSON log line the functions wrote so far. */
   logLines(): Array<Record<string, unknown>>;
   close(): void;
@@ -98,6 +108,20 @@ export function stackClient(stack: Stack): StackClient {
         await new Promise((resolve) => setTimeout(resolve, 150));
       }
     },
+    async followRun(runId, { pollMs = 50, timeoutMs = 60_000 } = {}) {
+      const deadline = Date.now() + timeoutMs;
+      const seen: Array<Record<string, unknown>> = [];
+      for (;;) {
+        const { status, json } = await request(`/matching-runs/${runId}`);
+        if (status !== 200) throw new Error(`GET /matching-runs/${runId} answered ${status}`);
+        seen.push(json);
+        if (json.status === 'succeeded' || json.status === 'failed') return seen;
+        if (Date.now() > deadline) {
+          throw new Error(`run ${runId} not finished after ${timeoutMs} ms (${String(json.status)})`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, pollMs));
+      }
+    },
     invokeWorker: (event) => invoke('matchingWorker', event),
     sendEvent: (event) => invoke('paymentsImportedWorker', event),
     async countRuns() {
@@ -117,6 +141,29 @@ export function stackClient(stack: Stack): StackClient {
         start = page.LastEvaluatedKey;
       } while (start);
       return runIds.size;
+    },
+    async scanRuns() {
+      const runs: Array<{ runId: string; createdAt: string; status: string; trigger: string }> = [];
+      let start: Record<string, AttributeValue> | undefined;
+      do {
+        const page = await dynamo.send(
+          new ScanCommand({
+            TableName: stack.emulators.tables.runs,
+            ConsistentRead: true,
+            ...(start ? { ExclusiveStartKey: start } : {}),
+          }),
+        );
+        for (const item of page.Items ?? []) {
+          runs.push({
+            runId: String(item.runId?.S),
+            createdAt: String(item.createdAt?.S),
+            status: String(item.status?.S),
+            trigger: String(item.trigger?.S),
+          });
+        }
+        start = page.LastEvaluatedKey;
+      } while (start);
+      return runs;
     },
     logLines() {
       return stack

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { partitionFieldSchema, policySchema } from '../request.js';
+import { limitationPeriodSchema, partitionFieldSchema, policySchema } from '../request.js';
 import { describeIssues, isEventObject } from './invocation.js';
 
 /**
@@ -23,6 +23,8 @@ export const paymentsImportedDetailSchema = z.object({
     .regex(/^[^\p{Cc}]*$/u, 'must not contain control characters'),
   policy: policySchema.optional(),
   partitionBy: partitionFieldSchema.optional(),
+  /** ISO 8601 years and/or months (SPEC §7), canonical once parsed (`P36M` → `P3Y`). */
+  limitationPeriod: limitationPeriodSchema.optional(),
   paymentCount: z.number().int().nonnegative().optional(),
 });
 

@@ -8,8 +8,8 @@ import type { ResponseHook } from '@aws-lambda-powertools/idempotency/types';
 import type { Context } from 'aws-lambda';
 import { config } from '../../config.js';
 import { logger } from '../../logger.js';
-import { DEFAULT_POLICY } from '../../matching/types.js';
 import { runMatchingJob } from '../job.js';
+import { describeRequest, requestDifferences, runRequest } from '../request.js';
 import { derivedRunId } from '../run-id.js';
 import { type PaymentsImportedDetail, parsePaymentsImportedInput } from './events.js';
 import { idempotencyConfig, idempotencyPersistenceLayer } from './idempotency.js';
@@ -80,9 +80,10 @@ export function productionPaymentsImportedWorkerDeps(): PaymentsImportedWorkerDe
 export function createPaymentsImportedWorker(deps: PaymentsImportedWorkerDeps) {
   const idempotency = idempotencyConfig({
     eventKeyJmesPath: 'importId',
-    // A redelivery must ask for the same run: another policy or partitionBy under a remembered
-    // importId is an IdempotencyValidationError, discarded below.
-    payloadValidationJmesPath: '[policy, partitionBy]',
+    // A redelivery must ask for the same run: another policy, partitionBy or limitationPeriod
+    // under a remembered importId is an IdempotencyValidationError, deferred to the ledger below.
+    // (The detail is hashed as parsed, so the period is already canonical: P36M and P3Y agree.)
+    payloadValidationJmesPath: '[policy, partitionBy, limitationPeriod]',
     responseHook: duplicateDelivery,
     ...(deps.idempotencyTtlSeconds === undefined ? {} : { expiresAfterSeconds: deps.idempotencyTtlSeconds }),
   });
@@ -94,18 +95,18 @@ export function createPaymentsImportedWorker(deps: PaymentsImportedWorkerDeps) {
    */
   async function startRun(detail: PaymentsImportedDetail, context: Context): Promise<WorkerResult> {
     const runId = derivedRunId('event', detail.importId);
-    const policy = detail.policy ?? DEFAULT_POLICY;
+    const asked = runRequest(detail);
     const { run, created } = await deps.ledger.create({
       runId,
       trigger: 'event',
-      policy,
-      ...(detail.partitionBy === undefined ? {} : { partitionBy: detail.partitionBy }),
+      ...asked,
+      importId: detail.importId,
     });
-    if (!created && (run.policy !== policy || run.partitionBy !== detail.partitionBy)) {
+    if (!created && requestDifferences(run, asked).length > 0) {
       // Not retried: the same importId cannot mean two different runs.
       return discardConflicting(
-        `importId ${detail.importId} was already used with policy ${run.policy} and ` +
-          `partitionBy ${run.partitionBy ?? '(none)'}; this event asks for ${policy} and ${detail.partitionBy ?? '(none)'}`,
+        `importId ${detail.importId} was already used with ${describeRequest(run)}; ` +
+          `this event asks for ${describeRequest(asked)}`,
       );
     }
     // A queued or failed run is taken up again (Lambda retrying an invocation that crashed or
@@ -154,9 +155,10 @@ export function createPaymentsImportedWorker(deps: PaymentsImportedWorkerDeps) {
       //   invocation's timeout, and Lambda retries it sooner, with the same request id. A retry
       //   takes its own claim back and a stale run is taken over; a run live in another
       //   invocation is left to it (if that one crashes, its own retries take the run back).
-      // - payload mismatch: the hash is of [policy, partitionBy] as sent (a missing policy and
-      //   `chronological` differ), and records written before validation have no hash at all.
-      //   The ledger compares the normalised values and discards a real mismatch.
+      // - payload mismatch: the hash is of [policy, partitionBy, limitationPeriod] as sent (a
+      //   missing policy and `chronological` differ), and records written before validation (or
+      //   before the period was part of the hash) have no hash, or another one. The ledger
+      //   compares the normalised values and discards a real mismatch.
       const deferred =
         error instanceof IdempotencyAlreadyInProgressError || error instanceof IdempotencyValidationError;
       if (!deferred) throw error;

@@ -36,6 +36,8 @@ export interface WorkerDeps {
   readonly bucket: OutputBucket;
   readonly store: () => Promise<MatchingJobDeps['store']>;
   readonly safetyMarginMs?: number;
+  /** RUN_PROGRESS_INTERVAL_MS: see MatchingJobDeps.progressIntervalMs. */
+  readonly progressIntervalMs?: number;
   /**
    * Let Lambda's asynchronous retries (then the on-failure destination) handle what is worth
    * retrying: the invocation throws when a failure could not be recorded, or when a run failed
@@ -55,6 +57,7 @@ export function productionWorkerDeps(): WorkerDeps {
     bucket: lazyOutputBucket(async () => new (await import('../results-bucket.js')).ResultsBucket()),
     store: () => getDocumentStore(cfg),
     lambdaRetries: !cfg.IS_OFFLINE,
+    progressIntervalMs: cfg.RUN_PROGRESS_INTERVAL_MS,
     ...(cfg.WORKER_SAFETY_MARGIN_MS === undefined ? {} : { safetyMarginMs: cfg.WORKER_SAFETY_MARGIN_MS }),
   };
 }
@@ -72,6 +75,7 @@ export function jobDeps(deps: WorkerDeps, context: Context): MatchingJobDeps {
     // that crashed after claiming the run owns that claim and may take it back at once.
     owner: context.awsRequestId,
     ...(deps.safetyMarginMs === undefined ? {} : { safetyMarginMs: deps.safetyMarginMs }),
+    ...(deps.progressIntervalMs === undefined ? {} : { progressIntervalMs: deps.progressIntervalMs }),
   };
 }
 
@@ -91,7 +95,7 @@ export function discardMalformed(reason: string): WorkerResult {
 
 /**
  * The answer to a well-formed event that asks for something another one already has (an importId
- * reused with another policy or partitionBy): discarded like a malformed one, but a WARN, since
+ * reused with another policy, partitionBy or limitationPeriod): discarded like a malformed one, but a WARN, since
  * nothing is broken; the producer reused an id.
  */
 export function discardConflicting(reason: string): WorkerResult {

@@ -1,0 +1,1 @@
+export { listMatchingRunsHandler as handler } from '../lib/http/run-list-routes.js';
