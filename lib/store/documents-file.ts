@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import { open } from 'node:fs/promises';
 import type { Document } from 'mongodb';
 import { ValidationError } from '../errors.js';
@@ -292,16 +293,29 @@ function locateArrayError(error: unknown, texts: Iterable<string>): unknown {
   return new Problem(located.line, syntaxDetail(located), { cause: error });
 }
 
-/** The decoded text of a file, piece by piece; a byte sequence that is not UTF-8 fails the read. */
+/**
+ * The decoded text of a file, piece by piece; a byte sequence that is not UTF-8 fails the read.
+ * The next piece is read while this one is parsed. A piece of plain ASCII, as exports of Latin
+ * ids, dates and months mostly are, is decoded as Latin-1, which is the same text and several times
+ * quicker than the UTF-8 decoder (and gives one-byte strings, which `JSON.parse` reads faster).
+ */
 async function* fileText(path: string): AsyncGenerator<string> {
   const file = await open(path, 'r');
   try {
     const decoder = new TextDecoder('utf-8', { fatal: true });
-    const buffer = Buffer.allocUnsafe(READ_BYTES);
+    const buffers = [Buffer.allocUnsafe(READ_BYTES), Buffer.allocUnsafe(READ_BYTES)];
+    const readInto = (buffer: Buffer) => file.read(buffer, 0, READ_BYTES, null);
+    let turn = 0;
+    let reading = readInto(buffers[0] as Buffer);
     for (;;) {
-      const { bytesRead } = await file.read(buffer, 0, READ_BYTES, null);
+      const { bytesRead } = await reading;
       if (bytesRead === 0) break;
-      yield decoder.decode(buffer.subarray(0, bytesRead), { stream: true });
+      const bytes = (buffers[turn] as Buffer).subarray(0, bytesRead);
+      turn = 1 - turn;
+      reading = readInto(buffers[turn] as Buffer);
+      // Flushing first: bytes the decoder holds from the last piece make an ASCII piece invalid.
+      if (isAscii(bytes)) yield decoder.decode() + bytes.toString('latin1');
+      else yield decoder.decode(bytes, { stream: true });
     }
     const last = decoder.decode();
     if (last !== '') yield last;
