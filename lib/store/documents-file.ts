@@ -241,7 +241,8 @@ class DocumentsParser {
 /** A {@link Problem} raised while parsing `path`, as the error callers see. */
 function fileError(path: string, error: unknown): unknown {
   if (error instanceof Problem) {
-    return new DocumentsFileError(path, error.line, error.detail, { cause: error.cause ?? error });
+    // The Problem only carried the place: what caused it (if anything) is the cause.
+    return new DocumentsFileError(path, error.line, error.detail, { cause: error.cause });
   }
   return error;
 }
