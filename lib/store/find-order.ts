@@ -54,7 +54,8 @@ function keyColumn<T>(documents: readonly T[], field: string, direction: 1 | -1)
     direction,
   };
   for (let i = 0; i < count; i++) {
-    const value = parts.length === 1 ? (documents[i] as Record<string, unknown>)?.[field] : valueAt(documents[i], parts);
+    const value =
+      parts.length === 1 ? (documents[i] as Record<string, unknown>)?.[field] : valueAt(documents[i], parts);
     switch (typeof value) {
       case 'number':
         column.ranks[i] = NUMBER;

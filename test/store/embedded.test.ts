@@ -248,7 +248,8 @@ describe('EmbeddedDocumentStore find, as the matching worker reads', () => {
   it('hands out copies of the stored dates too', async () => {
     const store = new EmbeddedDocumentStore({ collections: { payment: [{ id: 1, date: new Date(0) }] } });
     const [first] = await collect(store.find('payment', {}));
-    (first?.date as Date).setTime(5);
+    expect(first?.date).toBeInstanceOf(Date);
+    first?.date.setTime(5);
     const [again] = await collect(store.find('payment', {}));
     expect(again?.date).toEqual(new Date(0));
   });
