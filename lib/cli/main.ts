@@ -9,6 +9,7 @@
  * command. A reader that stops early (`| head`) ends the command quietly, exit code 0.
  */
 import { ValidationError } from '../errors.js';
+import { rerunWithLargerHeap } from './heap.js';
 import { CommandError, EXIT, USAGE } from './usage.js';
 
 async function main(argv: string[]): Promise<void> {
@@ -16,6 +17,13 @@ async function main(argv: string[]): Promise<void> {
   if (command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(`${USAGE}\n`);
     return;
+  }
+  if (command === 'match' || command === 'summary') {
+    const code = await rerunWithLargerHeap(argv);
+    if (code !== undefined) {
+      process.exitCode = code;
+      return;
+    }
   }
   // Each command is loaded when called: `--help` and a typo do not pay for the matcher or mingo.
   if (command === 'match') return (await import('./match-command.js')).runMatch(rest);
