@@ -110,7 +110,7 @@ describe('the benchmark at a toy size', () => {
   beforeAll(async () => {
     profileDir = await mkdtemp(path.join(os.tmpdir(), 'bench-smoke-'));
     results = await runBenchSuite(parseBenchOptions(args), () => undefined, profileDir);
-  }, 120_000);
+  }, 240_000); // the command line section adds a bundle build, three processes and the emulators
 
   afterAll(async () => {
     await rm(profileDir, { recursive: true, force: true });
