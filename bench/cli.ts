@@ -4,8 +4,8 @@
  * to end on those files (bench/measure-e2e.ts: embedded store → S3 and DynamoDB emulators), and,
  * with `--cli-big`, `match` at 10^7 × 10^7 (about 1.5 GB of NDJSON: each file beyond what one
  * string can hold). The command line is measured as the process an operator runs: wall time from
- * spawn to exit, its CPU time (the bench's `cutime`/`cstime` once it is reaped) and its peak RSS
- * (`VmHWM`, sampled every 50 ms).
+ * spawn to exit, its CPU time (the bench's `cutime`/`cstime` once it is reaped, its own children
+ * included) and its peak RSS (`VmHWM` of it and its children, sampled every 50 ms).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -78,13 +78,22 @@ function childrenCpuMs(): number {
   return ((Number(fields[13]) + Number(fields[14])) * 1000) / TICKS_PER_SECOND;
 }
 
-function highWaterMark(pid: number): number | undefined {
+/**
+ * The largest `VmHWM` of `pid` and its child processes (for large inputs the command line runs
+ * itself again with a larger heap, lib/cli/heap.ts: that child does the work).
+ */
+function highWaterMark(pid: number): number {
+  let peak = 0;
   try {
     const match = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) * 1024 : undefined;
+    peak = match ? Number(match[1]) * 1024 : 0;
+    for (const child of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ')) {
+      if (child.trim() !== '') peak = Math.max(peak, highWaterMark(Number(child)));
+    }
   } catch {
-    return undefined;
+    // Gone, or not Linux.
   }
+  return peak;
 }
 
 /** Runs the built command line with `args`, stdout to `outFile`; throws unless it exits 0. */
@@ -104,7 +113,7 @@ async function runCommandLine(
     });
     let peak = 0;
     const sample = setInterval(() => {
-      peak = Math.max(peak, child.pid === undefined ? 0 : (highWaterMark(child.pid) ?? 0));
+      peak = Math.max(peak, child.pid === undefined ? 0 : highWaterMark(child.pid));
     }, 50);
     const [code] = (await once(child, 'close')) as [number | null];
     clearInterval(sample);
