@@ -3,6 +3,8 @@
  * way is changed here, in the same commit as the code, with the reason beside it.
  *
  *   functions/ ──▶ entry modules only (lib/http/*-routes.ts, lib/runs/workers/*-worker.ts)
+ *   lib/cli (the command line, built into dist/cli.mjs) ──▶ summary, matching, store, runs' output
+ *     definitions; no AWS, no HTTP
  *   lib/http ──▶ lib/summary, lib/runs, lib/store ──▶ lib/matching (pure) ──▶ nothing with I/O
  *   lib/aws: SDK clients and AWS error mapping only
  *   lib/*.ts (config, logger, errors, models): used by every part, use none of them
@@ -26,6 +28,29 @@ module.exports = {
       to: {
         path: '^lib/',
         pathNot: ['^lib/http/[^/]+-routes[.]ts$', '^lib/runs/workers/[^/]+-worker[.]ts$'],
+      },
+    },
+    {
+      name: 'cli-is-an-entry-point',
+      severity: 'error',
+      comment:
+        'lib/cli is the command line, an entry point like functions/: nothing else imports it (dist/cli.mjs is built from lib/cli/main.ts).',
+      from: { path: '^(lib|functions)/', pathNot: '^lib/cli/' },
+      to: { path: '^lib/cli/' },
+    },
+    {
+      name: 'cli-runs-offline',
+      severity: 'error',
+      comment:
+        'The command line works on exported files with no AWS and no server: it may use the summary, the matcher, the store and the definitions of run outputs (what a run writes, the output sources, request fields), not HTTP, AWS clients, the ledger, the job or the Lambda config and logger. That also keeps the AWS SDK and the driver out of its bundle, which must start fast.',
+      from: { path: '^lib/cli/' },
+      to: {
+        path: [
+          '^lib/(http|aws)/',
+          '^lib/runs/(?!(outputs|output-source|request|run-id)[.]ts$)',
+          '^lib/(config|logger)[.]ts$',
+          '^(mongodb|@aws-sdk|@aws-lambda-powertools|@middy)',
+        ],
       },
     },
     {

@@ -18,6 +18,8 @@ export interface BenchOptions {
   /** End-to-end size, or undefined to skip. */
   readonly e2eSize: number | undefined;
   readonly e2eRuns: number;
+  /** Command line section (bench/cli.ts): n = m, and whether to add 10 n; undefined to skip. */
+  readonly cli: { readonly size: number; readonly big: boolean } | undefined;
   /** Actions summary: sessions of 10 actions in one account; empty to skip. */
   readonly summarySessions: readonly number[];
   /** Actions summary: actions of the one-session control account, or undefined to skip it. */
@@ -30,7 +32,7 @@ export interface BenchOptions {
   readonly outDir: string;
 }
 
-export const SECTIONS = ['core', 'profile', 'e2e', 'summary', 'bundles'] as const;
+export const SECTIONS = ['core', 'profile', 'e2e', 'cli', 'summary', 'bundles'] as const;
 
 export const USAGE = `Usage: npm run bench -- [options]
   --quick                 n up to 10^5, fewer runs, no profile (a minute or two)
@@ -39,6 +41,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --runs N                timed runs per measurement (default 5; --quick: 3; actions summary: 3)
   --batch-size N          documents per cursor batch (default ${DEFAULT_FIND_BATCH_SIZE}, as lib/store/mongo-store.ts)
   --e2e-size N            end-to-end size (default 1e5)
+  --cli-size N            command line vs floor and worker, same files (default 1e6; --quick: 1e5)
+  --cli-big               also the command line at 10 × --cli-size (1e7: about 1.5 GB of NDJSON, minutes)
   --summary-sessions LIST actions summary: sessions of 10 actions (default 1e3,5e3,2e4; --quick: 1e3,5e3)
   --summary-control N     actions summary: actions of the one-session control (default 1e5; --quick: 2e4)
   --functions LIST        function bundles to measure (default all)
@@ -75,6 +79,8 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions & { rea
       runs: text,
       'batch-size': text,
       'e2e-size': text,
+      'cli-size': text,
+      'cli-big': { type: 'boolean' },
       'summary-sessions': text,
       'summary-control': text,
       functions: text,
@@ -107,6 +113,9 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions & { rea
     profile: !skip.has('profile') && (v.profile ?? !quick),
     e2eSize: skip.has('e2e') ? undefined : parseSize(v['e2e-size'] ?? '1e5'),
     e2eRuns: quick ? 1 : 3,
+    cli: skip.has('cli')
+      ? undefined
+      : { size: parseSize(v['cli-size'] ?? (quick ? '1e5' : '1e6')), big: v['cli-big'] === true },
     summarySessions: skip.has('summary')
       ? []
       : sizes(v['summary-sessions'] ?? (quick ? '1e3,5e3' : '1e3,5e3,2e4')),

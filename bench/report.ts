@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT } from './child-process.js';
+import { renderCommandLine } from './cli.js';
 import { COLD_REQUEST_FUNCTION } from './cold-request.js';
 import { PROFILE_INTERVAL_US } from './cpu-profile.js';
 import { INPUT_SHAPE } from './inputs.js';
@@ -272,7 +273,19 @@ const METHOD = [
 /** docs/BENCHMARKS.md, before {@link formatMarkdown}. */
 export function renderReport(r: BenchResults, argv: readonly string[]): string {
   const command = ['npm run bench', ...(argv.length > 0 ? ['--', ...argv] : [])].join(' ');
-  const sections = [targets, matcher, profile, endToEnd, summary, bundles, coldRequest, initProfile, machine];
+  const commandLine = (results: BenchResults) => renderCommandLine(results.cli);
+  const sections = [
+    targets,
+    matcher,
+    profile,
+    endToEnd,
+    commandLine,
+    summary,
+    bundles,
+    coldRequest,
+    initProfile,
+    machine,
+  ];
   return [
     '# Benchmarks',
     '',

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { type BundleMeasurement, buildFunctionBundles, functionNames, measureBundle } from './bundles.js';
 import { REPO_ROOT, runChild, startServiceChild } from './child-process.js';
+import { type CliMeasurement, measureCommandLine } from './cli.js';
 import { COLD_REQUEST_FUNCTION, type ColdRequestMeasurement, measureColdRequest } from './cold-request.js';
 import { type InitProfile, profileBundleImport } from './init-profile.js';
 import { generateMatchingInputs, type MatchingRecord } from './inputs.js';
@@ -23,6 +24,7 @@ export interface BenchResults {
   readonly core: readonly CoreMeasurement[];
   readonly profile: ProfileSummary | undefined;
   readonly e2e: E2eMeasurement | undefined;
+  readonly cli: CliMeasurement | undefined;
   readonly summary: readonly SummaryMeasurement[];
   readonly bundles: readonly BundleMeasurement[];
   readonly coldRequest: ColdRequestMeasurement | undefined;
@@ -180,6 +182,8 @@ export async function runBenchSuite(
   if (profile) progress(`profile: ${profile.file}`);
   const e2e = o.e2eSize === undefined ? undefined : await measureEndToEnd(o, o.e2eSize);
   if (e2e) progress(`e2e n=${e2e.size}: ${e2e.median.totalMs.toFixed(0)} ms`);
+  const cli =
+    o.cli === undefined ? undefined : await measureCommandLine({ ...o.cli, seed: o.seed }, progress);
   const summary = await measureSummary(o, progress);
   const { bundles, coldRequest, initProfile } = await measureBundles(o, progress);
   return {
@@ -190,6 +194,7 @@ export async function runBenchSuite(
     core,
     profile,
     e2e,
+    cli,
     summary,
     bundles,
     coldRequest,

@@ -1,13 +1,19 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { matchPayments } from '../lib/matching/index.js';
+import { outcomeOutputs } from '../lib/runs/output-source.js';
+import { RUN_OUTPUTS } from '../lib/runs/outputs.js';
+import packageJson from '../package.json' with { type: 'json' };
+import { buildCli } from '../scripts/build-cli.js';
 import { workedExample } from './fixtures/worked-example.js';
 
 const run = promisify(execFile);
-const TSX = join('node_modules', '.bin', 'tsx');
+/** The built command line (scripts/build-cli.ts), rebuilt from the current sources for these tests. */
+let bundle: string;
 
 interface CliResult {
   code: number;
@@ -17,7 +23,7 @@ interface CliResult {
 
 async function cli(...args: string[]): Promise<CliResult> {
   try {
-    const { stdout, stderr } = await run(TSX, ['scripts/cli.ts', ...args], { encoding: 'utf8' });
+    const { stdout, stderr } = await run(process.execPath, [bundle, ...args], { encoding: 'utf8' });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failed = error as { code: number; stdout: string; stderr: string };
@@ -46,6 +52,7 @@ describe('command line', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'cli-'));
+    bundle = await buildCli(file('cli.mjs'));
     await writeFile(file('accruals.json'), JSON.stringify(accruals));
     // NDJSON, as mongoexport writes it, with one broken record that must be rejected, not fatal.
     await writeFile(
@@ -54,6 +61,10 @@ describe('command line', () => {
     );
     await writeFile(file('accounts.json'), JSON.stringify(accounts));
     await writeFile(file('broken.json'), '[{"id": 1,');
+    await writeFile(
+      file('latin1.ndjson'),
+      Buffer.from('{"number": "7800000000001"}\n{"name": "Ivanov \xe9"}\n', 'latin1'),
+    );
   });
   afterAll(async () => {
     await rm(dir, { recursive: true, force: true });
@@ -150,7 +161,7 @@ describe('command line', () => {
       'bash',
       [
         '-c',
-        `"${TSX}" scripts/cli.ts match --accruals "${file('many.json')}" --payments "${file('many.json')}" | head -c 100; echo "exit=\${PIPESTATUS[0]}" >&2`,
+        `"${process.execPath}" "${bundle}" match --accruals "${file('many.json')}" --payments "${file('many.json')}" | head -c 100; echo "exit=\${PIPESTATUS[0]}" >&2`,
       ],
       { encoding: 'utf8' },
     );
@@ -188,14 +199,185 @@ describe('command line', () => {
     ['a file that is not JSON', ['summary', '--accounts', 'BROKEN'], /broken\.json/],
     ['an invalid account number', ['summary', '--accounts', 'ACCOUNTS', '--number', '123'], /number/],
     ['an unknown command', ['reconcile'], /reconcile/],
+    [
+      'an invalid limitation period',
+      ['match', '--accruals', 'a', '--payments', 'b', '--limitation-period', 'P3D'],
+      /--limitation-period "P3D": must be an ISO 8601 duration of whole years and\/or months/,
+    ],
+    ['a file that is not UTF-8', ['summary', '--accounts', 'LATIN1'], /latin1\.ndjson: line 2: not UTF-8/],
   ])('exits 2 with a one-line message on %s', async (_case, args, message) => {
     const resolved = args.map((arg) =>
-      arg === 'BROKEN' ? file('broken.json') : arg === 'ACCOUNTS' ? file('accounts.json') : arg,
+      arg === 'BROKEN'
+        ? file('broken.json')
+        : arg === 'ACCOUNTS'
+          ? file('accounts.json')
+          : arg === 'LATIN1'
+            ? file('latin1.ndjson')
+            : arg,
     );
     const result = await cli(...resolved);
     expect(result.code).toBe(2);
     expect(result.stdout).toBe('');
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
     expect(result.stderr).toMatch(message);
+  });
+
+  it('names a broken file once, with the line and what is wrong', async () => {
+    const result = await cli(
+      'match',
+      '--accruals',
+      file('broken.json'),
+      '--payments',
+      file('payments.ndjson'),
+    );
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(
+      `error: ${file('broken.json')}: line 1: invalid JSON at column 11: expected an object key\n`,
+    );
+  });
+
+  it.each([
+    ['', /^usage: zhkh-billing match/],
+    ['match', /^usage: zhkh-billing match --accruals FILE --payments FILE \[options\]/],
+    ['summary', /^usage: zhkh-billing summary --accounts FILE/],
+  ])('prints the usage of %j with --help and -h, exit code 0', async (command, usage) => {
+    for (const flag of ['--help', '-h']) {
+      const result = await cli(...(command ? [command, flag] : [flag]));
+      expect(result.code).toBe(0);
+      expect(result.stderr).toBe('');
+      expect(result.stdout).toMatch(usage);
+    }
+  });
+
+  it('documents its exit codes in --help', async () => {
+    const { stdout } = await cli('--help');
+    expect(stdout).toMatch(
+      /exit codes: 0 done; 2 bad arguments or an unreadable input file; 3 no such\s+account/,
+    );
+  });
+
+  it('starts quickly: a built file, no TypeScript compiler at run time', async () => {
+    // Loose on purpose (shared machines); the figure is in the benchmarks.
+    const started = performance.now();
+    const result = await cli('--help');
+    expect(result.code).toBe(0);
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(await readFile(bundle, 'utf8')).toMatch(/^#!\/usr\/bin\/env node\n/);
+  });
+
+  it("is the package's bin, built when the package is installed, and what the npm scripts run", () => {
+    expect(packageJson.bin).toEqual({ 'zhkh-billing': 'dist/cli.mjs' });
+    expect(packageJson.scripts.prepare).toMatch(/build:cli/);
+    expect(packageJson.scripts['build:cli']).toMatch(/scripts\/build-cli\.ts/);
+    expect(packageJson.scripts.match).toBe('node dist/cli.mjs match');
+    expect(packageJson.scripts.summary).toBe('node dist/cli.mjs summary');
+  });
+
+  it('says that an account is not there, with an exit code of its own (HTTP answers 404)', async () => {
+    const result = await cli('summary', '--accounts', file('accounts.json'), '--number', '7800000000009');
+    expect(result.code).toBe(3);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toBe(`error: no account 7800000000009 in ${file('accounts.json')}\n`);
+  });
+
+  it('reports durationMs in whole milliseconds', async () => {
+    const result = await cli(
+      'match',
+      '--accruals',
+      file('accruals.json'),
+      '--payments',
+      file('payments.ndjson'),
+    );
+    const { durationMs } = JSON.parse(result.stdout).stats;
+    expect(Number.isInteger(durationMs)).toBe(true);
+  });
+
+  it('prints the reason of every unmatched payment and unpaid accrual', async () => {
+    const result = await cli(
+      'match',
+      ...[
+        '--accruals',
+        file('accruals.json'),
+        '--payments',
+        file('payments.ndjson'),
+        '--policy',
+        'month-first',
+      ],
+    );
+    const document = JSON.parse(result.stdout);
+    expect(document.unmatchedPayments).toEqual([
+      expect.objectContaining({ id: 3, reason: 'earlier-accruals-paid' }),
+    ]);
+    expect(document.unpaidAccruals.map((a: { id: number; reason: string }) => [a.id, a.reason])).toEqual([
+      [7, 'later-payments-used'],
+      [5, 'later-payments-used'],
+      [6, 'later-payments-used'],
+    ]);
+    expect(document.stats.reasons.unmatchedPayments['earlier-accruals-paid']).toBe(1);
+    expect(document).not.toHaveProperty('limitationPeriod');
+  });
+
+  it('applies --limitation-period and prints it in the result document', async () => {
+    // Accruals of 2020 and a payment of another month in 2024: time-barred under P3Y, not under P5Y.
+    await writeFile(
+      file('old-accruals.ndjson'),
+      '{"id": 1, "date": {"$date": "2020-03-01T00:00:00Z"}, "month": "2020-03"}\n',
+    );
+    await writeFile(
+      file('new-payments.ndjson'),
+      '{"id": 1, "date": {"$date": "2024-06-01T00:00:00Z"}, "month": "2024-06"}\n',
+    );
+    const args = [
+      'match',
+      '--accruals',
+      file('old-accruals.ndjson'),
+      '--payments',
+      file('new-payments.ndjson'),
+    ];
+    const barred = JSON.parse((await cli(...args, '--limitation-period', 'P36M')).stdout);
+    expect(barred.limitationPeriod).toBe('P3Y');
+    expect(barred.matches).toEqual([]);
+    expect(barred.unmatchedPayments).toEqual([expect.objectContaining({ id: 1, reason: 'time-barred' })]);
+    expect(barred.unpaidAccruals).toEqual([expect.objectContaining({ id: 1, reason: 'time-barred' })]);
+    const within = JSON.parse((await cli(...args, '--limitation-period', 'P5Y')).stdout);
+    expect(within.limitationPeriod).toBe('P5Y');
+    expect(within.matches).toHaveLength(1);
+  });
+
+  it('writes every output of a run into --out DIR, as the worker writes them to S3', async () => {
+    const out = file('run-out');
+    const args = [
+      '--accruals',
+      file('accruals.json'),
+      '--payments',
+      file('payments.ndjson'),
+      '--policy',
+      'month-first',
+    ];
+    const result = await cli('match', ...args, '--out', out);
+    expect(result.code).toBe(0);
+    expect(result.stdout.trim().split('\n')).toEqual(RUN_OUTPUTS.map((output) => join(out, output.file)));
+    expect((await readdir(out)).sort()).toEqual(RUN_OUTPUTS.map((output) => output.file).sort());
+    // The same bytes the worker's output source gives for the same records, up to run identity and timing.
+    const written = JSON.parse(await readFile(join(out, 'result.json'), 'utf8'));
+    const outcome = await matchPayments(
+      accruals.map((a) => ({ ...a, date: new Date(`${a.date}T00:00:00Z`) })),
+      [...payments.map((p) => ({ ...p, date: new Date(p.date.$date) })), { id: 9, date: 'вчера', month: 1 }],
+      { policy: 'month-first' },
+    );
+    const meta = { runId: written.runId, generatedAt: written.generatedAt };
+    const outputs = outcomeOutputs(outcome);
+    for (const { name, file: name_ } of RUN_OUTPUTS) {
+      if (name_ === 'result.json') continue;
+      let expected = '';
+      for await (const chunk of outputs[name](meta)) expected += chunk;
+      expect(await readFile(join(out, name_), 'utf8'), name_).toBe(expected);
+    }
+    let expectedJson = '';
+    for await (const chunk of outputs.resultJson(meta)) expectedJson += chunk;
+    expect({ ...written, stats: { ...written.stats, durationMs: 0 } }).toEqual({
+      ...JSON.parse(expectedJson),
+      stats: { ...JSON.parse(expectedJson).stats, durationMs: 0 },
+    });
   });
 });

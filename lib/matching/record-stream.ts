@@ -19,9 +19,9 @@ export class Stopwatch {
     this.startedAt = performance.now();
   }
 
-  /** Total running time so far (call while running). */
+  /** Total running time so far, in whole milliseconds (call while running). */
   totalMs(): number {
-    return this.elapsed + (performance.now() - this.startedAt);
+    return Math.round(this.elapsed + (performance.now() - this.startedAt));
   }
 }
 

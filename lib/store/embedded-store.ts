@@ -4,10 +4,11 @@ import { Aggregator } from 'mingo/aggregator';
 import { Query } from 'mingo/query';
 import type { Document } from 'mongodb';
 import { ValidationError } from '../errors.js';
-import { sortDocuments } from './bson-order.js';
+import { defineField } from '../matching/json-safe.js';
 import { cacheUntilRejected } from './cache-until-rejected.js';
 import type { DocumentStore, FindOptions } from './document-store.js';
 import { DocumentsFileError, readDocumentsFile } from './documents-file.js';
+import { sortForFind } from './find-order.js';
 import { mingoOptions } from './mingo-context.js';
 
 /**
@@ -38,6 +39,60 @@ export type EmbeddedStoreSource =
 /** A mingo cursor or lazy iterator: iterable, with mingo's own iterator-result shape. */
 interface MingoResults {
   [Symbol.iterator](): { next(): { readonly value?: unknown; readonly done: boolean } };
+}
+
+const DONE: IteratorResult<never> = { done: true, value: undefined };
+
+/**
+ * A copy of a stored value that a caller may change without changing the store, as a driver's
+ * documents are fresh objects: plain objects, arrays and dates are copied; the BSON value classes
+ * (ObjectId, Long, Decimal128, …), which nobody changes in place, are shared.
+ */
+function copyOf(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map(copyOf);
+  if (value instanceof Date) return new Date(value.getTime());
+  if (Object.getPrototypeOf(value) !== Object.prototype) return value;
+  const copy: Record<string, unknown> = {};
+  for (const key in value) defineField(copy, key, copyOf((value as Record<string, unknown>)[key]));
+  return copy;
+}
+
+/**
+ * The documents a find answers, handed out from an array: `next()` returns a promise only while
+ * the array is being made (reading the file, sorting), then plain results, which `for await`
+ * accepts and the matcher (lib/matching/record-stream.ts) takes without a promise per document.
+ * One consumer, awaiting each answer.
+ */
+class LoadedCursor<T> implements AsyncIterable<T> {
+  private documents: readonly T[] | undefined;
+  private index = 0;
+
+  constructor(private readonly load: () => Promise<readonly T[]>) {}
+
+  [Symbol.asyncIterator](): AsyncIterator<T> {
+    // `next` may answer without a promise, which the AsyncIterator type does not spell out.
+    return this as unknown as AsyncIterator<T>;
+  }
+
+  next(): IteratorResult<T> | Promise<IteratorResult<T>> {
+    if (this.documents === undefined) return this.first();
+    if (this.index < this.documents.length) {
+      return { done: false, value: copyOf(this.documents[this.index++]) as T };
+    }
+    this.documents = [];
+    return DONE;
+  }
+
+  async return(): Promise<IteratorResult<T>> {
+    this.documents = [];
+    return DONE;
+  }
+
+  private async first(): Promise<IteratorResult<T>> {
+    this.documents = await this.load();
+    return this.next();
+  }
 }
 
 /** File names are built from collection names: refuse anything that could leave `dataDir`. */
@@ -117,18 +172,28 @@ export class EmbeddedDocumentStore implements DocumentStore {
     });
   }
 
+  /**
+   * Answers from the loaded collection: filtered by mingo (not at all for an empty filter, as the
+   * worker's reads have), sorted in MongoDB's order (lib/store/find-order.ts: typed columns for
+   * plain sort keys; not mingo's cursor, which orders mixed BSON types unlike MongoDB), projected
+   * by mingo when asked. Only the first `next()` waits (for the file); the rest answer at once.
+   */
   find<T extends Document = Document>(
     collection: string,
     filter: Readonly<Document>,
     options: FindOptions = {},
   ): AsyncIterable<T> {
-    return this.stream(async () => {
+    return new LoadedCursor<T>(async () => {
+      this.assertOpen();
       const documents = await this.documents(collection);
-      const query = new Query({ ...filter }, mingoOptions());
-      const matching = documents.filter((document) => query.test(document));
-      // Sorting here, not with mingo's cursor: mingo orders mixed BSON types unlike MongoDB.
-      const ordered = options.sort ? sortDocuments(matching, options.sort) : matching;
-      return new Query({}, mingoOptions()).find(ordered, { ...options.projection });
+      let matching = documents;
+      if (Object.keys(filter).length > 0) {
+        const query = new Query({ ...filter }, mingoOptions());
+        matching = documents.filter((document) => query.test(document));
+      }
+      const ordered = options.sort ? sortForFind(matching, options.sort) : matching;
+      if (options.projection === undefined) return ordered as T[];
+      return new Query({}, mingoOptions()).find(ordered, { ...options.projection }).all() as T[];
     });
   }
 

@@ -21,6 +21,7 @@ export {
   DocumentsFileError,
   parseDocuments,
   type ReadDocumentsOptions,
+  readDocuments,
   readDocumentsFile,
 } from './documents-file.js';
 export { DataFileError, EmbeddedDocumentStore, type EmbeddedStoreSource } from './embedded-store.js';

@@ -91,7 +91,18 @@ describe('naive baseline', () => {
  * kind of child process, the emulators, one bundle with its cold request, both profiles, the page.
  */
 describe('the benchmark at a toy size', () => {
-  const args = ['--sizes', '1e3', '--runs', '1', '--e2e-size', '1e3', '--functions', 'get-account-actions'];
+  const args = [
+    '--sizes',
+    '1e3',
+    '--runs',
+    '1',
+    '--e2e-size',
+    '1e3',
+    '--cli-size',
+    '1e3',
+    '--functions',
+    'get-account-actions',
+  ];
   args.push('--init-runs', '1', '--summary-sessions', '20', '--summary-control', '100', '--profile');
   let results: BenchResults;
   let profileDir: string;
@@ -99,7 +110,7 @@ describe('the benchmark at a toy size', () => {
   beforeAll(async () => {
     profileDir = await mkdtemp(path.join(os.tmpdir(), 'bench-smoke-'));
     results = await runBenchSuite(parseBenchOptions(args), () => undefined, profileDir);
-  }, 120_000);
+  }, 240_000); // the command line section adds a bundle build, three processes and the emulators
 
   afterAll(async () => {
     await rm(profileDir, { recursive: true, force: true });
@@ -111,6 +122,16 @@ describe('the benchmark at a toy size', () => {
     expect(counts('naive')).toEqual(counts('chronological'));
     expect((counts('chronological')?.matched ?? 0) + (counts('chronological')?.unmatched ?? 0)).toBe(1000);
     for (const m of results.core) expect(m.peakRssBytes).toBeGreaterThanOrEqual(m.baselineRssBytes);
+  });
+
+  it('runs the command line, its floor and the worker on the same files', () => {
+    const cli = results.cli;
+    expect(cli?.cli.outputBytes).toBeGreaterThan(0);
+    expect(cli?.cli.cpuMs).toBeGreaterThan(0);
+    expect(cli?.floor.cpuMs).toBeGreaterThan(0);
+    expect(cli?.helpMs).toBeGreaterThan(0);
+    expect(cli?.e2e?.matched).toBe(results.core[0]?.counts.matched);
+    expect(cli?.big).toBeUndefined();
   });
 
   it('runs the job end to end on the same inputs, with the same matches, and splits its time', () => {

@@ -1,11 +1,20 @@
+import { execFileSync } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Long, ObjectId } from 'bson';
+import { EJSON, Long, ObjectId } from 'bson';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ValidationError } from '../../lib/errors.js';
-import { DocumentsFileError, parseDocuments, readDocumentsFile } from '../../lib/store/documents-file.js';
-import { findJsonSyntaxError } from '../../lib/store/json-syntax.js';
+import {
+  DocumentsFileError,
+  parseDocuments,
+  readDocuments,
+  readDocumentsFile,
+} from '../../lib/store/documents-file.js';
+import { documentFromText } from '../../lib/store/extended-json.js';
+import { jsonSyntaxError } from '../../lib/store/json-syntax.js';
 
 let dir: string;
 
@@ -23,9 +32,9 @@ async function fileWith(name: string, text: string): Promise<string> {
   return path;
 }
 
-async function readFailure(path: string): Promise<DocumentsFileError> {
+async function readFailure(path: string, options = {}): Promise<DocumentsFileError> {
   try {
-    await readDocumentsFile(path);
+    await readDocumentsFile(path, options);
   } catch (error) {
     if (error instanceof DocumentsFileError) return error;
     throw error;
@@ -223,7 +232,7 @@ describe('readDocumentsFile', () => {
     const path = await fileWith('bad-array.json', '[\n  {"id": 1},\n  {"id": 2},\n  {"id": }\n]\n');
     const error = await readFailure(path);
     expect(error.line).toBe(4);
-    expect(error.message).toMatch(/line 4: invalid JSON at column 10: unexpected '}'/);
+    expect(error.message).toMatch(/line 4: invalid JSON at column 10: expected a value/);
   });
 
   it('names the element of a JSON array that is not a document', async () => {
@@ -255,18 +264,187 @@ describe('readDocumentsFile', () => {
   });
 });
 
-describe('findJsonSyntaxError', () => {
+describe('readDocuments on exports of any size', () => {
+  /** The next document, or 'timed out' when none comes within `ms`. */
+  async function nextWithin(iterator: AsyncIterator<unknown>, ms: number): Promise<unknown> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise((resolve) => {
+      timer = setTimeout(() => resolve('timed out'), ms);
+    });
+    try {
+      return await Promise.race([Promise.resolve(iterator.next()).then((step) => step.value), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  it.each([
+    ['NDJSON', '{"id": 1}\n{"id": 2}\n', '{"id": 3}\n'],
+    ['a JSON array', '[{"id": 1},\n{"id": 2},\n', '{"id": 3}]\n'],
+  ])(
+    'hands out the first documents of %s before the rest of the file exists',
+    async (_format, head, tail) => {
+      // A named pipe: the file has no end until the writer closes it, so a reader that took the file
+      // whole (as one string, which V8 caps at about 512 MiB) would hand out nothing before that.
+      const fifo = join(dir, `export-${_format.length}.fifo`);
+      execFileSync('mkfifo', [fifo]);
+      const writer = createWriteStream(fifo);
+      writer.write(head);
+      const iterator = readDocuments(fifo)[Symbol.asyncIterator]();
+      try {
+        expect(await nextWithin(iterator, 5000)).toEqual({ id: 1 });
+        expect(await nextWithin(iterator, 5000)).toEqual({ id: 2 });
+      } finally {
+        writer.end(tail);
+      }
+      expect(await nextWithin(iterator, 5000)).toEqual({ id: 3 });
+      expect(await iterator.next()).toEqual({ done: true, value: undefined });
+    },
+  );
+
+  it.each([
+    ['NDJSON', Buffer.from('{"id": 1}\n{"id": 2}\n{"name": "\xc0\xff"}\n{"id": 4}\n', 'latin1'), 3],
+    ['a JSON array', Buffer.from('[\n{"id": 1},\n{"name": "\xe9t\xe9"}\n]', 'latin1'), 3],
+  ])('names the line of %s that is not UTF-8', async (_format, bytes, line) => {
+    const path = join(dir, `latin1-${_format.length}.txt`);
+    await writeFile(path, bytes);
+    const error = await readFailure(path);
+    expect(error.line).toBe(line);
+    expect(error.detail).toMatch(/^not UTF-8/);
+    expect(error.message).toContain(`${path} line ${line}: not UTF-8`);
+  });
+
+  it('refuses a line too long to be one record, naming it, without holding more of it', async () => {
+    const path = await fileWith(
+      'long-line.ndjson',
+      `{"id": 1}\n{"note": "${'x'.repeat(5000)}"}\n{"id": 3}\n`,
+    );
+    const error = await readFailure(path, { maxLineChars: 1000 });
+    expect(error.line).toBe(2);
+    expect(error.detail).toMatch(/longer than 1,000 characters: too large to be one record/);
+    expect(await readDocumentsFile(path, { maxLineChars: 6000 })).toHaveLength(3);
+  });
+
+  it('names the element of a JSON array whose Extended JSON bson refuses', async () => {
+    const path = await fileWith('bad-oid.json', '[{"id": 1}, {"id": {"$oid": "not-hex"}}]');
+    const error = await readFailure(path);
+    expect(error.detail).toMatch(/^element 1: invalid Extended JSON/);
+  });
+
+  it('reads a JSON array larger than one read, element by element', async () => {
+    const documents = Array.from({ length: 30_000 }, (_, i) => ({
+      id: i,
+      date: { $date: '2024-01-31T10:00:00Z' },
+    }));
+    const path = await fileWith('large.json', JSON.stringify(documents, null, 1));
+    const read = await readDocumentsFile(path);
+    expect(read).toHaveLength(30_000);
+    expect(read[29_999]).toEqual({ id: 29_999, date: new Date('2024-01-31T10:00:00Z') });
+  });
+
+  it('names a directory given as a file', async () => {
+    const error = await readFailure(dir);
+    expect(error.detail).toBe('cannot read file: it is a directory');
+  });
+});
+
+/** Extended JSON values as exports write them, canonical and relaxed, with the forms bson must read. */
+const extendedJsonValue = fc.letrec<{ value: unknown }>((tie) => ({
+  value: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    fc.oneof(fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.constant(2 ** 53 + 2)),
+    fc.constantFrom(-(2 ** 60), 2 ** 63, 1e300, -0),
+    fc.string({ maxLength: 8 }),
+    fc.boolean(),
+    fc.constant(null),
+    fc.stringMatching(/^[0-9a-f]{24}$/).map(($oid) => ({ $oid })),
+    fc
+      .constantFrom(
+        '2024-01-31T10:00:00Z',
+        '2024-01-31T10:00:00.123Z',
+        '2024-02-29T00:00:00+03:00',
+        '2024-02-30T00:00:00Z',
+        '2024-01-31 10:00:00',
+        'March 7, 2024',
+        '',
+      )
+      .map(($date) => ({ $date })),
+    fc.integer({ min: -1e15, max: 1e15 }).map((ms) => ({ $date: { $numberLong: String(ms) } })),
+    fc
+      .constantFrom('0', '-0', '42', '-9007199254740993', '007', '123456789012345')
+      .map(($numberLong) => ({ $numberLong })),
+    fc.constantFrom('7', '-2147483648', '1.5').map(($numberInt) => ({ $numberInt })),
+    fc.constantFrom('10.5', '-0.0', 'Infinity', 'NaN', '1e400').map(($numberDouble) => ({ $numberDouble })),
+    fc.constantFrom('1.5', '-0').map(($numberDecimal) => ({ $numberDecimal })),
+    fc.constant({ $date: '2024-01-31T10:00:00Z', src: 'x' }),
+    fc.constant({ $ref: 'session', $id: { $numberLong: '7' }, note: { $numberInt: '1' } }),
+    fc.constant({ $regularExpression: { pattern: 'a+', options: 'i' } }),
+    fc.array(tie('value'), { maxLength: 3 }),
+    fc.dictionary(fc.constantFrom('a', 'id', 'date', 'month', 'n'), tie('value'), { maxKeys: 3 }),
+  ),
+})).value;
+
+describe('Extended JSON', () => {
+  it("reads every document as bson's reader does (the shortcut for common wrappers changes nothing)", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.dictionary(fc.constantFrom('_id', 'id', 'date', 'v'), extendedJsonValue), {
+          maxLength: 4,
+        }),
+        (documents) => {
+          const lines = documents.map((document) => JSON.stringify(document));
+          let expected: unknown[] | undefined;
+          try {
+            expected = lines.map((line) => documentFromText(line));
+          } catch {
+            // bson refuses one of them: so must the reader, naming the file.
+          }
+          for (const text of [lines.join('\n'), `[${lines.join(',')}]`]) {
+            if (expected === undefined)
+              expect(() => parseDocuments(text, 'inline')).toThrow(DocumentsFileError);
+            else expect(parseDocuments(text, 'inline')).toEqual(expected);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('agrees with bson on its own output, canonical and relaxed', () => {
+    const document = {
+      _id: new ObjectId('65a000000000000000000001'),
+      n: 5,
+      big: Long.fromString('9007199254740993'),
+      date: new Date('2024-01-31T10:00:00Z'),
+      nested: [{ at: new Date(0) }],
+    };
+    for (const relaxed of [true, false]) {
+      const text = EJSON.stringify(document, { relaxed });
+      expect(parseDocuments(text, 'inline')).toEqual([documentFromText(text)]);
+    }
+  });
+});
+
+describe('jsonSyntaxError', () => {
   it.each([
     ['{"a": 1}', undefined],
     ['[1, -2.5e3, "x\\u00e9", true, false, null, {}]', undefined],
-    ['{"a": 1', { line: 1, column: 8, reason: "expected ',' or '}' but found end of input" }],
-    ['{\n"a": tru}', { line: 2, column: 6, reason: "unexpected 't'" }],
-    ['[01]', { line: 1, column: 3, reason: "expected ',' or ']' but found '1'" }],
-    ['"\\x"', { line: 1, column: 2, reason: 'invalid escape' }],
-    ['{"a": 1} {}', { line: 1, column: 10, reason: 'unexpected content after the JSON value' }],
+    ['{"a": 1', { line: 1, column: 8, reason: "expected ','" }],
+    ['{\n"a": tru}', { line: 2, column: 6, reason: 'expected a value' }],
+    ['[01]', { line: 1, column: 3, reason: "expected ','" }],
+    ['"\\x"', { line: 1, column: 2, reason: 'escaped characters' }],
+    ['{"a": 1} {}', { line: 1, column: 10, reason: 'unexpected characters' }],
   ])('locates the first error in %j', (text, expected) => {
-    const found = findJsonSyntaxError(text);
+    const found = jsonSyntaxError(text);
     if (expected === undefined) expect(found).toBeUndefined();
-    else expect(found).toMatchObject(expected);
+    else expect(found).toEqual(expected);
+  });
+
+  it('locates an error in text given in pieces, across the pieces', () => {
+    expect(jsonSyntaxError(['[{"id": 1},\n', '{"id"', ': }]'])).toEqual({
+      line: 2,
+      column: 8,
+      reason: 'expected a value',
+    });
   });
 });

@@ -2,11 +2,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DBRef, Decimal128, EJSON, Long, ObjectId } from 'bson';
+import fc from 'fast-check';
 import type { Document } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError, ValidationError } from '../../lib/errors.js';
-import { compareBson } from '../../lib/store/bson-order.js';
+import { compareBson, sortDocuments } from '../../lib/store/bson-order.js';
 import { DataFileError, EmbeddedDocumentStore } from '../../lib/store/embedded-store.js';
+import { sortForFind } from '../../lib/store/find-order.js';
 import { writeDemoData } from '../../scripts/demo-data.js';
 import { describeDocumentStoreContract } from './contract.js';
 
@@ -221,5 +223,80 @@ describe('EmbeddedDocumentStore query $type, as MongoDB documents it', () => {
       store.find('values', { v: { $type: 'string', $not: { $type: 'array' } } }, { sort: { _id: 1 } }),
     );
     expect(docs.map((doc) => doc._id)).toEqual([1]);
+  });
+});
+
+describe('EmbeddedDocumentStore find, as the matching worker reads', () => {
+  it('answers every document after the first without a promise (one wait per find, not per document)', async () => {
+    const payments = Array.from({ length: 50 }, (_, i) => ({
+      id: 50 - i,
+      date: new Date(Date.UTC(2024, 0, 1 + (i % 7))),
+    }));
+    const store = new EmbeddedDocumentStore({ collections: { payment: payments } });
+    const iterator = store.find('payment', {}, { sort: { date: 1, id: 1 } })[Symbol.asyncIterator]();
+    const first = await iterator.next();
+    const rest: unknown[] = [];
+    for (let step = iterator.next(); ; step = iterator.next()) {
+      expect(step).not.toBeInstanceOf(Promise);
+      const { done, value } = step as unknown as IteratorResult<Document>;
+      if (done) break;
+      rest.push(value);
+    }
+    expect([first.value, ...rest]).toEqual(sortDocuments(payments, { date: 1, id: 1 }));
+  });
+
+  it('hands out copies of the stored dates too', async () => {
+    const store = new EmbeddedDocumentStore({ collections: { payment: [{ id: 1, date: new Date(0) }] } });
+    const [first] = await collect(store.find('payment', {}));
+    expect(first?.date).toBeInstanceOf(Date);
+    first?.date.setTime(5);
+    const [again] = await collect(store.find('payment', {}));
+    expect(again?.date).toEqual(new Date(0));
+  });
+});
+
+/** Sort keys of every kind find-order.ts handles, and some it hands to the generic sort. */
+const sortKey = fc.oneof(
+  fc.integer({ min: -3, max: 3 }),
+  fc.constantFrom(0.5, -0, Number.NaN, Number.POSITIVE_INFINITY),
+  fc.constantFrom('a', 'B', 'é', '\u{1F600}', '\uFFFF', ''),
+  fc.integer({ min: 0, max: 3 }).map((day) => new Date(Date.UTC(2024, 0, 1 + day))),
+  fc.constant(new Date(Number.NaN)),
+  fc.constantFrom('65a000000000000000000001', '65a000000000000000000002').map((hex) => new ObjectId(hex)),
+  fc.boolean(),
+  fc.constant(null),
+  fc.constant(undefined),
+);
+const rareKey = fc.oneof(
+  fc.constant([2, 1]),
+  fc.constant(Long.fromString('9007199254740993')),
+  fc.constant({ nested: 1 }),
+);
+
+describe('sortForFind', () => {
+  it.each([
+    ['plain keys', sortKey],
+    [
+      'plain keys and, sometimes, arrays, Longs or documents',
+      fc.oneof({ weight: 9, arbitrary: sortKey }, { weight: 1, arbitrary: rareKey }),
+    ],
+  ])('orders documents exactly as the generic BSON sort does (%s)', (_keys, key) => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ p: key, date: key, id: key, n: fc.nat() }, { requiredKeys: ['n'] }), {
+          maxLength: 40,
+        }),
+        fc.constantFrom<Record<string, 1 | -1>[]>(
+          { date: 1, id: 1 },
+          { p: 1, date: 1, id: 1 },
+          { p: -1, id: 1 },
+          { 'p.x': 1, id: -1 },
+        ),
+        (documents, spec) => {
+          expect(sortForFind(documents, spec)).toEqual(sortDocuments(documents, spec));
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 });
