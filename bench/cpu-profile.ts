@@ -12,14 +12,16 @@ export const PROFILE_INTERVAL_US = 100;
  * Runs `work` under the V8 CPU profiler (what `node --cpu-prof` records, but limited to the timed
  * region, so input generation and warm-up do not dilute it).
  */
-export async function profiled<T>(work: () => T): Promise<{ result: T; profile: Profiler.Profile }> {
+export async function profiled<T>(
+  work: () => T | Promise<T>,
+): Promise<{ result: T; profile: Profiler.Profile }> {
   const session = new Session();
   session.connect();
   try {
     await session.post('Profiler.enable');
     await session.post('Profiler.setSamplingInterval', { interval: PROFILE_INTERVAL_US });
     await session.post('Profiler.start');
-    const result = work();
+    const result = await work();
     const { profile } = await session.post('Profiler.stop');
     return { result, profile };
   } finally {

@@ -14,7 +14,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { type MatchOutcome, matchRecords } from '../lib/matching/index.js';
+import { type MatchOutcome, matchPayments } from '../lib/matching/index.js';
 import type { Policy } from '../lib/matching/types.js';
 
 const DAY = 86_400_000;
@@ -123,7 +123,7 @@ async function child(options: ProbeOptions): Promise<void> {
     ...(options.partitions > 0 ? { partitionBy: 'account' } : {}),
   };
   const warmUp = makeRecords({ ...options, n: 2000 }, 0, random);
-  for (let i = 0; i < 3; i++) consume(matchRecords(warmUp, warmUp, matchOptions));
+  for (let i = 0; i < 3; i++) consume(await matchPayments(warmUp, warmUp, matchOptions));
   const floor = floorMs(2 * options.n, 5, random);
   const shared = new SharedArrayBuffer(8);
   const peak = new Float64Array(shared);
@@ -138,7 +138,7 @@ async function child(options: ProbeOptions): Promise<void> {
   for (let run = 0; run < options.runs; run++) {
     gc();
     const t0 = performance.now();
-    const outcome = matchRecords(accruals, payments, matchOptions);
+    const outcome = await matchPayments(accruals, payments, matchOptions);
     const t1 = performance.now();
     consume(outcome);
     totalTimes.push(performance.now() - t0);

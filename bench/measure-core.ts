@@ -9,7 +9,7 @@
  * one floor sort, one timed run → read the peak.
  */
 import { parseArgs } from 'node:util';
-import { matchRecords } from '../lib/matching/index.js';
+import { matchPayments } from '../lib/matching/index.js';
 import { emitResult } from './child-process.js';
 import { consumeNaive, consumeOutcome } from './consume.js';
 import {
@@ -41,7 +41,7 @@ function cpuMsSince(start: NodeJS.CpuUsage): number {
   return (used.user + used.system) / 1000;
 }
 
-function timedRun(kind: CoreKind, inputs: MatchingInputs): TimedRun {
+async function timedRun(kind: CoreKind, inputs: MatchingInputs): Promise<TimedRun> {
   const cpu = process.cpuUsage();
   const start = performance.now();
   if (kind === 'naive') {
@@ -50,7 +50,7 @@ function timedRun(kind: CoreKind, inputs: MatchingInputs): TimedRun {
     const counts = consumeNaive(outcome);
     return { matchMs: matched - start, totalMs: performance.now() - start, cpuMs: cpuMsSince(cpu), counts };
   }
-  const outcome = matchRecords(inputs.accruals, inputs.payments, { policy: kind });
+  const outcome = await matchPayments(inputs.accruals, inputs.payments, { policy: kind });
   const matched = performance.now();
   const counts = consumeOutcome(outcome);
   return { matchMs: matched - start, totalMs: performance.now() - start, cpuMs: cpuMsSince(cpu), counts };
@@ -88,7 +88,7 @@ async function main(): Promise<void> {
   const generateMs = performance.now() - generateStart;
 
   const warmUp = generateMatchingInputs(Math.min(size, WARM_UP_SIZE), seed + 1000);
-  for (let i = 0; i < WARM_UP_RUNS; i++) timedRun(kind, warmUp);
+  for (let i = 0; i < WARM_UP_RUNS; i++) await timedRun(kind, warmUp);
 
   if (values.profile !== undefined) {
     settleHeap();
@@ -121,7 +121,7 @@ async function main(): Promise<void> {
     settleHeap();
     // Back to back, so a burst of other load on the machine tends to hit both alike.
     floorRunsMs.push(floor.measure());
-    results.push(timedRun(kind, inputs));
+    results.push(await timedRun(kind, inputs));
   }
   const peakRssBytes = peak.peakBytes();
 

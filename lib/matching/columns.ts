@@ -104,27 +104,26 @@ export class Uint8List {
 }
 
 /**
- * The records one source has read, addressed by read position: outputs refer to records by that
- * index and re-derive their normalised date and month when written, so no per-record column
- * outlives the run's scratch space. An input array is used as is (copying a million references
- * is slow while the GC is marking a large heap: every pointer store takes the write barrier);
- * streamed records are kept here as they arrive.
+ * The records one source has read, in read order: outputs refer to records by read position and
+ * re-derive their normalised date and month when written, so no per-record column outlives the
+ * run's scratch space. Every record read is kept (rejected ones too, so that positions count
+ * reads) until the run ends or, one partition at a time, until its partition is handed on.
  */
 export class RecordStore {
   /** The records held: read positions `base..base + records.length`. */
-  readonly records: unknown[];
+  readonly records: unknown[] = [];
   /** Read position of `records[0]` (records before it were released). */
   base = 0;
-  private readonly owned: boolean;
 
-  constructor(input?: readonly unknown[]) {
-    this.owned = input === undefined;
-    this.records = (input as unknown[] | undefined) ?? [];
+  /** How many records were read so far, released or not. */
+  get read(): number {
+    return this.base + this.records.length;
   }
 
-  /** Records a streamed record at the next read position (no-op for an input array). */
-  keep(record: unknown): void {
-    if (this.owned) this.records.push(record);
+  /** Keeps the next record read and returns its read position. */
+  keep(record: unknown): number {
+    this.records.push(record);
+    return this.base + this.records.length - 1;
   }
 
   /** The record read at position `seq` (still held). */
@@ -132,9 +131,8 @@ export class RecordStore {
     return this.records[seq - this.base];
   }
 
-  /** Drops every streamed record held so far; read positions carry on from where they were. */
+  /** Drops every record held so far; read positions carry on from where they were. */
   release(): void {
-    if (!this.owned) throw new Error('records of an input array cannot be released');
     this.base += this.records.length;
     this.records.length = 0;
   }

@@ -9,7 +9,7 @@
 
 export { parseIsoDate } from './dates.js';
 export { compareCodePoints, compareIds, type RecordId } from './ids.js';
-export { matchPayments, matchPaymentsByPartition, matchRecords, type PartitionedRun } from './match.js';
+export { matchPayments, matchPaymentsByPartition, type PartitionedRun } from './match.js';
 export { type NormalisedFields, type NormaliseResult, normaliseRecord } from './normalise.js';
 export type { MatchOutcome } from './outcome.js';
 export type { RecordInput } from './record-stream.js';

@@ -34,7 +34,8 @@ export interface MatchOutcome {
 
 export interface RejectedEntry {
   readonly source: RecordSource;
-  readonly seq: number;
+  /** Where the record was read, in the caller's input order: rejections are listed by it. */
+  readonly position: number;
   readonly record: unknown;
   readonly reason: string;
 }

@@ -183,11 +183,8 @@ export class SweepScratch implements SweepInput {
  * matching itself. Scratch is therefore kept for the next run instead of being reallocated.
  */
 export class MatchScratch {
-  /** The partition being collected (the whole input without a partition field). */
+  /** The side of the partition being collected (the whole input without a partition field). */
   readonly batch = new SideBatch();
-  /** Whole input arrays read up front when partitioned in memory. */
-  readonly wholeAccruals = new SideBatch();
-  readonly wholePayments = new SideBatch();
   readonly order = new OrderScratch();
   readonly sweep = new SweepScratch();
 }
@@ -204,7 +201,5 @@ export function acquireScratch(): MatchScratch {
 /** Hands scratch back for the next run once no outcome refers to it. */
 export function releaseScratch(scratch: MatchScratch): void {
   scratch.batch.reset();
-  scratch.wholeAccruals.reset();
-  scratch.wholePayments.reset();
   idle = scratch;
 }

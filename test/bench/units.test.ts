@@ -17,7 +17,7 @@ import {
   toSummaryEntries,
 } from '../../bench/summary-inputs.js';
 import type { SummaryMeasurement, SummaryPipeline } from '../../bench/summary-types.js';
-import { matchRecords } from '../../lib/matching/index.js';
+import { matchPayments } from '../../lib/matching/index.js';
 import { EmbeddedDocumentStore } from '../../lib/store/embedded-store.js';
 import { getAccountActions } from '../../lib/summary/index.js';
 import { workedExample } from '../fixtures/worked-example.js';
@@ -44,10 +44,10 @@ describe('naive baseline', () => {
     expect([...outcome.unpaidAccruals].map((a) => accruals[a]?.id)).toEqual([5, 6]);
   });
 
-  it('pairs exactly the records matchRecords pairs under the chronological policy', () => {
+  it('pairs exactly the records matchPayments pairs under the chronological policy', async () => {
     const { accruals, payments } = generateMatchingInputs(400, 7);
     const naive = matchNaive(accruals, payments);
-    const expected = [...matchRecords(accruals, payments).matches()].map((m) => [
+    const expected = [...(await matchPayments(accruals, payments)).matches()].map((m) => [
       m.payment.id,
       m.accrual.id,
       m.rule,
