@@ -1,3 +1,4 @@
+import type { HeldRecords } from './columns.js';
 import { toJsonSafe } from './json-safe.js';
 import { OutputRecordBuilder } from './output-record.js';
 import { RULE_SAME_MONTH } from './sweep.js';
@@ -45,8 +46,8 @@ export interface OutcomeColumns {
   readonly policy: Policy;
   readonly partitionBy: string | undefined;
   /** Records that passed field validation, in read order; outputs refer to them by index. */
-  readonly accruals: readonly unknown[];
-  readonly payments: readonly unknown[];
+  readonly accruals: HeldRecords;
+  readonly payments: HeldRecords;
   /** Per match: payment index, accrual index (into the records above) and rule code. */
   readonly matchPayment: Int32Array;
   readonly matchAccrual: Int32Array;
@@ -76,7 +77,7 @@ const WARM_CHUNK = 32;
 const builder = new OutputRecordBuilder();
 
 function* recordsAt(
-  records: readonly unknown[],
+  records: HeldRecords,
   indices: Int32Array,
   dateRanks: Int32Array,
   dates: Float64Array,
@@ -85,7 +86,7 @@ function* recordsAt(
     const to = Math.min(from + WARM_CHUNK, indices.length);
     builder.warm(records, indices, from, to);
     for (let i = from; i < to; i++) {
-      yield builder.build(records[indices[i] as number], dates[dateRanks[i] as number] as number);
+      yield builder.build(records.at(indices[i] as number), dates[dateRanks[i] as number] as number);
     }
   }
 }
@@ -124,11 +125,11 @@ export class ColumnarOutcome implements MatchOutcome {
       for (let i = from; i < to; i++) {
         yield {
           payment: builder.build(
-            payments[matchPayment[i] as number],
+            payments.at(matchPayment[i] as number),
             dates[matchPaymentDate[i] as number] as number,
           ),
           accrual: builder.build(
-            accruals[matchAccrual[i] as number],
+            accruals.at(matchAccrual[i] as number),
             dates[matchAccrualDate[i] as number] as number,
           ),
           rule: ruleName(matchRule[i] as number),

@@ -1,3 +1,4 @@
+import type { HeldRecords } from './columns.js';
 import { formatIsoDate } from './dates.js';
 import { newIdSlot, readIdInto, slotToJson } from './ids.js';
 import { defineField, toJsonSafe } from './json-safe.js';
@@ -22,15 +23,15 @@ export class OutputRecordBuilder {
   private touched = 0;
 
   /**
-   * Reads the records `records[indices[from..to)]` in a tight loop before they are built.
+   * Reads the records at `indices[from..to)` in a tight loop before they are built.
    * Outputs walk records in `(date, id)` order, which is random order in memory; a loop this small
    * lets the CPU fetch many of them at once, where {@link build} alone would wait for each in turn
    * (several times faster on a million scattered records).
    */
-  warm(records: readonly unknown[], indices: Int32Array, from: number, to: number): void {
+  warm(records: HeldRecords, indices: Int32Array, from: number, to: number): void {
     let touched = this.touched;
     for (let i = from; i < to; i++) {
-      const record = records[indices[i] as number];
+      const record = records.at(indices[i] as number);
       if (typeof record === 'object' && record !== null) {
         const id = (record as { id?: unknown }).id;
         if (typeof id === 'number') touched ^= id | 0;

@@ -71,7 +71,7 @@ export class MatchSession {
   }
 
   private notePeak(): void {
-    const held = this.accruals.records.length + this.payments.records.length;
+    const held = this.accruals.held + this.payments.held;
     if (held > this.peakHeld) this.peakHeld = held;
   }
 
@@ -194,8 +194,8 @@ export class MatchSession {
     rebase(sink.unpaidAccruals.view(), this.accruals.base);
     const matched = sink.matchPayment.length;
     const part = this.outcomeOf(sink, rejected, {
-      accruals: this.accruals.records.length,
-      payments: this.payments.records.length,
+      accruals: this.accruals.held,
+      payments: this.payments.held,
       matched,
       sameMonth: sink.sameMonth,
       oldest: matched - sink.sameMonth,
@@ -224,8 +224,8 @@ export class MatchSession {
     return new ColumnarOutcome({
       policy: this.policy,
       partitionBy: this.partitionBy,
-      accruals: this.accruals.records,
-      payments: this.payments.records,
+      accruals: this.accruals.snapshot(),
+      payments: this.payments.snapshot(),
       matchPayment: sink.matchPayment.view(),
       matchAccrual: sink.matchAccrual.view(),
       matchRule: sink.matchRule.view(),
