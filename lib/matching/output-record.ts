@@ -2,7 +2,7 @@ import type { HeldRecords } from './columns.js';
 import { formatIsoDate } from './dates.js';
 import { newIdSlot, readIdInto, slotToJson } from './ids.js';
 import { defineField, toJsonSafe } from './json-safe.js';
-import { monthKeyToValue, readMonthKey } from './months.js';
+import { integerMonthKey, monthKeyToValue, NO_MONTH, readMonthKey, yearMonthTextKey } from './months.js';
 import type { OutputRecord } from './types.js';
 
 const DATE_CACHE_BITS = 12;
@@ -43,11 +43,11 @@ export class OutputRecordBuilder {
   /** The output form of `record`, whose normalised date is `dateMs`. */
   build(record: unknown, dateMs: number): OutputRecord {
     const fields = record as Record<string, unknown>;
-    const keys = Object.keys(fields);
     // The shape straight out of the spec: an object literal is far cheaper than a keyed build.
-    if (keys.length === 3 && keys[0] === 'id' && keys[1] === 'date' && keys[2] === 'month') {
+    if (hasOnlyMatchingFields(fields)) {
       return { id: this.idOf(fields.id), date: this.dateText(dateMs), month: this.monthOf(fields.month) };
     }
+    const keys = Object.keys(fields);
     const out: Record<string, unknown> = {};
     let wroteId = false;
     let wroteDate = false;
@@ -92,6 +92,10 @@ export class OutputRecordBuilder {
   }
 
   private monthOf(value: unknown): number | string {
+    // Most months are already in normalised form.
+    if (typeof value === 'string' ? yearMonthTextKey(value) !== NO_MONTH : isIntegerMonth(value)) {
+      return value as number | string;
+    }
     const key = readMonthKey(value);
     let month = this.monthValues.get(key);
     if (month === undefined) {
@@ -100,4 +104,22 @@ export class OutputRecordBuilder {
     }
     return month;
   }
+}
+
+/**
+ * Whether the enumerable keys of `fields` are `id`, `date` and `month`, in that order, and no
+ * others. `for…in` needs no key array (`Object.keys` allocates one per record); an inherited key
+ * it lists does no harm, since the full build writes the three fields whether own or inherited.
+ */
+function hasOnlyMatchingFields(fields: object): boolean {
+  let count = 0;
+  for (const key in fields) {
+    if (key !== (count === 0 ? 'id' : count === 1 ? 'date' : count === 2 ? 'month' : '')) return false;
+    count++;
+  }
+  return count === 3;
+}
+
+function isIntegerMonth(value: unknown): value is number {
+  return typeof value === 'number' && integerMonthKey(value) !== NO_MONTH;
 }
