@@ -138,6 +138,49 @@ describe('streaming partitions (matchPayments)', () => {
     expect(outcome.stats).toMatchObject({ matched: 2, rejected: 0 });
   });
 
+  it('lists rejections of two arrays in any order in array order, as if they had been read as they are', async () => {
+    const accruals = [
+      rec('B', 1, 1),
+      { id: 2, date: '2024-01-01', month: 1 },
+      rec('A', 3, 1, 13),
+      rec('A', 1, 1),
+      rec('A', 1, 2),
+      { ...rec('B', 4, 1), date: 'soon' },
+      7,
+    ];
+    const payments = [rec('B', 5, 3), rec(null, 6, 3), rec('A', 7, 3)];
+    const expected = [
+      'accrual: missing partition field "account"',
+      'accrual: invalid month 13',
+      'accrual: duplicate id 1',
+      'accrual: duplicate id 1',
+      'accrual: unparseable date "soon"',
+      'accrual: not an object: 7',
+      'payment: invalid partition value null in field "account" (expected a number, string or ObjectId)',
+    ];
+    for (const policy of ['chronological', 'month-first'] as const) {
+      const outcome = await matchPayments(accruals, payments, { policy, partitionBy: 'account' });
+      expect(reasons(outcome)).toEqual(expected);
+      expect(summarise(outcome).matches).toEqual(['P5→A1 same-month']);
+      expect(outcome.stats).toMatchObject({ accruals: 7, payments: 3, rejected: 7, unmatched: 1 });
+    }
+    // The same records streamed grouped by partition are rejected in the order they are read.
+    const grouped = await matchPayments(
+      once([accruals[1], accruals[6], accruals[2], accruals[3], accruals[4], accruals[0], accruals[5]]),
+      once([payments[1], payments[2], payments[0]]),
+      { partitionBy: 'account' },
+    );
+    expect(reasons(grouped)).toEqual([
+      expected[0],
+      expected[5],
+      expected[1],
+      expected[2],
+      expected[3],
+      expected[4],
+      expected[6],
+    ]);
+  });
+
   it('sorts records inside a partition that arrive out of (date, id) order', async () => {
     const outcome = await matchPayments(
       slowly([rec('A', 2, 3), rec('A', 1, 1)]),
