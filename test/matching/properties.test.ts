@@ -333,6 +333,42 @@ describe('matcher properties on random data with many ties', () => {
   });
 });
 
+describe('many distinct months', () => {
+  it.each(POLICIES)('%s agrees with the reference when months outnumber any small table', async (policy) => {
+    // 40 calendar months and the 12 bare integer months, drawn independently of the dates.
+    const months: (number | string)[] = [
+      ...Array.from(
+        { length: 40 },
+        (_, i) => `20${String(20 + Math.floor(i / 12))}-${String((i % 12) + 1).padStart(2, '0')}`,
+      ),
+      ...Array.from({ length: 12 }, (_, i) => i + 1),
+    ];
+    const side = (prefix: string, count: number, salt: number) =>
+      Array.from({ length: count }, (_, i) => {
+        const date = JAN1 + ((i * 37 + salt) % 90) * DAY;
+        const month = months[(i * 53 + salt * 7) % months.length] as number | string;
+        return {
+          raw: { id: i, date: new Date(date), month, tag: `${prefix}${i}` },
+          ref: { key: `${prefix}${i}`, id: { kind: 0 as const, value: i }, date, month },
+        };
+      });
+    const accruals = side('a', 500, 1);
+    const payments = side('p', 450, 2);
+    const outcome = await matchPayments(
+      accruals.map((r) => r.raw),
+      payments.map((r) => r.raw),
+      { policy },
+    );
+    const expected = referenceMatch(
+      accruals.map((r) => r.ref),
+      payments.map((r) => r.ref),
+      policy,
+    );
+    expect(asRefOutcome(outcome)).toEqual(expected);
+    expect(expected.matches.filter((m) => m.rule === 'same-month').length).toBeGreaterThan(50);
+  });
+});
+
 describe('partitioned matching properties', () => {
   const accounts: { value: unknown; id: RefId }[] = [
     { value: 'B', id: { kind: 1, value: 'B' } },
