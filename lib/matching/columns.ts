@@ -103,39 +103,74 @@ export class Uint8List {
   }
 }
 
+/** Records per chunk of a {@link RecordStore}: 32 KiB of references, allocated young. */
+const CHUNK_BITS = 12;
+const CHUNK_SIZE = 1 << CHUNK_BITS;
+const CHUNK_MASK = CHUNK_SIZE - 1;
+
+/** Records by index, as a {@link RecordStore} held them at one point (what an outcome reads). */
+export class HeldRecords {
+  constructor(
+    private readonly chunks: readonly (readonly unknown[])[],
+    readonly length: number,
+  ) {}
+
+  at(index: number): unknown {
+    return (this.chunks[index >>> CHUNK_BITS] as readonly unknown[])[index & CHUNK_MASK];
+  }
+}
+
 /**
- * The records one source has read, addressed by read position: outputs refer to records by that
- * index and re-derive their normalised date and month when written, so no per-record column
- * outlives the run's scratch space. An input array is used as is (copying a million references
- * is slow while the GC is marking a large heap: every pointer store takes the write barrier);
- * streamed records are kept here as they arrive.
+ * The records one source has read, in read order: outputs refer to records by read position and
+ * re-derive their normalised date and month when written, so no per-record column outlives the
+ * run's scratch space. Every record read is kept (rejected ones too, so that positions count
+ * reads) until the run ends or, one partition at a time, until its partition is handed on.
+ *
+ * Kept in fixed-size chunks rather than one growing array: a million-element array is
+ * reallocated and copied as it grows, three times its final size in fresh memory, and fresh
+ * memory is what costs (page faults, and the full GC that old-space growth triggers).
  */
 export class RecordStore {
-  /** The records held: read positions `base..base + records.length`. */
-  readonly records: unknown[];
-  /** Read position of `records[0]` (records before it were released). */
+  private last: unknown[] = [];
+  private chunks: unknown[][] = [this.last];
+  /** Records held: read positions `base..base + held`. */
+  held = 0;
+  /** Read position of the first record held (records before it were released). */
   base = 0;
-  private readonly owned: boolean;
 
-  constructor(input?: readonly unknown[]) {
-    this.owned = input === undefined;
-    this.records = (input as unknown[] | undefined) ?? [];
+  /** How many records were read so far, released or not. */
+  get read(): number {
+    return this.base + this.held;
   }
 
-  /** Records a streamed record at the next read position (no-op for an input array). */
-  keep(record: unknown): void {
-    if (this.owned) this.records.push(record);
+  /** Keeps the next record read and returns its read position. */
+  keep(record: unknown): number {
+    let last = this.last;
+    if (last.length === CHUNK_SIZE) {
+      last = [];
+      this.chunks.push(last);
+      this.last = last;
+    }
+    last.push(record);
+    return this.base + this.held++;
   }
 
   /** The record read at position `seq` (still held). */
   at(seq: number): unknown {
-    return this.records[seq - this.base];
+    const index = seq - this.base;
+    return (this.chunks[index >>> CHUNK_BITS] as unknown[])[index & CHUNK_MASK];
   }
 
-  /** Drops every streamed record held so far; read positions carry on from where they were. */
+  /** The records held now, indexed from 0 (read position `base`). */
+  snapshot(): HeldRecords {
+    return new HeldRecords(this.chunks, this.held);
+  }
+
+  /** Drops every record held so far; read positions carry on from where they were. */
   release(): void {
-    if (!this.owned) throw new Error('records of an input array cannot be released');
-    this.base += this.records.length;
-    this.records.length = 0;
+    this.base += this.held;
+    this.held = 0;
+    this.last = [];
+    this.chunks = [this.last];
   }
 }

@@ -16,7 +16,7 @@ export {
   MAX_LIMITATION_MONTHS,
   monthsBefore,
 } from './limitation.js';
-export { matchPayments, matchPaymentsByPartition, matchRecords, type PartitionedRun } from './match.js';
+export { matchPayments, matchPaymentsByPartition, type PartitionedRun } from './match.js';
 export { type NormalisedFields, type NormaliseResult, normaliseRecord } from './normalise.js';
 export { type MatchOutcome, reasonCounts } from './outcome.js';
 export type { RecordInput } from './record-stream.js';

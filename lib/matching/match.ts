@@ -1,7 +1,7 @@
 import type { MatchOutcome } from './outcome.js';
-import { feedPartitioned } from './partition-groups.js';
-import { feedPartitionStreams } from './partition-stream.js';
-import { consumeAll, type RecordInput, Stopwatch } from './record-stream.js';
+import { inOrder, partitionOrder } from './partition-order.js';
+import { feedSession } from './partition-stream.js';
+import { type RecordInput, Stopwatch } from './record-stream.js';
 import { MatchSession, type PartitionSink } from './session.js';
 import { DEFAULT_POLICY, type MatchOptions, type MatchStats, POLICIES, type Policy } from './types.js';
 
@@ -23,86 +23,67 @@ function partitionFieldOf(options: MatchOptions | undefined): string | undefined
 /** Applies `options.limitationPeriod` (a TypeError for an invalid one, as for an unknown policy). */
 function limitSession(session: MatchSession, options: MatchOptions | undefined): void {
   const period = options?.limitationPeriod;
-  if (period === undefined) return;
-  try {
-    session.limit(period);
-  } catch (error) {
-    session.abandon();
-    throw error;
-  }
+  if (period !== undefined) session.limit(period);
 }
 
 /**
- * Matches payments to accruals (SPEC §3) from two in-memory collections in any order.
- * Records that cannot take part are listed in `rejected()`, never dropped; the run never throws
- * because of data (only for invalid options).
- *
- * With `partitionBy`, records are grouped by that field here, whatever their input order.
- *
- * @example
- * const outcome = matchRecords(accruals, payments, { policy: 'month-first' });
- * for (const { payment, accrual, rule } of outcome.matches()) console.log(payment.id, accrual.id, rule);
- */
-export function matchRecords(
-  accruals: readonly unknown[],
-  payments: readonly unknown[],
-  options?: MatchOptions,
-): MatchOutcome {
-  const stopwatch = new Stopwatch();
-  const policy = policyOf(options);
-  const partitionBy = partitionFieldOf(options);
-  const session = new MatchSession(policy, partitionBy, { accruals, payments });
-  limitSession(session, options);
-  if (partitionBy !== undefined) {
-    feedPartitioned(session, accruals, payments, partitionBy);
-  } else {
-    session.beginPartition();
-    session.acceptAccrualsOf(accruals, 0, accruals.length);
-    session.acceptPaymentsOf(payments, 0, payments.length);
-    session.endPartition();
-  }
-  return session.finish(stopwatch.totalMs());
-}
-
-/**
- * Matches payments to accruals (SPEC §3) reading each input once, as a stream (MongoDB cursors,
- * generators). Inputs sorted by `(date, id)` take a fast path; any other order is sorted in
- * memory, so order never changes the result. Two arrays are handled as {@link matchRecords} does.
+ * Matches payments to accruals (SPEC §3), reading each input once, one record at a time: MongoDB
+ * cursors, async or sync generators, arrays. Inputs sorted by `(date, id)` take a fast path; any
+ * other order is sorted in memory, so order never changes the result. Records that cannot take
+ * part are listed in `rejected()`, never dropped; the run never throws because of data (only for
+ * invalid options, or when an input throws).
  *
  * With `partitionBy`, streamed inputs must be sorted (at least grouped in ascending order) by that
  * field first, as a `(partition, date, id)` index returns them: each partition is matched as soon
- * as both inputs have passed it, so working memory is bounded by the largest partition. A record
- * whose partition comes back after it was processed is rejected as out of order.
+ * as both inputs have passed it, and a record whose partition comes back after it was processed
+ * is rejected as out of order. Two arrays may be in any order: they are streamed in partition
+ * order (see {@link partitionOrder}), and rejected records are still listed in array order.
  *
  * `stats.durationMs` counts the matcher's own work, not the time spent waiting for input.
+ *
+ * @example
+ * const outcome = await matchPayments(accrualCursor, paymentCursor, { policy: 'month-first' });
+ * for (const { payment, accrual, rule } of outcome.matches()) console.log(payment.id, accrual.id, rule);
  */
 export async function matchPayments(
   accruals: RecordInput,
   payments: RecordInput,
   options?: MatchOptions,
 ): Promise<MatchOutcome> {
-  // Whole collections in memory (e.g. files read by the command line) need no stream discipline.
-  if (Array.isArray(accruals) && Array.isArray(payments)) return matchRecords(accruals, payments, options);
   const stopwatch = new Stopwatch();
   const policy = policyOf(options);
   const partitionBy = partitionFieldOf(options);
-  // Arrays are read in index order, so read positions index straight into them.
-  const session = new MatchSession(policy, partitionBy, {
-    ...(Array.isArray(accruals) ? { accruals } : {}),
-    ...(Array.isArray(payments) ? { payments } : {}),
-  });
-  limitSession(session, options);
+  if (partitionBy !== undefined && Array.isArray(accruals) && Array.isArray(payments)) {
+    const accrualOrder = partitionOrder(accruals, partitionBy);
+    const paymentOrder = partitionOrder(payments, partitionBy);
+    const session = new MatchSession(policy, partitionBy, undefined, {
+      accrual: accrualOrder,
+      payment: paymentOrder,
+    });
+    return run(
+      session,
+      inOrder(accruals, accrualOrder),
+      inOrder(payments, paymentOrder),
+      partitionBy,
+      stopwatch,
+      options,
+    );
+  }
+  return run(new MatchSession(policy, partitionBy), accruals, payments, partitionBy, stopwatch, options);
+}
+
+/** Feeds the session both inputs and finishes it; gives its scratch space back if an input fails. */
+async function run(
+  session: MatchSession,
+  accruals: RecordInput,
+  payments: RecordInput,
+  partitionBy: string | undefined,
+  stopwatch: Stopwatch,
+  options: MatchOptions | undefined,
+): Promise<MatchOutcome> {
   try {
-    if (partitionBy !== undefined) {
-      await feedPartitionStreams(session, accruals, payments, partitionBy, stopwatch);
-    } else {
-      session.beginPartition();
-      if (Array.isArray(accruals)) session.acceptAccrualsOf(accruals, 0, accruals.length);
-      else await consumeAll(accruals, stopwatch, (record, seq) => session.acceptAccrual(record, seq));
-      if (Array.isArray(payments)) session.acceptPaymentsOf(payments, 0, payments.length);
-      else await consumeAll(payments, stopwatch, (record, seq) => session.acceptPayment(record, seq));
-      session.endPartition();
-    }
+    limitSession(session, options);
+    await feedSession(session, accruals, payments, partitionBy, stopwatch);
   } catch (error) {
     session.abandon();
     throw error;
@@ -129,8 +110,9 @@ export interface PartitionedRun {
  * Concatenating what `onPartition` receives gives exactly the outputs of {@link matchPayments} on
  * the same inputs: matches, unmatched payments and unpaid accruals in the same order; rejected
  * accruals and rejected payments each in the same order (a whole run lists all rejected accruals
- * before all rejected payments, so split them by `source` to rebuild that list). Inputs are read
- * as streams even when they are arrays. The time spent in `onPartition` is not in `durationMs`.
+ * before all rejected payments, so split them by `source` to rebuild that list), for inputs
+ * grouped by partition: arrays are not regrouped here, they are streams like any other. The time
+ * spent in `onPartition` is not in `durationMs`.
  */
 export async function matchPaymentsByPartition(
   accruals: RecordInput,
@@ -142,7 +124,7 @@ export async function matchPaymentsByPartition(
   const policy = policyOf(options);
   const partitionBy = partitionFieldOf(options);
   if (partitionBy === undefined) throw new TypeError('a partition field is required');
-  const session = new MatchSession(policy, partitionBy, undefined, (part) => {
+  const session = new MatchSession(policy, partitionBy, (part) => {
     stopwatch.pause();
     try {
       onPartition(part);
@@ -150,13 +132,6 @@ export async function matchPaymentsByPartition(
       stopwatch.resume();
     }
   });
-  try {
-    limitSession(session, options);
-    await feedPartitionStreams(session, accruals, payments, partitionBy, stopwatch);
-  } catch (error) {
-    session.abandon();
-    throw error;
-  }
-  const { stats } = session.finish(stopwatch.totalMs());
+  const { stats } = await run(session, accruals, payments, partitionBy, stopwatch, options);
   return { policy, partitionBy, stats, peakRecordsHeld: session.peakRecordsHeld };
 }

@@ -31,6 +31,15 @@ export class OutcomeSink implements SweepSink, DateTable {
   /** The partition being swept. */
   sweep: SweepScratch | undefined;
 
+  /** Room for `count` more matches, so that a partition's sweep never grows the lists. */
+  reserveMatches(count: number): void {
+    this.matchPayment.reserve(count);
+    this.matchAccrual.reserve(count);
+    this.matchRule.reserve(count);
+    this.matchPaymentDate.reserve(count);
+    this.matchAccrualDate.reserve(count);
+  }
+
   match(payment: number, accrual: number, rule: number): void {
     const s = this.sweep as SweepScratch;
     this.matchPayment.push(s.paymentOrder[payment] as number);

@@ -1,3 +1,4 @@
+import type { HeldRecords } from './columns.js';
 import { toJsonSafe } from './json-safe.js';
 import { OutputRecordBuilder } from './output-record.js';
 import { RULE_SAME_MONTH } from './sweep.js';
@@ -40,7 +41,8 @@ export interface MatchOutcome {
 
 export interface RejectedEntry {
   readonly source: RecordSource;
-  readonly seq: number;
+  /** Where the record was read, in the caller's input order: rejections are listed by it. */
+  readonly position: number;
   readonly record: unknown;
   readonly reason: string;
 }
@@ -51,8 +53,8 @@ export interface OutcomeColumns {
   readonly partitionBy: string | undefined;
   readonly limitationPeriod: string | undefined;
   /** Records that passed field validation, in read order; outputs refer to them by index. */
-  readonly accruals: readonly unknown[];
-  readonly payments: readonly unknown[];
+  readonly accruals: HeldRecords;
+  readonly payments: HeldRecords;
   /** Per match: payment index, accrual index (into the records above) and rule code. */
   readonly matchPayment: Int32Array;
   readonly matchAccrual: Int32Array;
@@ -85,7 +87,7 @@ const WARM_CHUNK = 32;
 const builder = new OutputRecordBuilder();
 
 function* recordsWithReasons<R extends string>(
-  records: readonly unknown[],
+  records: HeldRecords,
   indices: Int32Array,
   dateRanks: Int32Array,
   dates: Float64Array,
@@ -98,7 +100,7 @@ function* recordsWithReasons<R extends string>(
     for (let i = from; i < to; i++) {
       const reason = names[reasons[i] as number] as R;
       yield builder.build(
-        records[indices[i] as number],
+        records.at(indices[i] as number),
         dates[dateRanks[i] as number] as number,
         reason,
       ) as OutputRecord & { readonly reason: R };
@@ -142,11 +144,11 @@ export class ColumnarOutcome implements MatchOutcome {
       for (let i = from; i < to; i++) {
         yield {
           payment: builder.build(
-            payments[matchPayment[i] as number],
+            payments.at(matchPayment[i] as number),
             dates[matchPaymentDate[i] as number] as number,
           ),
           accrual: builder.build(
-            accruals[matchAccrual[i] as number],
+            accruals.at(matchAccrual[i] as number),
             dates[matchAccrualDate[i] as number] as number,
           ),
           rule: ruleName(matchRule[i] as number),

@@ -1,7 +1,8 @@
+import type { HeldRecords } from './columns.js';
 import { formatIsoDate } from './dates.js';
 import { newIdSlot, readIdInto, slotToJson } from './ids.js';
 import { defineField, toJsonSafe } from './json-safe.js';
-import { monthKeyToValue, readMonthKey } from './months.js';
+import { integerMonthKey, monthKeyToValue, NO_MONTH, readMonthKey, yearMonthTextKey } from './months.js';
 import type { OutputRecord } from './types.js';
 
 const DATE_CACHE_BITS = 12;
@@ -22,15 +23,15 @@ export class OutputRecordBuilder {
   private touched = 0;
 
   /**
-   * Reads the records `records[indices[from..to)]` in a tight loop before they are built.
+   * Reads the records at `indices[from..to)` in a tight loop before they are built.
    * Outputs walk records in `(date, id)` order, which is random order in memory; a loop this small
    * lets the CPU fetch many of them at once, where {@link build} alone would wait for each in turn
    * (several times faster on a million scattered records).
    */
-  warm(records: readonly unknown[], indices: Int32Array, from: number, to: number): void {
+  warm(records: HeldRecords, indices: Int32Array, from: number, to: number): void {
     let touched = this.touched;
     for (let i = from; i < to; i++) {
-      const record = records[indices[i] as number];
+      const record = records.at(indices[i] as number);
       if (typeof record === 'object' && record !== null) {
         const id = (record as { id?: unknown }).id;
         if (typeof id === 'number') touched ^= id | 0;
@@ -46,14 +47,14 @@ export class OutputRecordBuilder {
    */
   build(record: unknown, dateMs: number, reason?: string): OutputRecord {
     const fields = record as Record<string, unknown>;
-    const keys = Object.keys(fields);
     // The shape straight out of the spec: an object literal is far cheaper than a keyed build.
-    if (keys.length === 3 && keys[0] === 'id' && keys[1] === 'date' && keys[2] === 'month') {
+    if (hasOnlyMatchingFields(fields)) {
       const id = this.idOf(fields.id);
       const date = this.dateText(dateMs);
       const month = this.monthOf(fields.month);
       return reason === undefined ? { id, date, month } : { id, date, month, reason };
     }
+    const keys = Object.keys(fields);
     const out: Record<string, unknown> = {};
     let wroteId = false;
     let wroteDate = false;
@@ -101,6 +102,10 @@ export class OutputRecordBuilder {
   }
 
   private monthOf(value: unknown): number | string {
+    // Most months are already in normalised form.
+    if (typeof value === 'string' ? yearMonthTextKey(value) !== NO_MONTH : isIntegerMonth(value)) {
+      return value as number | string;
+    }
     const key = readMonthKey(value);
     let month = this.monthValues.get(key);
     if (month === undefined) {
@@ -109,4 +114,22 @@ export class OutputRecordBuilder {
     }
     return month;
   }
+}
+
+/**
+ * Whether the enumerable keys of `fields` are `id`, `date` and `month`, in that order, and no
+ * others. `for…in` needs no key array (`Object.keys` allocates one per record); an inherited key
+ * it lists does no harm, since the full build writes the three fields whether own or inherited.
+ */
+function hasOnlyMatchingFields(fields: object): boolean {
+  let count = 0;
+  for (const key in fields) {
+    if (key !== (count === 0 ? 'id' : count === 1 ? 'date' : count === 2 ? 'month' : '')) return false;
+    count++;
+  }
+  return count === 3;
+}
+
+function isIntegerMonth(value: unknown): value is number {
+  return typeof value === 'number' && integerMonthKey(value) !== NO_MONTH;
 }

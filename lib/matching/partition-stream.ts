@@ -6,37 +6,35 @@ import type { MatchSession } from './session.js';
 import type { RecordSource } from './types.js';
 
 /**
- * Streaming partitioning for {@link matchPayments}: both inputs arrive sorted by
- * `(partition, date, id)`, so they are merged by partition value like two sorted runs. A
- * partition is matched as soon as both inputs have moved past it, and its scratch space is
- * reused for the next one, so working memory is bounded by the largest partition.
+ * Feeds `session` from two inputs, one record at a time, partition by partition. Both inputs
+ * arrive sorted by `(partition, date, id)`, so they are merged by partition value like two sorted
+ * runs: a partition is matched as soon as both inputs have moved past it, and its scratch space is
+ * reused for the next one, so working memory is bounded by the largest partition. Without a
+ * partition field every record belongs to one partition, the whole input.
  *
  * Order inside a partition is not trusted (the session sorts when needed), but partitions must
  * arrive in ascending BSON order. A record whose partition value is lower than the partition being
  * collected cannot be matched any more (its partition is finished, possibly empty) and is rejected
  * as `out of order: partition … already processed` rather than mis-matched.
  */
-export async function feedPartitionStreams(
+export async function feedSession(
   session: MatchSession,
   accrualInput: RecordInput,
   paymentInput: RecordInput,
-  field: string,
+  partitionBy: string | undefined,
   stopwatch: Stopwatch,
 ): Promise<void> {
-  const path = partitionPath(field);
   const accruals = new PartitionCursor(
     'accrual',
     new RecordStream(accrualInput, stopwatch),
     session,
-    path,
-    field,
+    partitionBy,
   );
   const payments = new PartitionCursor(
     'payment',
     new RecordStream(paymentInput, stopwatch),
     session,
-    path,
-    field,
+    partitionBy,
   );
   // Awaiting only real promises keeps synchronous inputs free of microtasks.
   let pending = accruals.collect(undefined);
@@ -54,10 +52,23 @@ export async function feedPartitionStreams(
     session.beginPartition();
     pending = accruals.collect(current);
     if (pending !== undefined) await pending;
+    session.closeAccruals();
     pending = payments.collect(current);
     if (pending !== undefined) await pending;
     session.endPartition();
   }
+}
+
+/** Reads a record's partition value into `slot`; returns why it has none that can be used. */
+type PartitionReader = (record: unknown, slot: IdSlot) => string | undefined;
+
+function partitionReader(partitionBy: string | undefined): PartitionReader {
+  // Without a field every slot keeps its initial value: one partition, and field problems
+  // (a record that is not an object, too) are the session's to report.
+  if (partitionBy === undefined) return () => undefined;
+  const path = partitionPath(partitionBy);
+  return (record, slot) =>
+    isRecordObject(record) ? readPartitionInto(record, path, partitionBy, slot) : notAnObjectReason(record);
 }
 
 /**
@@ -67,54 +78,45 @@ export async function feedPartitionStreams(
  */
 class PartitionCursor {
   readonly headPartition = newIdSlot();
-  private headRecord: unknown;
-  private headSeq = -1;
   hasHead = false;
+  private headRecord: unknown;
   private current: IdSlot | undefined;
   private readonly slot = newIdSlot();
-  private readonly visit: (record: unknown, seq: number) => boolean;
+  private readonly readPartition: PartitionReader;
+  private readonly accept: (record: unknown) => void;
+  private readonly visit = (record: unknown): boolean => {
+    const reason = this.readPartition(record, this.slot);
+    if (reason !== undefined) {
+      this.session.rejectRead(this.source, record, reason);
+      return false;
+    }
+    const order = this.current === undefined ? 1 : compareSlots(this.slot, this.current);
+    if (order === 0) {
+      this.accept(record);
+      return false;
+    }
+    if (order < 0) {
+      const reason = `out of order: partition ${formatSlot(this.slot)} already processed`;
+      this.session.rejectRead(this.source, record, reason);
+      return false;
+    }
+    copySlot(this.slot, this.headPartition);
+    this.headRecord = record;
+    this.hasHead = true;
+    return true;
+  };
 
   constructor(
     private readonly source: RecordSource,
     private readonly stream: RecordStream,
     private readonly session: MatchSession,
-    path: readonly string[],
-    field: string,
+    partitionBy: string | undefined,
   ) {
-    this.visit = (record, seq) => {
-      const slot = this.slot;
-      const reason = isRecordObject(record)
-        ? readPartitionInto(record, path, field, slot)
-        : notAnObjectReason(record);
-      if (reason !== undefined) {
-        this.session.rejectRead(this.source, record, seq, reason);
-        return false;
-      }
-      const order = this.current === undefined ? 1 : compareSlots(slot, this.current);
-      if (order === 0) {
-        this.accept(record, seq);
-        return false;
-      }
-      if (order < 0) {
-        this.session.rejectRead(
-          this.source,
-          record,
-          seq,
-          `out of order: partition ${formatSlot(slot)} already processed`,
-        );
-        return false;
-      }
-      copySlot(slot, this.headPartition);
-      this.headRecord = record;
-      this.headSeq = seq;
-      this.hasHead = true;
-      return true;
-    };
-  }
-
-  private accept(record: unknown, seq: number): void {
-    if (this.source === 'accrual') this.session.acceptAccrual(record, seq);
-    else this.session.acceptPayment(record, seq);
+    this.readPartition = partitionReader(partitionBy);
+    this.accept =
+      source === 'accrual'
+        ? (record) => session.acceptAccrual(record)
+        : (record) => session.acceptPayment(record);
   }
 
   /**
@@ -126,7 +128,7 @@ class PartitionCursor {
     if (this.hasHead) {
       if (current === undefined || compareSlots(this.headPartition, current) !== 0) return undefined;
       this.hasHead = false;
-      this.accept(this.headRecord, this.headSeq);
+      this.accept(this.headRecord);
       this.headRecord = undefined;
     }
     if (this.stream.done) return undefined;

@@ -35,11 +35,9 @@ function isThenable(step: Step): step is Promise<IteratorResult<unknown>> {
   return typeof (step as Partial<Promise<unknown>>).then === 'function';
 }
 
-/** One input consumed exactly once, record by record, counting what it has read. */
+/** One input consumed exactly once, record by record. */
 export class RecordStream {
   private readonly iterator: Iterator<unknown> | AsyncIterator<unknown>;
-  /** Read position of the record last returned (0-based). */
-  seq = -1;
   done = false;
 
   constructor(
@@ -53,7 +51,7 @@ export class RecordStream {
    * Calls `visit` with each next record until it returns true or the input ends. Runs
    * synchronously while the input does; returns a promise only after an asynchronous step.
    */
-  pullUntil(visit: (record: unknown, seq: number) => boolean): Promise<void> | undefined {
+  pullUntil(visit: (record: unknown) => boolean): Promise<void> | undefined {
     for (;;) {
       const step = this.iterator.next() as Step;
       if (isThenable(step)) return this.pullUntilAsync(step, visit);
@@ -61,7 +59,7 @@ export class RecordStream {
     }
   }
 
-  private async pullUntilAsync(first: Step, visit: (record: unknown, seq: number) => boolean): Promise<void> {
+  private async pullUntilAsync(first: Step, visit: (record: unknown) => boolean): Promise<void> {
     let step = first;
     for (;;) {
       let result: IteratorResult<unknown>;
@@ -80,34 +78,11 @@ export class RecordStream {
     }
   }
 
-  private visitStep(
-    step: IteratorResult<unknown>,
-    visit: (record: unknown, seq: number) => boolean,
-  ): boolean {
+  private visitStep(step: IteratorResult<unknown>, visit: (record: unknown) => boolean): boolean {
     if (step.done) {
       this.done = true;
       return true;
     }
-    this.seq++;
-    return visit(step.value, this.seq);
+    return visit(step.value);
   }
-}
-
-/** Feeds every record of `input` to `accept` (with its read position). */
-export async function consumeAll(
-  input: RecordInput,
-  stopwatch: Stopwatch,
-  accept: (record: unknown, seq: number) => void,
-): Promise<void> {
-  if (!isAsyncIterable(input)) {
-    let seq = 0;
-    for (const record of input) accept(record, seq++);
-    return;
-  }
-  const stream = new RecordStream(input, stopwatch);
-  const pending = stream.pullUntil((record, seq) => {
-    accept(record, seq);
-    return false;
-  });
-  if (pending !== undefined) await pending;
 }

@@ -9,49 +9,73 @@ export interface DateTable {
   dateRank(date: number, previous: number): number;
 }
 
-const LINEAR_MONTHS = 16;
-
 /**
- * Dense numbering of the month keys of one partition. A partition (one personal account) usually
- * has a handful of months, so a linear scan beats a Map, which would also allocate a new table on
- * every `clear()`; a Map takes over past {@link LINEAR_MONTHS} distinct months.
+ * Dense numbering of the month keys of one partition. Dates and months are independent, so in
+ * `(date, id)` order the month changes from one record to the next and a lookup happens per
+ * record: an open-addressing table in typed arrays costs a multiply and a compare or two (a Map
+ * costs a hash lookup, and a new table on every `clear()`). `reset` clears only the slots in use,
+ * so the many tiny partitions of a partitioned run stay cheap.
  */
 export class MonthIndex {
-  private readonly keys = new Int32Array(LINEAR_MONTHS);
-  private count = 0;
-  private map: Map<number, number> | undefined;
+  private bits = 5;
+  /** Month key per slot; 0 (NO_MONTH, never added) marks a free slot. */
+  private keys = new Int32Array(1 << this.bits);
+  private indices = new Int32Array(1 << this.bits);
+  /** The slot of each dense index. */
+  private readonly slots: number[] = [];
 
   get size(): number {
-    return this.count;
+    return this.slots.length;
   }
 
   reset(): void {
-    this.count = 0;
-    this.map = undefined;
+    for (const slot of this.slots) this.keys[slot] = 0;
+    this.slots.length = 0;
   }
 
   /** Dense index of `key`, or -1. */
   indexOf(key: number): number {
-    if (this.map !== undefined) return this.map.get(key) ?? -1;
-    for (let i = 0; i < this.count; i++) if (this.keys[i] === key) return i;
-    return -1;
+    const slot = this.slotOf(key);
+    return this.keys[slot] === key ? (this.indices[slot] as number) : -1;
   }
 
   /** Dense index of `key`, numbering it if it is new. */
   add(key: number): number {
-    const known = this.indexOf(key);
-    if (known >= 0) return known;
-    const index = this.count++;
-    if (this.map !== undefined) {
-      this.map.set(key, index);
-    } else if (index < LINEAR_MONTHS) {
-      this.keys[index] = key;
-    } else {
-      this.map = new Map();
-      for (let i = 0; i < LINEAR_MONTHS; i++) this.map.set(this.keys[i] as number, i);
-      this.map.set(key, index);
-    }
+    const slot = this.slotOf(key);
+    if (this.keys[slot] === key) return this.indices[slot] as number;
+    const index = this.slots.length;
+    this.keys[slot] = key;
+    this.indices[slot] = index;
+    this.slots.push(slot);
+    if (2 * this.slots.length > this.keys.length) this.grow();
     return index;
+  }
+
+  /** The slot holding `key`, or the free slot where it goes. */
+  private slotOf(key: number): number {
+    const keys = this.keys;
+    const mask = keys.length - 1;
+    // Fibonacci hashing spreads consecutive month keys over the table.
+    let slot = Math.imul(key, 0x9e3779b1) >>> (32 - this.bits);
+    for (;;) {
+      const held = keys[slot] as number;
+      if (held === key || held === 0) return slot;
+      slot = (slot + 1) & mask;
+    }
+  }
+
+  private grow(): void {
+    const { keys, indices, slots } = this;
+    this.bits++;
+    this.keys = new Int32Array(1 << this.bits);
+    this.indices = new Int32Array(1 << this.bits);
+    for (let index = 0; index < slots.length; index++) {
+      const key = keys[slots[index] as number] as number;
+      const slot = this.slotOf(key);
+      this.keys[slot] = key;
+      this.indices[slot] = indices[slots[index] as number] as number;
+      slots[index] = slot;
+    }
   }
 }
 
@@ -190,11 +214,8 @@ export class SweepScratch implements SweepInput {
  * matching itself. Scratch is therefore kept for the next run instead of being reallocated.
  */
 export class MatchScratch {
-  /** The partition being collected (the whole input without a partition field). */
+  /** The side of the partition being collected (the whole input without a partition field). */
   readonly batch = new SideBatch();
-  /** Whole input arrays read up front when partitioned in memory. */
-  readonly wholeAccruals = new SideBatch();
-  readonly wholePayments = new SideBatch();
   readonly order = new OrderScratch();
   readonly sweep = new SweepScratch();
 }
@@ -211,7 +232,5 @@ export function acquireScratch(): MatchScratch {
 /** Hands scratch back for the next run once no outcome refers to it. */
 export function releaseScratch(scratch: MatchScratch): void {
   scratch.batch.reset();
-  scratch.wholeAccruals.reset();
-  scratch.wholePayments.reset();
   idle = scratch;
 }

@@ -1,25 +1,13 @@
 import { RecordStore } from './columns.js';
-import { formatSlot, ID_NUMBER, type IdKind, type IdSlot, newIdSlot } from './ids.js';
+import { formatSlot, ID_NUMBER, type IdKind, newIdSlot } from './ids.js';
 import { canonicalLimitationPeriod, LimitationCutoff, limitationMonths } from './limitation.js';
-import { integerMonthKey, NO_MONTH, yearMonthTextKey } from './months.js';
 import { newFieldsSlot, readRecordFields } from './normalise.js';
 import { orderSide } from './order.js';
 import { ColumnarOutcome, type MatchOutcome, type RejectedEntry, reasonCounts } from './outcome.js';
 import { OutcomeSink } from './outcome-sink.js';
 import { acquireScratch, type MatchScratch, releaseScratch } from './scratch.js';
-import type { SideBatch } from './side-batch.js';
 import { REASON_NOTHING_ELIGIBLE, sweepChronological, sweepMonthFirst } from './sweep.js';
 import type { MatchStats, Policy, RecordSource } from './types.js';
-
-/** One source's valid records of a partitioned input array, grouped by partition rank. */
-export interface PartitionRows {
-  readonly source: RecordSource;
-  /** Rows of partition `r` are `rows[start[r]..start[r + 1])`, in read order. */
-  readonly start: Int32Array;
-  readonly rows: Int32Array;
-  /** Per partition rank, indices into the whole batch's rejected ids. */
-  readonly rejectedIds: ReadonlyMap<number, readonly number[]>;
-}
 
 /**
  * Receives one partition's outputs as soon as it is matched (partition-at-a-time runs). The
@@ -29,31 +17,42 @@ export interface PartitionRows {
  */
 export type PartitionSink = (part: MatchOutcome) => void;
 
-/** Records rejected before any partition is collected are handed on in batches of this many. */
+/**
+ * Where each record read sat in the caller's input (by read position), when the input was
+ * reordered before being streamed: rejected records are then listed in the caller's order.
+ */
+export interface InputPositions {
+  readonly accrual: Int32Array;
+  readonly payment: Int32Array;
+}
+
+/** Records rejected between partitions are handed on in batches of this many. */
 const REJECTED_BATCH = 1024;
 
-const COLLECTING_ACCRUALS = 0;
-const COLLECTING_PAYMENTS = 1;
-const BETWEEN_PARTITIONS = 2;
-
 /**
- * One matching run. Records arrive grouped by partition (the whole input is one partition when
- * no partition field is used): `beginPartition`, `acceptAccrual` for each accrual of the
- * partition, `acceptPayment` for each payment, `endPartition`. The accruals of a partition are
- * ordered as soon as its first payment arrives, so one set of ingest columns serves both sources;
- * the partition is swept when it ends. `finish` returns the outcome and frees the scratch space.
+ * One matching run, fed one record at a time, partition by partition (the whole input is one
+ * partition without a partition field). For each partition, in this order:
+ *
+ *     beginPartition · acceptAccrual per accrual · closeAccruals · acceptPayment per payment · endPartition
+ *
+ * and, at any time, `rejectRead` for a record the caller refuses (unusable or out-of-order
+ * partition value). One set of ingest columns serves both sides: `closeAccruals` orders the
+ * accruals into the sweep columns before the payments arrive; `endPartition` orders the payments
+ * and sweeps. `finish` returns the outcome and frees the scratch space.
+ *
+ * Every record read is kept (outputs refer to records by read position): until the run finishes,
+ * or — given `onPartition` — until its partition is handed on, so that only the partition being
+ * collected is held.
  */
 export class MatchSession {
-  private readonly accruals: RecordStore;
-  private readonly payments: RecordStore;
+  private readonly accruals = new RecordStore();
+  private readonly payments = new RecordStore();
   private readonly scratch: MatchScratch = withoutLimit(acquireScratch());
   private sink = new OutcomeSink();
   private readonly fields = newFieldsSlot();
   private rejectedAccruals: RejectedEntry[] = [];
   private rejectedPayments: RejectedEntry[] = [];
-  private accrualsRead = 0;
-  private paymentsRead = 0;
-  private state = BETWEEN_PARTITIONS;
+  private collecting = false;
   private released = false;
   /** Outputs already handed to the partition sink (partition-at-a-time runs). */
   private readonly emitted = {
@@ -69,36 +68,21 @@ export class MatchSession {
   private limitationPeriod: string | undefined;
   private peakHeld = 0;
 
-  /**
-   * `inputs` are the input arrays when the caller has them: read positions then index into them
-   * and nothing is copied. Otherwise every record read is kept by the session: until the run
-   * finishes, or — given `onPartition` (streamed inputs only) — until its partition is handed to
-   * `onPartition`, so only the partition being collected is held.
-   */
   constructor(
     private readonly policy: Policy,
     private readonly partitionBy: string | undefined,
-    inputs?: { readonly accruals?: readonly unknown[]; readonly payments?: readonly unknown[] },
     private readonly onPartition?: PartitionSink,
-  ) {
-    if (onPartition !== undefined && (inputs?.accruals !== undefined || inputs?.payments !== undefined)) {
-      throw new Error('partition-at-a-time runs read streamed inputs only');
-    }
-    this.accruals = new RecordStore(inputs?.accruals);
-    this.payments = new RecordStore(inputs?.payments);
-  }
+    private readonly inputPositions?: InputPositions,
+  ) {}
 
-  /**
-   * Most source records held at once so far (kept streamed records, or the input arrays' lengths):
-   * the run's memory bound in records. For tests and benchmarks.
-   */
+  /** Most source records held at once so far: the run's memory bound in records (tests, benchmarks). */
   get peakRecordsHeld(): number {
     this.notePeak();
     return this.peakHeld;
   }
 
   private notePeak(): void {
-    const held = this.accruals.records.length + this.payments.records.length;
+    const held = this.accruals.held + this.payments.held;
     if (held > this.peakHeld) this.peakHeld = held;
   }
 
@@ -112,230 +96,104 @@ export class MatchSession {
   }
 
   beginPartition(): void {
-    this.state = COLLECTING_ACCRUALS;
+    this.collecting = true;
     this.scratch.batch.reset();
   }
 
-  acceptAccrual(record: unknown, seq: number): void {
-    if (this.state !== COLLECTING_ACCRUALS)
-      throw new Error('accruals of a partition must precede its payments');
-    this.accrualsRead++;
-    this.accruals.keep(record);
-    this.readOne(this.scratch.batch, 'accrual', record, seq);
+  acceptAccrual(record: unknown): void {
+    this.accept('accrual', this.accruals.keep(record), record);
   }
 
-  acceptPayment(record: unknown, seq: number): void {
-    if (this.state !== COLLECTING_PAYMENTS) this.closeAccruals();
-    this.paymentsRead++;
-    this.payments.keep(record);
-    this.readOne(this.scratch.batch, 'payment', record, seq);
+  acceptPayment(record: unknown): void {
+    this.accept('payment', this.payments.keep(record), record);
   }
 
-  /**
-   * The bulk form of {@link acceptAccrual} for the input array given to the session: accepts
-   * `records[from..to)`, read at their index.
-   */
-  acceptAccrualsOf(records: readonly unknown[], from: number, to: number): void {
-    if (this.state !== COLLECTING_ACCRUALS)
-      throw new Error('accruals of a partition must precede its payments');
-    this.accrualsRead += this.readInto(
-      this.scratch.batch,
-      'accrual',
-      this.inputArray('accrual', records),
-      from,
-      to,
-    );
-  }
-
-  /** The bulk form of {@link acceptPayment}; see {@link acceptAccrualsOf}. */
-  acceptPaymentsOf(records: readonly unknown[], from: number, to: number): void {
-    if (this.state !== COLLECTING_PAYMENTS) this.closeAccruals();
-    this.paymentsRead += this.readInto(
-      this.scratch.batch,
-      'payment',
-      this.inputArray('payment', records),
-      from,
-      to,
-    );
-  }
-
-  /**
-   * Partitioned input arrays, step 1: reads the fields of every record that has a partition
-   * (`groupOf[i] >= 0`) in input order — which is memory order, far faster than visiting records
-   * partition by partition — and groups the valid ones by the rank of their partition.
-   */
-  readPartitioned(
-    source: RecordSource,
-    records: readonly unknown[],
-    groupOf: Int32Array,
-    rankOfGroup: Int32Array,
-  ): PartitionRows {
-    const whole = source === 'accrual' ? this.scratch.wholeAccruals : this.scratch.wholePayments;
-    whole.reset();
-    const read = this.readInto(whole, source, this.inputArray(source, records), 0, records.length, groupOf);
-    if (source === 'accrual') this.accrualsRead += read;
-    else this.paymentsRead += read;
-    const partitions = rankOfGroup.length;
-    const start = new Int32Array(partitions + 1);
-    const rankOfRow = new Int32Array(whole.length);
-    for (let row = 0; row < whole.length; row++) {
-      const rank = rankOfGroup[groupOf[whole.seq[row] as number] as number] as number;
-      rankOfRow[row] = rank;
-      start[rank + 1] = (start[rank + 1] as number) + 1;
-    }
-    for (let r = 0; r < partitions; r++) start[r + 1] = (start[r + 1] as number) + (start[r] as number);
-    const cursor = start.slice(0, partitions);
-    const rows = new Int32Array(whole.length);
-    for (let row = 0; row < whole.length; row++) {
-      const rank = rankOfRow[row] as number;
-      rows[cursor[rank] as number] = row;
-      cursor[rank] = (cursor[rank] as number) + 1;
-    }
-    const rejectedIds = new Map<number, number[]>();
-    whole.rejectedSeqs.forEach((seq, j) => {
-      const rank = rankOfGroup[groupOf[seq] as number] as number;
-      const list = rejectedIds.get(rank);
-      if (list === undefined) rejectedIds.set(rank, [j]);
-      else list.push(j);
-    });
-    return { source, start, rows, rejectedIds };
-  }
-
-  /** Partitioned input arrays, step 2: accepts the records of one partition read in step 1. */
-  acceptPartitionRows(rows: PartitionRows, rank: number): void {
-    if (rows.source === 'accrual' && this.state !== COLLECTING_ACCRUALS) {
-      throw new Error('accruals of a partition must precede its payments');
-    }
-    if (rows.source === 'payment' && this.state !== COLLECTING_PAYMENTS) this.closeAccruals();
-    const whole = rows.source === 'accrual' ? this.scratch.wholeAccruals : this.scratch.wholePayments;
-    const batch = this.scratch.batch;
-    const from = rows.start[rank] as number;
-    const to = rows.start[rank + 1] as number;
-    batch.reserve(to - from);
-    for (let k = from; k < to; k++) batch.appendRow(whole, rows.rows[k] as number);
-    for (const j of rows.rejectedIds.get(rank) ?? []) {
-      batch.addRejectedId(whole.rejectedIds[j] as IdSlot, whole.rejectedSeqs[j] as number);
-    }
-  }
-
-  private inputArray(source: RecordSource, records: readonly unknown[]): readonly unknown[] {
-    const store = source === 'accrual' ? this.accruals : this.payments;
-    if (records !== store.records) throw new Error('bulk input must be the input array given to the session');
-    return records;
-  }
-
-  /** Validates one record into `batch`, or rejects it (remembering a readable id for duplicates). */
-  private readOne(batch: SideBatch, source: RecordSource, record: unknown, seq: number): void {
+  /** Validates a record into the batch, or rejects it (a readable id still counts for duplicates). */
+  private accept(source: RecordSource, seq: number, record: unknown): void {
     const fields = this.fields;
     const reason = readRecordFields(record, fields);
     if (reason === undefined) {
-      batch.add(fields, seq);
+      this.scratch.batch.add(fields, seq);
       return;
     }
-    if (fields.idValid) batch.addRejectedId(fields.id, seq);
-    (source === 'accrual' ? this.rejectedAccruals : this.rejectedPayments).push({
-      source,
-      seq,
-      record,
-      reason,
-    });
+    if (fields.idValid) this.scratch.batch.addRejectedId(fields.id);
+    this.reject(source, seq, record, reason);
   }
 
-  /**
-   * Reads `records[from..to)` into `batch` (skipping records whose `skip` entry is negative) and
-   * returns how many it read. One tight loop handles the common record shape (number id, Date,
-   * `YYYY-MM` or integer month) by writing straight into the columns; anything else takes
-   * {@link readOne}. On inputs scattered in memory this loop is bound by memory latency, and the
-   * less work it does per record the more records the CPU keeps in flight.
-   */
-  private readInto(
-    batch: SideBatch,
-    source: RecordSource,
-    records: readonly unknown[],
-    from: number,
-    to: number,
-    skip?: Int32Array,
-  ): number {
-    batch.reserve(to - from);
-    const { kind, num, date, month, seq } = batch;
-    let pos = batch.length;
-    let read = 0;
-    for (let i = from; i < to; i++) {
-      if (skip !== undefined && (skip[i] as number) < 0) continue;
-      read++;
-      const record = records[i];
-      if (typeof record === 'object' && record !== null) {
-        const fields = record as { id?: unknown; date?: unknown; month?: unknown };
-        const id = fields.id;
-        const value = fields.date;
-        if (typeof id === 'number' && id - id === 0 && value instanceof Date) {
-          const m = fields.month;
-          const ms = value.getTime();
-          const key =
-            typeof m === 'string' ? yearMonthTextKey(m) : typeof m === 'number' ? integerMonthKey(m) : 0;
-          if (key !== NO_MONTH && !Number.isNaN(ms) && !Array.isArray(record)) {
-            kind[pos] = ID_NUMBER;
-            num[pos] = id === 0 ? 0 : id;
-            date[pos] = ms;
-            month[pos] = key;
-            seq[pos] = i;
-            pos++;
-            continue;
-          }
-        }
-      }
-      batch.length = pos;
-      this.readOne(batch, source, record, i);
-      pos = batch.length;
-    }
-    batch.length = pos;
-    return read;
-  }
-
-  /** Rejects a record read outside any partition (unusable or out-of-order partition value). */
-  rejectRead(source: RecordSource, record: unknown, seq: number, reason: string): void {
-    if (source === 'accrual') {
-      this.accrualsRead++;
-      this.accruals.keep(record);
-      this.rejectedAccruals.push({ source, seq, record, reason });
-    } else {
-      this.paymentsRead++;
-      this.payments.keep(record);
-      this.rejectedPayments.push({ source, seq, record, reason });
-    }
+  /** Rejects a record the caller refused (unusable or out-of-order partition value). */
+  rejectRead(source: RecordSource, record: unknown, reason: string): void {
+    this.reject(source, (source === 'accrual' ? this.accruals : this.payments).keep(record), record, reason);
     // Between partitions nothing can be rejected later with an earlier read position, so a long
     // run of unusable records (say, thousands without the partition field) is handed on in batches.
     if (
       this.onPartition !== undefined &&
-      this.state === BETWEEN_PARTITIONS &&
+      !this.collecting &&
       this.rejectedAccruals.length + this.rejectedPayments.length >= REJECTED_BATCH
     ) {
       this.emit();
     }
   }
 
+  private reject(source: RecordSource, seq: number, record: unknown, reason: string): void {
+    const accrual = source === 'accrual';
+    const positions = this.inputPositions;
+    const position =
+      positions === undefined ? seq : ((accrual ? positions.accrual : positions.payment)[seq] as number);
+    (accrual ? this.rejectedAccruals : this.rejectedPayments).push({ source, position, record, reason });
+  }
+
+  /** Orders the partition's accruals into the sweep columns and groups them by month. */
+  closeAccruals(): void {
+    const { batch, order, sweep } = this.scratch;
+    sweep.sizeAccruals(batch.length);
+    const count = orderSide(batch, order, sweep.accrualOrder);
+    this.rejectDuplicates('accrual');
+    sweep.loadAccruals(batch, count, this.sink);
+    batch.reset();
+  }
+
+  /** Orders the partition's payments, sweeps the partition and appends its outputs. */
   endPartition(): void {
-    if (this.state !== COLLECTING_PAYMENTS) this.closeAccruals();
-    this.closePayments();
-    this.state = BETWEEN_PARTITIONS;
-    const s = this.scratch.sweep;
+    const { batch, order, sweep } = this.scratch;
+    sweep.sizePayments(batch.length);
+    const count = orderSide(batch, order, sweep.paymentOrder);
+    this.rejectDuplicates('payment');
+    sweep.loadPayments(batch, count, this.sink);
+    this.collecting = false;
     const sink = this.sink;
-    const accrualCount = s.accrualCount;
+    const { accrualCount, paymentCount } = sweep;
     const matchedBefore = sink.matchPayment.length;
-    sink.sweep = s;
-    if (s.paymentCount > 0 && accrualCount > 0) {
-      sink.matchPayment.reserve(Math.min(accrualCount, s.paymentCount));
-      sink.matchAccrual.reserve(Math.min(accrualCount, s.paymentCount));
-      sink.matchRule.reserve(Math.min(accrualCount, s.paymentCount));
-      sink.matchPaymentDate.reserve(Math.min(accrualCount, s.paymentCount));
-      sink.matchAccrualDate.reserve(Math.min(accrualCount, s.paymentCount));
-      if (this.policy === 'month-first') sweepMonthFirst(s, sink);
-      else sweepChronological(s, sink);
+    sink.sweep = sweep;
+    if (paymentCount > 0 && accrualCount > 0) {
+      sink.reserveMatches(Math.min(accrualCount, paymentCount));
+      if (this.policy === 'month-first') sweepMonthFirst(sweep, sink);
+      else sweepChronological(sweep, sink);
     } else {
-      for (let p = 0; p < s.paymentCount; p++) sink.unmatched(p, REASON_NOTHING_ELIGIBLE);
+      for (let p = 0; p < paymentCount; p++) sink.unmatched(p, REASON_NOTHING_ELIGIBLE);
     }
     sink.unpaid(accrualCount - (sink.matchPayment.length - matchedBefore));
     if (this.onPartition !== undefined) this.emit();
+  }
+
+  private rejectDuplicates(source: RecordSource): void {
+    const { batch, order } = this.scratch;
+    if (order.duplicates === 0) return;
+    const records = source === 'accrual' ? this.accruals : this.payments;
+    const id = newIdSlot();
+    let other = 0;
+    for (let pos = 0; pos < batch.length; pos++) {
+      const kind = batch.kind[pos] as IdKind;
+      if (kind === ID_NUMBER) {
+        id.num = batch.num[pos] as number;
+      } else {
+        while ((batch.otherPos[other] as number) < pos) other++;
+        id.str = batch.otherStr[other] as string;
+      }
+      if (!order.isDuplicate(batch, pos)) continue;
+      id.kind = kind;
+      const seq = batch.seq[pos] as number;
+      this.reject(source, seq, records.at(seq), `duplicate id ${formatSlot(id)}`);
+    }
   }
 
   /**
@@ -356,8 +214,8 @@ export class MatchSession {
     rebase(sink.unpaidAccruals.view(), this.accruals.base);
     const matched = sink.matchPayment.length;
     const part = this.outcomeOf(sink, rejected, {
-      accruals: this.accruals.records.length,
-      payments: this.payments.records.length,
+      accruals: this.accruals.held,
+      payments: this.payments.held,
       matched,
       sameMonth: sink.sameMonth,
       oldest: matched - sink.sameMonth,
@@ -390,8 +248,8 @@ export class MatchSession {
       policy: this.policy,
       partitionBy: this.partitionBy,
       limitationPeriod: this.limitationPeriod,
-      accruals: this.accruals.records,
-      payments: this.payments.records,
+      accruals: this.accruals.snapshot(),
+      payments: this.payments.snapshot(),
       matchPayment: sink.matchPayment.view(),
       matchAccrual: sink.matchAccrual.view(),
       matchRule: sink.matchRule.view(),
@@ -409,53 +267,6 @@ export class MatchSession {
     });
   }
 
-  /** Orders the partition's accruals into the sweep columns and groups them by month. */
-  private closeAccruals(): void {
-    if (this.state !== COLLECTING_ACCRUALS) throw new Error('no partition is being collected');
-    const { batch, order, sweep: s } = this.scratch;
-    s.sizeAccruals(batch.length);
-    const count = orderSide(batch, order, s.accrualOrder);
-    this.rejectDuplicates('accrual');
-    s.loadAccruals(batch, count, this.sink);
-    this.state = COLLECTING_PAYMENTS;
-    batch.reset();
-  }
-
-  /** Orders the partition's payments into the sweep columns with their accrual month index. */
-  private closePayments(): void {
-    const { batch, order, sweep: s } = this.scratch;
-    s.sizePayments(batch.length);
-    const count = orderSide(batch, order, s.paymentOrder);
-    this.rejectDuplicates('payment');
-    s.loadPayments(batch, count, this.sink);
-  }
-
-  private rejectDuplicates(source: RecordSource): void {
-    const { batch, order } = this.scratch;
-    if (order.duplicates === 0) return;
-    const records = source === 'accrual' ? this.accruals : this.payments;
-    const rejected = source === 'accrual' ? this.rejectedAccruals : this.rejectedPayments;
-    const id = newIdSlot();
-    let other = 0;
-    for (let pos = 0; pos < batch.length; pos++) {
-      const kind = batch.kind[pos] as IdKind;
-      if (kind === ID_NUMBER) {
-        id.num = batch.num[pos] as number;
-      } else {
-        while ((batch.otherPos[other] as number) < pos) other++;
-        id.str = batch.otherStr[other] as string;
-      }
-      if (!order.isDuplicate(batch, pos)) continue;
-      id.kind = kind;
-      rejected.push({
-        source,
-        seq: batch.seq[pos] as number,
-        record: records.at(batch.seq[pos] as number),
-        reason: `duplicate id ${formatSlot(id)}`,
-      });
-    }
-  }
-
   /** Gives the scratch space back when a run ends early (an input failed). */
   abandon(): void {
     this.releaseOnce();
@@ -464,7 +275,6 @@ export class MatchSession {
   private releaseOnce(): void {
     if (this.released) return;
     this.released = true;
-    this.scratch.batch.reset();
     releaseScratch(this.scratch);
   }
 
@@ -485,8 +295,8 @@ export class MatchSession {
     const matched = emitted.matched + sink.matchPayment.length;
     const sameMonth = emitted.sameMonth + sink.sameMonth;
     return this.outcomeOf(sink, rejected, {
-      accruals: this.accrualsRead,
-      payments: this.paymentsRead,
+      accruals: this.accruals.read,
+      payments: this.payments.read,
       matched,
       sameMonth,
       oldest: matched - sameMonth,
@@ -523,8 +333,8 @@ function rebase(indices: Int32Array, base: number): void {
 /** Rejections are recorded as found; duplicates are found later, so restore read order. */
 function inReadOrder(entries: RejectedEntry[]): RejectedEntry[] {
   for (let i = 1; i < entries.length; i++) {
-    if ((entries[i] as RejectedEntry).seq < (entries[i - 1] as RejectedEntry).seq) {
-      return entries.sort((a, b) => a.seq - b.seq);
+    if ((entries[i] as RejectedEntry).position < (entries[i - 1] as RejectedEntry).position) {
+      return entries.sort((a, b) => a.position - b.position);
     }
   }
   return entries;

@@ -25,9 +25,8 @@ export class SideBatch {
   /** Positions and texts of string and ObjectId ids (rare in bulk, so kept apart), ascending. */
   otherPos: number[] = [];
   otherStr: string[] = [];
-  /** Ids (and read positions) of records rejected for another reason; they still make duplicates. */
+  /** Ids of records rejected for another reason: they still make duplicates. */
   rejectedIds: IdSlot[] = [];
-  rejectedSeqs: number[] = [];
 
   private readonly current = newIdSlot();
   private readonly previous = newIdSlot();
@@ -46,7 +45,6 @@ export class SideBatch {
     this.otherPos.length = 0;
     this.otherStr.length = 0;
     this.rejectedIds.length = 0;
-    this.rejectedSeqs.length = 0;
   }
 
   /** Makes room for `extra` more records without reallocating while they are appended. */
@@ -79,41 +77,10 @@ export class SideBatch {
     this.length = pos + 1;
   }
 
-  addRejectedId(id: IdSlot, seq: number): void {
+  addRejectedId(id: IdSlot): void {
     const copy = newIdSlot();
     copySlot(id, copy);
     this.rejectedIds.push(copy);
-    this.rejectedSeqs.push(seq);
-  }
-
-  /** Text of the string or ObjectId id at `pos` (positions of text ids are kept ascending). */
-  textAt(pos: number): string {
-    const { otherPos } = this;
-    let lo = 0;
-    let hi = otherPos.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((otherPos[mid] as number) < pos) lo = mid + 1;
-      else hi = mid;
-    }
-    return this.otherStr[lo] as string;
-  }
-
-  /** Appends row `row` of another batch (gathering one partition out of a whole collection). */
-  appendRow(from: SideBatch, row: number): void {
-    const pos = this.length;
-    if (pos === this.kind.length) this.reserve(1);
-    const kind = from.kind[row] as number;
-    this.kind[pos] = kind;
-    this.num[pos] = from.num[row] as number;
-    this.date[pos] = from.date[row] as number;
-    this.month[pos] = from.month[row] as number;
-    this.seq[pos] = from.seq[row] as number;
-    if (kind !== ID_NUMBER) {
-      this.otherPos.push(pos);
-      this.otherStr.push(from.textAt(row));
-    }
-    this.length = pos + 1;
   }
 
   /** Computes id range, date span and whether the records arrived in `(date, id)` order. */

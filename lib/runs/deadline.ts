@@ -1,3 +1,5 @@
+import { tapped } from './tapped.js';
+
 /**
  * How often the deadline is read while a step is stuck. Reading it again (rather than setting one
  * timer from the first reading) keeps the deadline a function: whatever it reports, the job
@@ -137,13 +139,12 @@ export class Deadline {
 }
 
 /** Re-yields `source`, throwing once `signal` is aborted: stops reading inputs and feeding uploads. */
-export async function* untilAborted<T>(
+export function untilAborted<T>(
   source: AsyncIterable<T> | Iterable<T>,
   signal: AbortSignal,
-): AsyncGenerator<T> {
-  for await (const item of source) {
+): AsyncIterable<T> {
+  return tapped(source, () => {
     signal.throwIfAborted();
-    yield item;
-  }
-  signal.throwIfAborted();
+    return undefined;
+  });
 }

@@ -3,6 +3,7 @@ import type { MatchOutcome } from '../matching/index.js';
 import type { JobLogger } from './job-outcome.js';
 import type { RunClaim } from './ledger.js';
 import { INITIAL_PROGRESS, type RunPhase, type RunProgress } from './run-record.js';
+import { tapped } from './tapped.js';
 
 /** Where progress goes: the run ledger (`RunLedger.recordProgress`). */
 export interface ProgressRecorder {
@@ -81,14 +82,15 @@ export class ProgressReporter {
    * Re-yields `input`, counting each record into `field`. Once every counted input has ended
    * (both collections read), the run enters `matching`.
    */
-  async *counted<T>(field: ProgressInput, input: AsyncIterable<T>): AsyncGenerator<T> {
-    for await (const record of input) {
+  counted<T>(field: ProgressInput, input: AsyncIterable<T>): AsyncIterable<T> {
+    return tapped(input, (step) => {
+      if (step.done) {
+        this.#inputsDone.add(field);
+        return this.#inputsDone.size === 2 ? this.enter('matching') : undefined;
+      }
       this.#progress[field]++;
-      if (this.#due()) await turnOfTheEventLoop();
-      yield record;
-    }
-    this.#inputsDone.add(field);
-    if (this.#inputsDone.size === 2) await this.enter('matching');
+      return this.#due() ? turnOfTheEventLoop() : undefined;
+    });
   }
 
   /**

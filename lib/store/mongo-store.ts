@@ -65,23 +65,25 @@ export class MongoDocumentStore implements DocumentStore {
     );
   }
 
+  /** Streams through {@link BufferedCursor}: a promise per batch, not per document. */
   find<T extends Document = Document>(
     collection: string,
     filter: Readonly<Document>,
     options: FindOptions = {},
   ): AsyncIterable<T> {
-    return this.stream<T>(() =>
-      this.client
+    return new BufferedCursor<T>(() => {
+      if (this.closed) throw new Error('MongoDocumentStore is closed');
+      return this.client
         .db(this.dbName)
         .collection(collection)
-        .find(filter, {
+        .find<T>(filter, {
           ...(options.sort ? { sort: { ...options.sort } } : {}),
           ...(options.projection ? { projection: { ...options.projection } } : {}),
           batchSize: options.batchSize ?? DEFAULT_FIND_BATCH_SIZE,
           collation: { ...SIMPLE_COLLATION },
           ...DECODING,
-        }),
-    );
+        });
+    });
   }
 
   async close(): Promise<void> {
@@ -101,5 +103,73 @@ export class MongoDocumentStore implements DocumentStore {
       // Runs on early `break` too: frees the server-side cursor at once instead of on timeout.
       await cursor.close().catch(() => undefined);
     }
+  }
+}
+
+/** What {@link BufferedCursor} needs of a driver cursor (`FindCursor` has it). */
+export interface BatchedCursor<T> {
+  /** Whether a document is buffered or, after fetching the next batch, available. */
+  hasNext(): Promise<boolean>;
+  /** Takes every buffered document, without waiting. */
+  readBufferedDocuments(): T[];
+  close(): Promise<void>;
+}
+
+const END: IteratorResult<never> = { done: true, value: undefined };
+
+/**
+ * Iterates a cursor's documents, answering synchronously while a fetched batch lasts: `next()`
+ * returns a plain result for a buffered document and a promise only when the next batch has to
+ * be fetched. `for await` accepts both; the matcher (lib/matching/record-stream.ts) then pays one
+ * promise per batch instead of two per document (the driver's async generator, then ours).
+ * The cursor is opened on the first `next()` and closed when it is exhausted, fails or the
+ * consumer stops early (`return()`, as `break` calls it). One consumer, awaiting each answer.
+ */
+export class BufferedCursor<T> implements AsyncIterable<T> {
+  private cursor: BatchedCursor<T> | undefined;
+  private batch: T[] = [];
+  private index = 0;
+  private ended = false;
+
+  constructor(private readonly open: () => BatchedCursor<T>) {}
+
+  [Symbol.asyncIterator](): AsyncIterator<T> {
+    // `next` may answer without a promise, which the AsyncIterator type does not spell out.
+    return this as unknown as AsyncIterator<T>;
+  }
+
+  next(): IteratorResult<T> | Promise<IteratorResult<T>> {
+    if (this.index < this.batch.length) return { done: false, value: this.batch[this.index++] as T };
+    return this.fetch();
+  }
+
+  async return(): Promise<IteratorResult<T>> {
+    await this.end();
+    return END;
+  }
+
+  private async fetch(): Promise<IteratorResult<T>> {
+    if (this.ended) return END;
+    try {
+      this.cursor ??= this.open();
+      while (await this.cursor.hasNext()) {
+        this.batch = this.cursor.readBufferedDocuments();
+        this.index = 0;
+        if (this.batch.length > 0) return this.next();
+      }
+    } catch (error) {
+      await this.end();
+      throw toStoreError(error);
+    }
+    await this.end();
+    return END;
+  }
+
+  private async end(): Promise<void> {
+    this.ended = true;
+    this.batch = [];
+    this.index = 0;
+    // Frees the server-side cursor at once instead of on timeout.
+    await this.cursor?.close().catch(() => undefined);
   }
 }

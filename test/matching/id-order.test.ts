@@ -1,6 +1,6 @@
 import { ObjectId } from 'bson';
 import { describe, expect, it } from 'vitest';
-import { compareCodePoints, compareIds, matchRecords } from '../../lib/matching/index.js';
+import { compareCodePoints, compareIds, matchPayments } from '../../lib/matching/index.js';
 
 const LOW_OID = new ObjectId('000000000000000000000001');
 const HIGH_OID = new ObjectId('ff0000000000000000000000');
@@ -84,9 +84,9 @@ describe('ties on date are broken by id in BSON order', () => {
       [HIGH_OID, LOW_OID, { $oid: '7f0000000000000000000000' }],
       [LOW_OID.toHexString(), '7f0000000000000000000000'],
     ],
-  ])('%s', (_, paymentIds, winners) => {
+  ])('%s', async (_, paymentIds, winners) => {
     const payments = paymentIds.map((id) => ({ id, date: '2024-01-05', month: 2 }));
-    const outcome = matchRecords(accruals, payments);
+    const outcome = await matchPayments(accruals, payments);
     const paid = [...outcome.matches()].map((m) => {
       const id = m.payment.id as unknown;
       return typeof id === 'object' && id !== null ? (id as { $oid: string }).$oid : id;
@@ -95,8 +95,8 @@ describe('ties on date are broken by id in BSON order', () => {
     expect([...outcome.matches()].map((m) => m.accrual.id)).toEqual([1, 2]);
   });
 
-  it('orders accruals of the same day by id when choosing the oldest', () => {
-    const outcome = matchRecords(
+  it('orders accruals of the same day by id when choosing the oldest', async () => {
+    const outcome = await matchPayments(
       [
         { id: 'b', date: '2024-01-01', month: 1 },
         { id: 7, date: '2024-01-01', month: 1 },

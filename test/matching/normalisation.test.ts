@@ -1,6 +1,6 @@
 import { Double, Int32, Long, ObjectId } from 'bson';
 import { describe, expect, it } from 'vitest';
-import { matchRecords, normaliseRecord, parseIsoDate } from '../../lib/matching/index.js';
+import { matchPayments, normaliseRecord, parseIsoDate } from '../../lib/matching/index.js';
 
 const HEX = '65a1b2c3d4e5f60718293a4b';
 const JAN5 = Date.UTC(2024, 0, 5);
@@ -158,9 +158,9 @@ describe('month normalisation', () => {
     });
   });
 
-  it('treats an integer month and a YYYY-MM month as different months', () => {
+  it('treats an integer month and a YYYY-MM month as different months', async () => {
     // Payment month 1 vs accrual month 2024-01: not the same, so the older accrual wins.
-    const outcome = matchRecords(
+    const outcome = await matchPayments(
       [
         { id: 1, date: '2024-01-01', month: 2 },
         { id: 2, date: '2024-01-02', month: '2024-01' },
@@ -170,8 +170,8 @@ describe('month normalisation', () => {
     expect([...outcome.matches()].map((m) => [m.accrual.id, m.rule])).toEqual([[1, 'oldest']]);
   });
 
-  it('treats YYYY-MM text and a date in that month as the same month', () => {
-    const outcome = matchRecords(
+  it('treats YYYY-MM text and a date in that month as the same month', async () => {
+    const outcome = await matchPayments(
       [
         { id: 1, date: '2024-01-01', month: '2024-02' },
         { id: 2, date: '2024-01-02', month: new Date(Date.UTC(2024, 2, 10)) },

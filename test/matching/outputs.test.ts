@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   guardFormula,
   matchesCsvChunks,
-  matchRecords,
+  matchPayments,
   resultJsonChunks,
   toMatchResult,
   unmatchedPaymentsCsvChunks,
@@ -12,7 +12,7 @@ import { parseCsv } from './helpers.js';
 
 const meta = { runId: 'run-1', generatedAt: '2024-02-01T00:00:00.000Z' };
 
-function bigOutcome(size: number) {
+async function bigOutcome(size: number) {
   const accruals = Array.from({ length: size }, (_, i) => ({
     id: i,
     date: new Date(Date.UTC(2024, 0, 1 + (i % 9))),
@@ -24,13 +24,16 @@ function bigOutcome(size: number) {
     month: '2024-01',
     note: 'x,"y"',
   }));
-  return matchRecords([...accruals, 'junk'], payments);
+  return matchPayments([...accruals, 'junk'], payments);
 }
 
 describe('result JSON', () => {
-  it('toMatchResult has the SPEC §3 shape', () => {
+  it('toMatchResult has the SPEC §3 shape', async () => {
     const result = toMatchResult(
-      matchRecords([{ id: 1, date: '2024-01-01', month: 1 }], [{ id: 2, date: '2024-01-02', month: 1 }, 3]),
+      await matchPayments(
+        [{ id: 1, date: '2024-01-01', month: 1 }],
+        [{ id: 2, date: '2024-01-02', month: 1 }, 3],
+      ),
       meta,
     );
     expect(result).toEqual({
@@ -51,21 +54,21 @@ describe('result JSON', () => {
     });
   });
 
-  it('streams the same document in many small chunks', () => {
-    const outcome = bigOutcome(2000);
+  it('streams the same document in many small chunks', async () => {
+    const outcome = await bigOutcome(2000);
     const chunks = [...resultJsonChunks(outcome, meta)];
     expect(JSON.parse(chunks.join(''))).toEqual(toMatchResult(outcome, meta));
     expect(chunks.length).toBeGreaterThan(10);
     expect(Math.max(...chunks.map((c) => c.length))).toBeLessThan(64 * 1024);
   });
 
-  it('streams an empty outcome as valid JSON', () => {
-    const outcome = matchRecords([], []);
+  it('streams an empty outcome as valid JSON', async () => {
+    const outcome = await matchPayments([], []);
     expect(JSON.parse([...resultJsonChunks(outcome, meta)].join(''))).toEqual(toMatchResult(outcome, meta));
   });
 
-  it('writes ObjectId ids as Extended JSON and other BSON values with relaxed Extended JSON', () => {
-    const outcome = matchRecords(
+  it('writes ObjectId ids as Extended JSON and other BSON values with relaxed Extended JSON', async () => {
+    const outcome = await matchPayments(
       [],
       [
         {
@@ -92,9 +95,9 @@ describe('result JSON', () => {
     ]);
   });
 
-  it('carries int64 values a double cannot hold exactly as {"$numberLong"}, in matches and rejections', () => {
+  it('carries int64 values a double cannot hold exactly as {"$numberLong"}, in matches and rejections', async () => {
     const big = Long.fromString('9007199254740993');
-    const outcome = matchRecords(
+    const outcome = await matchPayments(
       [{ id: 1, date: '2024-01-01', month: 1, amount: big, small: Long.fromNumber(42) }],
       [
         { id: 1, date: '2024-01-02', month: 1, acct: [Long.fromString('-12345678901234567')] },
@@ -113,15 +116,15 @@ describe('result JSON', () => {
     expect(parsed.rejected[0]?.record).toMatchObject({ amount: { $numberLong: '9007199254740993' } });
   });
 
-  it('can be walked more than once', () => {
-    const outcome = bigOutcome(100);
+  it('can be walked more than once', async () => {
+    const outcome = await bigOutcome(100);
     expect([...resultJsonChunks(outcome, meta)].join('')).toBe([...resultJsonChunks(outcome, meta)].join(''));
   });
 });
 
 describe('matches.csv', () => {
-  it('has a header and one row per match, in match order, that parse back to the matches', () => {
-    const outcome = bigOutcome(700);
+  it('has a header and one row per match, in match order, that parse back to the matches', async () => {
+    const outcome = await bigOutcome(700);
     const rows = parseCsv([...matchesCsvChunks(outcome)].join(''));
     expect(rows[0]).toEqual([
       'payment_id',
@@ -147,13 +150,13 @@ describe('matches.csv', () => {
     );
   });
 
-  it('comes in several chunks for large outcomes', () => {
-    expect([...matchesCsvChunks(bigOutcome(2000))].length).toBeGreaterThan(3);
+  it('comes in several chunks for large outcomes', async () => {
+    expect([...matchesCsvChunks(await bigOutcome(2000))].length).toBeGreaterThan(3);
   });
 
-  it('adds a partition column first when a partition field was used', () => {
+  it('adds a partition column first when a partition field was used', async () => {
     const oid = new ObjectId('65a1b2c3d4e5f60718293a4b');
-    const outcome = matchRecords(
+    const outcome = await matchPayments(
       [{ acc: oid, id: 1, date: '2024-01-01', month: 1 }],
       [
         { acc: oid, id: 2, date: '2024-01-02', month: 1 },
@@ -189,9 +192,9 @@ describe('matches.csv', () => {
     ]);
   });
 
-  it('quotes commas, quotes and line breaks (RFC 4180) so they survive a round trip', () => {
+  it('quotes commas, quotes and line breaks (RFC 4180) so they survive a round trip', async () => {
     const ids = ['a,b', 'say "hi"', 'two\nlines', 'cr\rhere'];
-    const outcome = matchRecords(
+    const outcome = await matchPayments(
       [],
       ids.map((id) => ({ id, date: '2024-01-02', month: '2024-01' })),
     );
@@ -222,14 +225,14 @@ describe('CSV formula injection guard', () => {
     ['a; =1', 'a; =1'],
     ['x\n=HYPERLINK("h")', 'x\n\'=HYPERLINK("h")'],
     ['x\r\n+1', "x\r\n'+1"],
-  ])('writes the text id %j as %j', (id, cell) => {
-    const outcome = matchRecords([], [{ id, date: '2024-01-02', month: 1 }]);
+  ])('writes the text id %j as %j', async (id, cell) => {
+    const outcome = await matchPayments([], [{ id, date: '2024-01-02', month: 1 }]);
     expect(parseCsv([...unmatchedPaymentsCsvChunks(outcome)].join(''))[1]?.[0]).toBe(cell);
     expect(guardFormula(id)).toBe(cell);
   });
 
-  it('writes negative numeric ids as numbers, without an apostrophe', () => {
-    const outcome = matchRecords([], [{ id: -5, date: '2024-01-02', month: 1 }]);
+  it('writes negative numeric ids as numbers, without an apostrophe', async () => {
+    const outcome = await matchPayments([], [{ id: -5, date: '2024-01-02', month: 1 }]);
     expect(parseCsv([...unmatchedPaymentsCsvChunks(outcome)].join(''))[1]).toEqual([
       '-5',
       '2024-01-02T00:00:00.000Z',
@@ -238,8 +241,8 @@ describe('CSV formula injection guard', () => {
     ]);
   });
 
-  it('guards dates with a signed extended year', () => {
-    const outcome = matchRecords([], [{ id: 1, date: '-000001-01-01', month: 1 }]);
+  it('guards dates with a signed extended year', async () => {
+    const outcome = await matchPayments([], [{ id: 1, date: '-000001-01-01', month: 1 }]);
     expect(parseCsv([...unmatchedPaymentsCsvChunks(outcome)].join(''))[1]?.[1]).toBe(
       "'-000001-01-01T00:00:00.000Z",
     );

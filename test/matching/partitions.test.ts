@@ -1,6 +1,6 @@
 import { ObjectId } from 'bson';
 import { describe, expect, it } from 'vitest';
-import { matchPayments, matchRecords } from '../../lib/matching/index.js';
+import { matchPayments } from '../../lib/matching/index.js';
 import { once, reasons, slowly, summarise } from './helpers.js';
 
 const rec = (account: unknown, id: number, day: number, month = 1) => ({
@@ -11,13 +11,13 @@ const rec = (account: unknown, id: number, day: number, month = 1) => ({
 });
 
 describe('matching with a partition field', () => {
-  it('never pays another partition’s accrual', () => {
-    const outcome = matchRecords([rec('A', 1, 1)], [rec('B', 1, 5)], { partitionBy: 'account' });
+  it('never pays another partition’s accrual', async () => {
+    const outcome = await matchPayments([rec('A', 1, 1)], [rec('B', 1, 5)], { partitionBy: 'account' });
     expect(summarise(outcome)).toEqual({ matches: [], unmatchedPayments: [1], unpaidAccruals: [1] });
   });
 
-  it('matches each partition by the same rules and carries the field into the output', () => {
-    const outcome = matchRecords(
+  it('matches each partition by the same rules and carries the field into the output', async () => {
+    const outcome = await matchPayments(
       [rec('B', 1, 1), rec('A', 1, 1), rec('A', 2, 2, 2)],
       [rec('A', 7, 5, 2), rec('B', 7, 5, 2), rec('A', 8, 6)],
       { partitionBy: 'account' },
@@ -32,9 +32,9 @@ describe('matching with a partition field', () => {
     expect(outcome.partitionBy).toBe('account');
   });
 
-  it('orders partitions in BSON order: numbers, strings, ObjectIds', () => {
+  it('orders partitions in BSON order: numbers, strings, ObjectIds', async () => {
     const oid = new ObjectId('65a1b2c3d4e5f60718293a4b');
-    const outcome = matchRecords(
+    const outcome = await matchPayments(
       [],
       [
         rec(oid, 1, 1),
@@ -58,8 +58,8 @@ describe('matching with a partition field', () => {
     ]);
   });
 
-  it('detects duplicate ids within a partition only', () => {
-    const outcome = matchRecords([rec('A', 1, 1), rec('B', 1, 1), rec('A', 1, 2)], [], {
+  it('detects duplicate ids within a partition only', async () => {
+    const outcome = await matchPayments([rec('A', 1, 1), rec('B', 1, 1), rec('A', 1, 2)], [], {
       partitionBy: 'account',
     });
     expect(reasons(outcome)).toEqual(['accrual: duplicate id 1', 'accrual: duplicate id 1']);
@@ -84,14 +84,16 @@ describe('matching with a partition field', () => {
       'invalid partition value true in field "account" (expected a number, string or ObjectId)',
     ],
   ])('rejects a record whose partition value is %s', async (_, record, reason) => {
-    expect(reasons(matchRecords([record], [], { partitionBy: 'account' }))).toEqual([`accrual: ${reason}`]);
+    expect(reasons(await matchPayments([record], [], { partitionBy: 'account' }))).toEqual([
+      `accrual: ${reason}`,
+    ]);
     expect(reasons(await matchPayments([], [record], { partitionBy: 'account' }))).toEqual([
       `payment: ${reason}`,
     ]);
   });
 
-  it('reads a dotted partition field from a sub-document', () => {
-    const outcome = matchRecords(
+  it('reads a dotted partition field from a sub-document', async () => {
+    const outcome = await matchPayments(
       [{ owner: { account: 'A' }, id: 1, date: '2024-01-01', month: 1 }],
       [
         { owner: { account: 'A' }, id: 1, date: '2024-01-02', month: 1 },
@@ -102,9 +104,9 @@ describe('matching with a partition field', () => {
     expect(outcome.stats).toMatchObject({ matched: 1, rejected: 1 });
   });
 
-  it('treats an Extended JSON $oid and an ObjectId as the same partition', () => {
+  it('treats an Extended JSON $oid and an ObjectId as the same partition', async () => {
     const hex = '65a1b2c3d4e5f60718293a4b';
-    const outcome = matchRecords([rec(new ObjectId(hex), 1, 1)], [rec({ $oid: hex }, 1, 2)], {
+    const outcome = await matchPayments([rec(new ObjectId(hex), 1, 1)], [rec({ $oid: hex }, 1, 2)], {
       partitionBy: 'account',
     });
     expect(outcome.stats.matched).toBe(1);
@@ -119,10 +121,10 @@ describe('streaming partitions (matchPayments)', () => {
     ['arrays', () => accruals, () => payments],
     ['sync generators', () => once(accruals), () => once(payments)],
     ['async iterables', () => slowly(accruals), () => slowly(payments)],
-  ])('merges inputs sorted by partition from %s like matchRecords', async (_, a, p) => {
+  ])('merges inputs sorted by partition from %s like two arrays in any order', async (_, a, p) => {
     for (const policy of ['chronological', 'month-first'] as const) {
       const streamed = await matchPayments(a(), p(), { policy, partitionBy: 'account' });
-      const inMemory = matchRecords(accruals, payments, { policy, partitionBy: 'account' });
+      const inMemory = await matchPayments(accruals, payments, { policy, partitionBy: 'account' });
       expect(summarise(streamed)).toEqual(summarise(inMemory));
       expect([...streamed.unpaidAccruals()].map((r) => r.account)).toEqual(['C']);
       expect([...streamed.unmatchedPayments()].map((r) => r.account)).toEqual(['D']);
@@ -134,6 +136,49 @@ describe('streaming partitions (matchPayments)', () => {
       partitionBy: 'account',
     });
     expect(outcome.stats).toMatchObject({ matched: 2, rejected: 0 });
+  });
+
+  it('lists rejections of two arrays in any order in array order, as if they had been read as they are', async () => {
+    const accruals = [
+      rec('B', 1, 1),
+      { id: 2, date: '2024-01-01', month: 1 },
+      rec('A', 3, 1, 13),
+      rec('A', 1, 1),
+      rec('A', 1, 2),
+      { ...rec('B', 4, 1), date: 'soon' },
+      7,
+    ];
+    const payments = [rec('B', 5, 3), rec(null, 6, 3), rec('A', 7, 3)];
+    const expected = [
+      'accrual: missing partition field "account"',
+      'accrual: invalid month 13',
+      'accrual: duplicate id 1',
+      'accrual: duplicate id 1',
+      'accrual: unparseable date "soon"',
+      'accrual: not an object: 7',
+      'payment: invalid partition value null in field "account" (expected a number, string or ObjectId)',
+    ];
+    for (const policy of ['chronological', 'month-first'] as const) {
+      const outcome = await matchPayments(accruals, payments, { policy, partitionBy: 'account' });
+      expect(reasons(outcome)).toEqual(expected);
+      expect(summarise(outcome).matches).toEqual(['P5→A1 same-month']);
+      expect(outcome.stats).toMatchObject({ accruals: 7, payments: 3, rejected: 7, unmatched: 1 });
+    }
+    // The same records streamed grouped by partition are rejected in the order they are read.
+    const grouped = await matchPayments(
+      once([accruals[1], accruals[6], accruals[2], accruals[3], accruals[4], accruals[0], accruals[5]]),
+      once([payments[1], payments[2], payments[0]]),
+      { partitionBy: 'account' },
+    );
+    expect(reasons(grouped)).toEqual([
+      expected[0],
+      expected[5],
+      expected[1],
+      expected[2],
+      expected[3],
+      expected[4],
+      expected[6],
+    ]);
   });
 
   it('sorts records inside a partition that arrive out of (date, id) order', async () => {
@@ -184,20 +229,25 @@ describe('streaming partitions (matchPayments)', () => {
 });
 
 describe('partitioned matching equals matching each partition alone', () => {
-  it('for a small hand-made case', () => {
+  it('for a small hand-made case', async () => {
     const accruals = [rec('A', 1, 1), rec('B', 2, 1), rec('A', 3, 2, 2), rec('B', 4, 3, 2)];
     const payments = [rec('B', 1, 4, 2), rec('A', 2, 4), rec('A', 3, 5), rec('B', 4, 5)];
     for (const policy of ['chronological', 'month-first'] as const) {
-      const partitioned = summarise(matchRecords(accruals, payments, { policy, partitionBy: 'account' }));
-      const perPartition = ['A', 'B'].map((account) =>
-        summarise(
-          matchRecords(
-            accruals.filter((a) => a.account === account),
-            payments.filter((p) => p.account === account),
-            { policy },
-          ),
-        ),
+      const partitioned = summarise(
+        await matchPayments(accruals, payments, { policy, partitionBy: 'account' }),
       );
+      const perPartition: ReturnType<typeof summarise>[] = [];
+      for (const account of ['A', 'B']) {
+        perPartition.push(
+          summarise(
+            await matchPayments(
+              accruals.filter((a) => a.account === account),
+              payments.filter((p) => p.account === account),
+              { policy },
+            ),
+          ),
+        );
+      }
       expect(partitioned).toEqual({
         matches: perPartition.flatMap((s) => s.matches),
         unmatchedPayments: perPartition.flatMap((s) => s.unmatchedPayments),

@@ -1,7 +1,7 @@
 import { ObjectId } from 'bson';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type MatchOutcome, matchPayments, matchRecords, type Policy } from '../../lib/matching/index.js';
+import { type MatchOutcome, matchPayments, type Policy } from '../../lib/matching/index.js';
 import {
   compareRefIds,
   compareRefRecords,
@@ -186,10 +186,10 @@ function rejectedTags(outcome: MatchOutcome, source: 'accrual' | 'payment'): str
 const raws = (records: readonly Generated[]) => records.map((r) => r.raw);
 
 describe('matcher properties on random data with many ties', () => {
-  it.each(POLICIES)('%s agrees with the brute-force reference', (policy) => {
-    fc.assert(
-      fc.property(inputs(14), ({ accruals, payments }) => {
-        const outcome = matchRecords(raws(accruals), raws(payments), { policy });
+  it.each(POLICIES)('%s agrees with the brute-force reference', async (policy) => {
+    await fc.assert(
+      fc.asyncProperty(inputs(14), async ({ accruals, payments }) => {
+        const outcome = await matchPayments(raws(accruals), raws(payments), { policy });
         expect(asRefOutcome(outcome)).toEqual(referenceMatch(usable(accruals), usable(payments), policy));
       }),
       { numRuns: 500 },
@@ -198,10 +198,10 @@ describe('matcher properties on random data with many ties', () => {
 
   it.each(POLICIES)(
     '%s agrees with the reference on larger collections (dozens of records per date)',
-    (policy) => {
-      fc.assert(
-        fc.property(inputs(80), ({ accruals, payments }) => {
-          const outcome = matchRecords(raws(accruals), raws(payments), { policy });
+    async (policy) => {
+      await fc.assert(
+        fc.asyncProperty(inputs(80), async ({ accruals, payments }) => {
+          const outcome = await matchPayments(raws(accruals), raws(payments), { policy });
           expect(asRefOutcome(outcome)).toEqual(referenceMatch(usable(accruals), usable(payments), policy));
         }),
         { numRuns: 100 },
@@ -209,24 +209,24 @@ describe('matcher properties on random data with many ties', () => {
     },
   );
 
-  it.each(POLICIES)('%s gives the same result for input already in (date, id) order', (policy) => {
+  it.each(POLICIES)('%s gives the same result for input already in (date, id) order', async (policy) => {
     const inOrder = (records: readonly Generated[]) =>
       [...records].sort((x, y) =>
         x.ref && y.ref ? compareRefRecords(x.ref, y.ref) : x.ref ? -1 : y.ref ? 1 : 0,
       );
-    fc.assert(
-      fc.property(inputs(14), ({ accruals, payments }) => {
-        const outcome = matchRecords(raws(inOrder(accruals)), raws(inOrder(payments)), { policy });
+    await fc.assert(
+      fc.asyncProperty(inputs(14), async ({ accruals, payments }) => {
+        const outcome = await matchPayments(raws(inOrder(accruals)), raws(inOrder(payments)), { policy });
         expect(asRefOutcome(outcome)).toEqual(referenceMatch(usable(accruals), usable(payments), policy));
       }),
       { numRuns: 200 },
     );
   });
 
-  it.each(POLICIES)('%s pays one-to-one, only strictly earlier accruals', (policy) => {
-    fc.assert(
-      fc.property(inputs(14), ({ accruals, payments }) => {
-        const matches = [...matchRecords(raws(accruals), raws(payments), { policy }).matches()];
+  it.each(POLICIES)('%s pays one-to-one, only strictly earlier accruals', async (policy) => {
+    await fc.assert(
+      fc.asyncProperty(inputs(14), async ({ accruals, payments }) => {
+        const matches = [...(await matchPayments(raws(accruals), raws(payments), { policy })).matches()];
         expect(new Set(matches.map((m) => tagOf(m.payment))).size).toBe(matches.length);
         expect(new Set(matches.map((m) => tagOf(m.accrual))).size).toBe(matches.length);
         for (const m of matches) expect(Date.parse(m.accrual.date)).toBeLessThan(Date.parse(m.payment.date));
@@ -235,35 +235,45 @@ describe('matcher properties on random data with many ties', () => {
     );
   });
 
-  it('chronological matches as many payments as a maximum bipartite matching', () => {
-    fc.assert(
-      fc.property(inputs(12), ({ accruals, payments }) => {
-        const outcome = matchRecords(raws(accruals), raws(payments), { policy: 'chronological' });
+  it('chronological matches as many payments as a maximum bipartite matching', async () => {
+    await fc.assert(
+      fc.asyncProperty(inputs(12), async ({ accruals, payments }) => {
+        const outcome = await matchPayments(raws(accruals), raws(payments), { policy: 'chronological' });
         expect(outcome.stats.matched).toBe(maximumMatchingSize(usable(accruals), usable(payments)));
       }),
       { numRuns: 300 },
     );
   });
 
-  it('month-first never matches more payments than chronological', () => {
-    fc.assert(
-      fc.property(inputs(14), ({ accruals, payments }) => {
-        const chronological = matchRecords(raws(accruals), raws(payments), { policy: 'chronological' });
-        const monthFirst = matchRecords(raws(accruals), raws(payments), { policy: 'month-first' });
+  it('month-first never matches more payments than chronological, and makes as many same-month matches as can be made', async () => {
+    await fc.assert(
+      fc.asyncProperty(inputs(14), async ({ accruals, payments }) => {
+        const chronological = await matchPayments(raws(accruals), raws(payments), {
+          policy: 'chronological',
+        });
+        const monthFirst = await matchPayments(raws(accruals), raws(payments), { policy: 'month-first' });
         expect(monthFirst.stats.matched).toBeLessThanOrEqual(chronological.stats.matched);
-        expect(monthFirst.stats.sameMonth).toBeGreaterThanOrEqual(0);
+        // Pass 1 pays payments in date order from nested sets of eligible same-month accruals,
+        // which is a maximum same-month matching; chronological spends some on other months.
+        const mostSameMonth = maximumMatchingSize(usable(accruals), usable(payments), { sameMonth: true });
+        expect(monthFirst.stats.sameMonth).toBe(mostSameMonth);
+        expect(chronological.stats.sameMonth).toBeLessThanOrEqual(mostSameMonth);
       }),
       { numRuns: 200 },
     );
   });
 
-  it.each(POLICIES)('%s gives the same result whatever the input order', (policy) => {
-    fc.assert(
-      fc.property(inputs(14), fc.integer(), ({ accruals, payments }, seed) => {
-        const original = matchRecords(raws(accruals), raws(payments), { policy });
-        const reordered = matchRecords(raws(shuffled(accruals, seed)), raws(shuffled(payments, seed + 1)), {
-          policy,
-        });
+  it.each(POLICIES)('%s gives the same result whatever the input order', async (policy) => {
+    await fc.assert(
+      fc.asyncProperty(inputs(14), fc.integer(), async ({ accruals, payments }, seed) => {
+        const original = await matchPayments(raws(accruals), raws(payments), { policy });
+        const reordered = await matchPayments(
+          raws(shuffled(accruals, seed)),
+          raws(shuffled(payments, seed + 1)),
+          {
+            policy,
+          },
+        );
         expect(asRefOutcome(reordered)).toEqual(asRefOutcome(original));
         const rejected = (o: MatchOutcome) =>
           [...o.rejected()].map((r) => `${r.source} ${tagOf(r.record)} ${r.reason}`).sort();
@@ -273,10 +283,10 @@ describe('matcher properties on random data with many ties', () => {
     );
   });
 
-  it.each(POLICIES)('%s accounts for every record exactly once, and its stats reconcile', (policy) => {
-    fc.assert(
-      fc.property(inputs(14), ({ accruals, payments }) => {
-        const outcome = matchRecords(raws(accruals), raws(payments), { policy });
+  it.each(POLICIES)('%s accounts for every record exactly once, and its stats reconcile', async (policy) => {
+    await fc.assert(
+      fc.asyncProperty(inputs(14), async ({ accruals, payments }) => {
+        const outcome = await matchPayments(raws(accruals), raws(payments), { policy });
         const { matches, unmatchedPayments, unpaidAccruals } = asRefOutcome(outcome);
         const paymentTags = [
           ...matches.map((m) => m.payment),
@@ -312,19 +322,55 @@ describe('matcher properties on random data with many ties', () => {
     );
   });
 
-  it.each(POLICIES)('%s streams unsorted async input to the same result as matchRecords', async (policy) => {
+  it.each(POLICIES)('%s streams unsorted async input to the same result as arrays', async (policy) => {
     await fc.assert(
       fc.asyncProperty(inputs(14), async ({ accruals, payments }) => {
         async function* stream(items: readonly unknown[]) {
           yield* items;
         }
         const streamed = await matchPayments(stream(raws(accruals)), stream(raws(payments)), { policy });
-        const inMemory = matchRecords(raws(accruals), raws(payments), { policy });
+        const inMemory = await matchPayments(raws(accruals), raws(payments), { policy });
         expect(asRefOutcome(streamed)).toEqual(asRefOutcome(inMemory));
         expect([...streamed.rejected()]).toEqual([...inMemory.rejected()]);
       }),
       { numRuns: 100 },
     );
+  });
+});
+
+describe('many distinct months', () => {
+  it.each(POLICIES)('%s agrees with the reference when months outnumber any small table', async (policy) => {
+    // 40 calendar months and the 12 bare integer months, drawn independently of the dates.
+    const months: (number | string)[] = [
+      ...Array.from(
+        { length: 40 },
+        (_, i) => `20${String(20 + Math.floor(i / 12))}-${String((i % 12) + 1).padStart(2, '0')}`,
+      ),
+      ...Array.from({ length: 12 }, (_, i) => i + 1),
+    ];
+    const side = (prefix: string, count: number, salt: number) =>
+      Array.from({ length: count }, (_, i) => {
+        const date = JAN1 + ((i * 37 + salt) % 90) * DAY;
+        const month = months[(i * 53 + salt * 7) % months.length] as number | string;
+        return {
+          raw: { id: i, date: new Date(date), month, tag: `${prefix}${i}` },
+          ref: { key: `${prefix}${i}`, id: { kind: 0 as const, value: i }, date, month },
+        };
+      });
+    const accruals = side('a', 500, 1);
+    const payments = side('p', 450, 2);
+    const outcome = await matchPayments(
+      accruals.map((r) => r.raw),
+      payments.map((r) => r.raw),
+      { policy },
+    );
+    const expected = referenceMatch(
+      accruals.map((r) => r.ref),
+      payments.map((r) => r.ref),
+      policy,
+    );
+    expect(asRefOutcome(outcome)).toEqual(expected);
+    expect(expected.matches.filter((m) => m.rule === 'same-month').length).toBeGreaterThan(50);
   });
 });
 
@@ -339,24 +385,36 @@ describe('partitioned matching properties', () => {
   const ofAccount = (records: readonly Generated[], account: unknown) =>
     records.filter((r) => r.account === account);
 
-  it.each(POLICIES)('%s: equals running the unpartitioned matcher on each partition alone', (policy) => {
-    fc.assert(
-      fc.property(inputs(16), ({ accruals, payments }) => {
-        const partitioned = matchRecords(raws(accruals), raws(payments), { policy, partitionBy: 'account' });
-        const perPartition = ACCOUNTS.map(({ value }) =>
-          asRefOutcome(
-            matchRecords(raws(ofAccount(accruals, value)), raws(ofAccount(payments, value)), { policy }),
-          ),
-        );
-        expect(asRefOutcome(partitioned)).toEqual({
-          matches: perPartition.flatMap((o) => o.matches),
-          unmatchedPayments: perPartition.flatMap((o) => o.unmatchedPayments),
-          unpaidAccruals: perPartition.flatMap((o) => o.unpaidAccruals),
-        });
-      }),
-      { numRuns: 150 },
-    );
-  });
+  it.each(POLICIES)(
+    '%s: equals running the unpartitioned matcher on each partition alone',
+    async (policy) => {
+      await fc.assert(
+        fc.asyncProperty(inputs(16), async ({ accruals, payments }) => {
+          const partitioned = await matchPayments(raws(accruals), raws(payments), {
+            policy,
+            partitionBy: 'account',
+          });
+          const perPartition: RefOutcome[] = [];
+          for (const { value } of ACCOUNTS) {
+            const alone = await matchPayments(
+              raws(ofAccount(accruals, value)),
+              raws(ofAccount(payments, value)),
+              {
+                policy,
+              },
+            );
+            perPartition.push(asRefOutcome(alone));
+          }
+          expect(asRefOutcome(partitioned)).toEqual({
+            matches: perPartition.flatMap((o) => o.matches),
+            unmatchedPayments: perPartition.flatMap((o) => o.unmatchedPayments),
+            unpaidAccruals: perPartition.flatMap((o) => o.unpaidAccruals),
+          });
+        }),
+        { numRuns: 150 },
+      );
+    },
+  );
 
   it.each(POLICIES)('%s: streaming inputs grouped by partition gives the same result', async (policy) => {
     await fc.assert(
@@ -374,7 +432,10 @@ describe('partitioned matching properties', () => {
             partitionBy: 'account',
           },
         );
-        const inMemory = matchRecords(raws(accruals), raws(payments), { policy, partitionBy: 'account' });
+        const inMemory = await matchPayments(raws(accruals), raws(payments), {
+          policy,
+          partitionBy: 'account',
+        });
         expect(asRefOutcome(streamed)).toEqual(asRefOutcome(inMemory));
         expect(streamed.stats.rejected).toBe(inMemory.stats.rejected);
       }),

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { matchPayments, matchRecords } from '../../lib/matching/index.js';
+import { matchPayments } from '../../lib/matching/index.js';
 import { once, shuffled, slowly, summarise } from './helpers.js';
 
 function records(count: number, firstDay: number, salt: number) {
@@ -22,7 +22,7 @@ describe('streaming inputs', () => {
     '%s: an out-of-order stream is sorted, never mis-matched',
     async (policy) => {
       const expected = summarise(
-        matchRecords([...accruals].sort(byDateAndId), [...payments].sort(byDateAndId), { policy }),
+        await matchPayments([...accruals].sort(byDateAndId), [...payments].sort(byDateAndId), { policy }),
       );
       const streamed = await matchPayments(slowly(shuffled(accruals, 7)), slowly(shuffled(payments, 8)), {
         policy,
@@ -37,7 +37,37 @@ describe('streaming inputs', () => {
       once([...accruals].sort(byDateAndId)),
       once([...payments].sort(byDateAndId)),
     );
-    expect(summarise(sorted)).toEqual(summarise(matchRecords(accruals, payments)));
+    expect(summarise(sorted)).toEqual(summarise(await matchPayments(accruals, payments)));
+  });
+
+  it('hands back each record itself, in runs far larger than one block of kept records', async () => {
+    const size = 10_000;
+    const side = (prefix: string, firstDay: number, salt: number) =>
+      shuffled(
+        Array.from({ length: size }, (_, i) => ({
+          id: i,
+          date: new Date(Date.UTC(2024, 0, firstDay + (i % 40))),
+          month: `2024-0${1 + ((i * 7 + salt) % 3)}`,
+          tag: `${prefix}${i}`,
+        })),
+        salt,
+      );
+    const outcome = await matchPayments(slowly(side('a', 1, 3)), slowly(side('p', 2, 4)));
+    const seen = { a: [] as number[], p: [] as number[] };
+    const check = (prefix: 'a' | 'p', record: { id: unknown; tag?: unknown }) => {
+      expect(record.tag).toBe(`${prefix}${String(record.id)}`);
+      seen[prefix].push(record.id as number);
+    };
+    for (const { payment, accrual } of outcome.matches()) {
+      check('p', payment);
+      check('a', accrual);
+    }
+    for (const payment of outcome.unmatchedPayments()) check('p', payment);
+    for (const accrual of outcome.unpaidAccruals()) check('a', accrual);
+    const all = Array.from({ length: size }, (_, i) => i);
+    expect(seen.a.sort((x, y) => x - y)).toEqual(all);
+    expect(seen.p.sort((x, y) => x - y)).toEqual(all);
+    expect(outcome.stats.matched).toBeGreaterThan(size / 2);
   });
 
   it('reads each input exactly once', async () => {

@@ -225,7 +225,7 @@ describe('Deadline', () => {
       const controller = new AbortController();
       controller.abort(new Error('deadline'));
       const empty = untilAborted([], controller.signal);
-      await expect(empty.next()).rejects.toThrow('deadline');
+      await expect(empty[Symbol.asyncIterator]().next()).rejects.toThrow('deadline');
     });
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { matchRecords } from '../../lib/matching/index.js';
+import { matchPayments } from '../../lib/matching/index.js';
 import type { RunClaim } from '../../lib/runs/ledger.js';
 import { type ProgressRecorder, ProgressReporter } from '../../lib/runs/progress.js';
 import { RUN_PHASES, type RunProgress } from '../../lib/runs/run-record.js';
@@ -106,11 +106,11 @@ describe('ProgressReporter', () => {
     });
   });
 
-  it('counts partitions with valid records, not the calls that hand on only rejections', () => {
+  it('counts partitions with valid records, not the calls that hand on only rejections', async () => {
     const progress = new ProgressReporter(new RecordingLedger({ ms: 0 }), claim, { intervalMs: 60_000 });
     const accrual = { id: 1, date: '2024-01-01T00:00:00Z', month: '2024-01' };
-    progress.partitionDone(matchRecords([accrual], []));
-    progress.partitionDone(matchRecords([{ id: 2 }], [{ date: 'not a date' }]));
+    progress.partitionDone(await matchPayments([accrual], []));
+    progress.partitionDone(await matchPayments([{ id: 2 }], [{ date: 'not a date' }]));
     expect(progress.current.partitionsDone).toBe(1);
   });
 

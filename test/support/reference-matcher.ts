@@ -130,14 +130,21 @@ export function referenceMatch(
 
 /**
  * Size of a maximum matching between payments and accruals where a payment may take any accrual
- * with a strictly earlier date, by augmenting paths (Kuhn's algorithm). For small inputs only.
+ * with a strictly earlier date (with `sameMonth`, only one of its own month), by augmenting paths
+ * (Kuhn's algorithm). For small inputs only.
  */
-export function maximumMatchingSize(accruals: readonly RefRecord[], payments: readonly RefRecord[]): number {
+export function maximumMatchingSize(
+  accruals: readonly RefRecord[],
+  payments: readonly RefRecord[],
+  options: { readonly sameMonth?: boolean } = {},
+): number {
   const accrualOwner = new Array<number>(accruals.length).fill(-1);
+  const canPay = (payment: RefRecord, accrual: RefRecord): boolean =>
+    accrual.date < payment.date && (!options.sameMonth || accrual.month === payment.month);
   const tryAssign = (p: number, visited: boolean[]): boolean => {
     const payment = payments[p] as RefRecord;
     for (let a = 0; a < accruals.length; a++) {
-      if (visited[a] || (accruals[a] as RefRecord).date >= payment.date) continue;
+      if (visited[a] || !canPay(payment, accruals[a] as RefRecord)) continue;
       visited[a] = true;
       const owner = accrualOwner[a] as number;
       if (owner === -1 || tryAssign(owner, visited)) {
