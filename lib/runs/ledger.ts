@@ -12,6 +12,7 @@ import {
   type NewMatchingRun,
   newRunSchema,
   parseRun,
+  type RecordedOutputKeys,
   type RunStats,
   type RunStatus,
   runOutputKeysSchema,
@@ -56,7 +57,7 @@ export interface RunLedgerOptions {
  */
 const RETURN_REFUSED_ITEM = { ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } as const;
 
-function sameOutputs(a: RunOutputKeys | undefined, b: RunOutputKeys): boolean {
+function sameOutputs(a: RecordedOutputKeys | undefined, b: RunOutputKeys): boolean {
   return a !== undefined && RUN_OUTPUT_NAMES.every((name) => a[name] === b[name]);
 }
 
