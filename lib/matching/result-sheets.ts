@@ -59,9 +59,9 @@ export interface SheetRows<T> {
 
 export const SHEET_TABLE_KEYS = ['matches', 'unmatchedPayments', 'unpaidAccruals', 'rejected'] as const;
 
-const ID_WIDTH = 16;
-const DATE_WIDTH = 20;
-const MONTH_WIDTH = 10;
+const ID_WIDTH = 26;
+const DATE_WIDTH = 21;
+const MONTH_WIDTH = 15;
 
 const text = (header: string, width = ID_WIDTH): SheetColumn => ({ header, kind: 'text', width });
 const date = (header: string): SheetColumn => ({ header, kind: 'date', width: DATE_WIDTH });

@@ -1,8 +1,9 @@
 // The part of exceljs that lib/runs/workbook.ts loads: its streaming workbook writer, imported by
 // path so that the reader, CSV and in-memory parts of the package are not loaded. exceljs types
-// only its package entry, so what the writer uses is declared here, including two internals the
-// workbook relies on (see lib/runs/workbook.ts): the zip archive (`zip`) and the stream each
-// sheet's XML is piped through (`stream.pipes`). exceljs is pinned in package.json.
+// only its package entry, so what the writer uses is declared here, including internals the
+// workbook relies on (see lib/runs/workbook.ts): the zip archive (`zip`), the stream each sheet's
+// XML is piped through (`stream.pipes`) and the defined names (`_definedNames`). exceljs is
+// pinned in package.json.
 
 declare module 'exceljs/lib/stream/xlsx/workbook-writer.js' {
   import type { Writable } from 'node:stream';
@@ -26,6 +27,7 @@ declare module 'exceljs/lib/stream/xlsx/workbook-writer.js' {
   }
 
   interface XlsxSheet {
+    readonly name: string;
     columns: Array<{ width: number }>;
     autoFilter: { from: { row: number; column: number }; to: { row: number; column: number } } | null;
     addRow(values: readonly unknown[]): XlsxRow;
@@ -70,6 +72,12 @@ declare module 'exceljs/lib/stream/xlsx/workbook-writer.js' {
     addThemes(): Promise<void>;
     /** Called by the constructor, after `zip` is set: adds the package relationships. */
     addOfficeRels(): Promise<void>;
+    /** Called by `commit`: writes xl/workbook.xml with `_definedNames.model`, read synchronously. */
+    addWorkbook(): Promise<void>;
+    /** Internal: the workbook's defined names. */
+    _definedNames: {
+      readonly model: ReadonlyArray<{ name: string; ranges: string[]; localSheetId?: number }>;
+    };
   }
 
   export = WorkbookWriter;

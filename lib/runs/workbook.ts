@@ -137,7 +137,8 @@ async function writeWorkbook(
   signal: AbortSignal,
 ): Promise<void> {
   const generatedAt = new Date(content.generatedAt);
-  const workbook = new (datedWriterClass(Writer, generatedAt))({
+  const filters: SheetFilter[] = [];
+  const workbook = new (finishingWriterClass(Writer, generatedAt, filters))({
     stream: out,
     useStyles: true,
     useSharedStrings: false,
@@ -148,8 +149,8 @@ async function writeWorkbook(
     zip: { zlib: { level: 6 } },
   });
   workbook.zip.on('error', (error) => out.destroy(error as Error));
-  writeSummary(workbook, content.summary);
-  for (const sheet of content.sheets) await writeTable(workbook, sheet, maxRows, signal);
+  writeSummary(workbook, content.summary, filters);
+  for (const sheet of content.sheets) await writeTable(workbook, sheet, maxRows, signal, filters);
   // Resolves once `out` has taken the last byte, so it waits for the reader; it never settles
   // if the reader went away (`out` destroyed), hence the abort.
   await unlessAborted(workbook.commit(), signal);
@@ -173,12 +174,23 @@ function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> 
   });
 }
 
+/** A sheet's autofilter: its position in the workbook (0-based) and its range. */
+interface SheetFilter {
+  readonly sheetIndex: number;
+  readonly sheetName: string;
+  readonly lastRow: number;
+  readonly lastColumn: number;
+}
+
 /**
- * exceljs dates every file it adds to the zip with the current time, starting in its constructor
- * (the theme and the package relationships): the writer's first two calls are overridden to date
- * them all with `date` instead, so the same content always gives the same bytes.
+ * exceljs' writer, finishing the workbook the way spreadsheet applications expect:
+ * - exceljs dates every file it adds to the zip with the current time, starting in its
+ *   constructor (the theme and the package relationships): its first two calls are overridden to
+ *   date them all with `date`, so the same content always gives the same bytes;
+ * - each sheet's autofilter gets the hidden defined name `_xlnm._FilterDatabase` that Excel writes
+ *   with it; LibreOffice shows no filter without it (exceljs writes only `<autoFilter>`).
  */
-function datedWriterClass(Writer: WriterClass, date: Date): WriterClass {
+function finishingWriterClass(Writer: WriterClass, date: Date, filters: readonly SheetFilter[]): WriterClass {
   const dated = new WeakSet<object>();
   function dateEntries(zip: Writer['zip']): void {
     if (dated.has(zip)) return;
@@ -186,7 +198,7 @@ function datedWriterClass(Writer: WriterClass, date: Date): WriterClass {
     const append = zip.append.bind(zip);
     zip.append = (source, data) => append(source, { ...data, date });
   }
-  return class DatedWorkbookWriter extends Writer {
+  return class FinishingWorkbookWriter extends Writer {
     override addThemes(): Promise<void> {
       dateEntries(this.zip);
       return super.addThemes();
@@ -196,7 +208,37 @@ function datedWriterClass(Writer: WriterClass, date: Date): WriterClass {
       dateEntries(this.zip);
       return super.addOfficeRels();
     }
+
+    override addWorkbook(): Promise<void> {
+      const own = this._definedNames;
+      const model = [...own.model, ...filters.map(filterDatabaseName)];
+      // addWorkbook reads the names synchronously; the writer's own ones are put back at once.
+      this._definedNames = { model };
+      try {
+        return super.addWorkbook();
+      } finally {
+        this._definedNames = own;
+      }
+    }
   };
+}
+
+function filterDatabaseName(filter: SheetFilter): { name: string; ranges: string[]; localSheetId: number } {
+  const sheet = `'${filter.sheetName.replaceAll("'", "''")}'`;
+  return {
+    name: '_xlnm._FilterDatabase',
+    ranges: [`${sheet}!$A$1:$${columnLetters(filter.lastColumn)}$${filter.lastRow}`],
+    localSheetId: filter.sheetIndex,
+  };
+}
+
+/** `A` for 1, `Z` for 26, `AA` for 27, … */
+function columnLetters(column: number): string {
+  let letters = '';
+  for (let n = column; n > 0; n = Math.floor((n - 1) / 26)) {
+    letters = String.fromCharCode(65 + ((n - 1) % 26)) + letters;
+  }
+  return letters;
 }
 
 function openSheet(
@@ -213,15 +255,17 @@ function openSheet(
   return sheet;
 }
 
-/** Sets the filter over the header and `rows` rows of data, and finishes the sheet. */
-function closeSheet(sheet: Sheet, rows: number, columns: number): void {
+/** Sets the filter over the header and the data (`rows` rows in all), and finishes the sheet. */
+function closeSheet(sheet: Sheet, rows: number, columns: number, filters: SheetFilter[]): void {
   sheet.autoFilter = { from: { row: 1, column: 1 }, to: { row: rows, column: columns } };
+  // Every sheet is closed in the order it was added, so the filters count the sheets before it.
+  filters.push({ sheetIndex: filters.length, sheetName: sheet.name, lastRow: rows, lastColumn: columns });
   sheet.commit();
 }
 
-function writeSummary(workbook: Writer, lines: readonly SummaryLine[]): void {
+function writeSummary(workbook: Writer, lines: readonly SummaryLine[], filters: SheetFilter[]): void {
   const columns: SheetColumn[] = [
-    { header: 'field', kind: 'text', width: 44 },
+    { header: 'field', kind: 'text', width: 56 },
     { header: 'value', kind: 'text', width: 28 },
     { header: 'описание', kind: 'text', width: 64 },
   ];
@@ -242,7 +286,7 @@ function writeSummary(workbook: Writer, lines: readonly SummaryLine[]): void {
     row.getCell(3).style = TEXT_STYLE;
     row.commit();
   }
-  closeSheet(sheet, lines.length + 1, columns.length);
+  closeSheet(sheet, lines.length + 1, columns.length, filters);
 }
 
 async function writeTable(
@@ -250,6 +294,7 @@ async function writeTable(
   { table, rows }: WorkbookSheet,
   maxRows: number,
   signal: AbortSignal,
+  filters: SheetFilter[],
 ): Promise<void> {
   const { columns } = table;
   const header = columns.map((column) => column.header);
@@ -259,7 +304,7 @@ async function writeTable(
   let sincePause = 0;
   for await (const cells of rows) {
     if (written === maxRows) {
-      closeSheet(sheet, written, columns.length);
+      closeSheet(sheet, written, columns.length, filters);
       part += 1;
       sheet = openSheet(workbook, `${table.name} (${part})`, columns, header);
       written = 1;
@@ -271,7 +316,7 @@ async function writeTable(
       await drained(sheet, signal);
     }
   }
-  closeSheet(sheet, written, columns.length);
+  closeSheet(sheet, written, columns.length, filters);
 }
 
 const values: unknown[] = [];

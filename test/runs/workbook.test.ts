@@ -247,11 +247,12 @@ describe('result.xlsx', () => {
       expect(String(long?.value).startsWith('{"id":"long"')).toBe(true);
     });
 
-    it('freezes the header row and filters every sheet over all its rows', () => {
-      for (const { name, rows, pane, autoFilter } of sheets) {
+    it('freezes the header row and filters every sheet over all its rows, with the name Excel gives a filter', () => {
+      for (const { name, rows, pane, autoFilter, filterDatabase } of sheets) {
         expect(pane, name).toMatchObject({ state: 'frozen', ySplit: '1', topLeftCell: 'A2' });
         const lastColumn = String.fromCharCode('A'.charCodeAt(0) + (rows[0]?.length ?? 1) - 1);
         expect(autoFilter, name).toBe(`A1:${lastColumn}${rows.length}`);
+        expect(filterDatabase, name).toBe(`'${name}'!$A$1:$${lastColumn}$${rows.length}`);
       }
     });
 
@@ -310,6 +311,9 @@ describe('result.xlsx', () => {
         expect(part.rows.length, part.name).toBeLessThanOrEqual(limit);
         expect(part.rows[0], part.name).toEqual(found[0]?.rows[0]);
         expect(part.autoFilter, part.name).toMatch(new RegExp(`^A1:[A-Z]${part.rows.length}$`));
+        expect(part.filterDatabase, part.name).toMatch(
+          new RegExp(`^'${part.name.replace(/[()]/g, '\\$&')}'!\\$A\\$1:\\$[A-Z]\\$${part.rows.length}$`),
+        );
       }
       return found.flatMap((part) => part.rows.slice(1));
     };

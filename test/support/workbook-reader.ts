@@ -20,6 +20,8 @@ export interface ReadSheet {
   readonly rows: ReadonlyArray<ReadonlyArray<ReadCell | null>>;
   /** The `<autoFilter ref>`, e.g. `A1:H10`. */
   readonly autoFilter: string | undefined;
+  /** The sheet's `_xlnm._FilterDatabase` defined name, e.g. `'Matches'!$A$1:$H$10`. */
+  readonly filterDatabase: string | undefined;
   /** Attributes of the sheet view's `<pane>` (`ySplit`, `state`, …). */
   readonly pane: Readonly<Record<string, string>> | undefined;
 }
@@ -66,7 +68,8 @@ export function readWorkbook(bytes: Uint8Array): ReadSheet[] {
       return [a.Id, `xl/${(a.Target ?? '').replace(/^\/?xl\//, '')}`] as const;
     }),
   );
-  return (book.Workbook?.Sheets ?? []).map((entry) => {
+  const names = book.Workbook?.Names ?? [];
+  return (book.Workbook?.Sheets ?? []).map((entry, index) => {
     const name = entry.name ?? '';
     const sheet = book.Sheets[name] as XLSX.WorkSheet;
     const xml = fileText(files, targets.get((entry as { id?: string }).id ?? '') ?? '');
@@ -82,6 +85,7 @@ export function readWorkbook(bytes: Uint8Array): ReadSheet[] {
       name,
       rows,
       autoFilter: /<autoFilter\b[^>]*\bref="([^"]+)"/.exec(xml)?.[1],
+      filterDatabase: names.find((n) => n.Name === '_xlnm._FilterDatabase' && n.Sheet === index)?.Ref,
       pane: pane === undefined ? undefined : attributes(pane),
     };
   });
