@@ -1,6 +1,6 @@
 // esbuild plugins for the Lambda bundles (serverless-esbuild `plugins`). They keep every bundle under
-// 1 MiB minified and its cold start short: by leaving out code the functions never run, and by
-// loading the runtime's AWS SDK the cheap way. CommonJS because serverless-esbuild loads this file
+// 1 MiB minified and its cold start short: by leaving out code the functions never run, by moving
+// what they seldom run into a file of its own, and by loading the runtime's AWS SDK the cheap way. CommonJS because serverless-esbuild loads this file
 // with require(); it receives the Serverless instance.
 'use strict';
 
@@ -148,8 +148,75 @@ const withoutEmbeddedStore = {
   },
 };
 
+/** The part of exceljs the workers use (lib/runs/workbook.ts), and the file deployed stages build it into. */
+const WORKBOOK_WRITER = /^exceljs\/lib\/stream\/xlsx\/workbook-writer\.js$/;
+const WORKBOOK_WRITER_FILE = 'exceljs-workbook-writer.mjs';
+
+/**
+ * exceljs' streaming workbook writer (result.xlsx) is about 470 KB minified: inside the worker
+ * bundles it would pass the 1 MiB budget. Deployed stages build it into a file of its own,
+ * `exceljs-workbook-writer.mjs`, placed beside the bundle that imports it (the workers import it
+ * with `await import()`, so it loads when a run writes its workbook, never at cold start). In a
+ * serverless-esbuild build the file goes to `__only_<function>/`, so only the packages of the
+ * functions whose bundle imports it carry it; in any other build (bench/bundles.ts) it is written
+ * beside the output file.
+ */
+function workbookWriterAlongside(serverless) {
+  const functions = serverless.service.functions ?? {};
+  return {
+    name: 'workbook-writer-alongside',
+    setup(build) {
+      let imported = false;
+      build.onStart(() => {
+        imported = false;
+      });
+      build.onResolve({ filter: WORKBOOK_WRITER }, () => {
+        imported = true;
+        return { path: `./${WORKBOOK_WRITER_FILE}`, external: true };
+      });
+      build.onEnd(async (result) => {
+        if (!imported || result.errors.length > 0) return;
+        const options = build.initialOptions;
+        const outdir = options.outdir ?? path.dirname(options.outfile);
+        const writer = {
+          entryPoints: [require.resolve('exceljs/lib/stream/xlsx/workbook-writer.js')],
+          bundle: true,
+          minify: options.minify,
+          keepNames: options.keepNames,
+          format: 'esm',
+          platform: 'node',
+          target: options.target,
+          banner: options.banner,
+          sourcemap: options.sourcemap,
+          sourcesContent: options.sourcesContent,
+          logLevel: 'warning',
+        };
+        const entry = String(options.entryPoints?.[0] ?? '');
+        const handlerFile = entry.replace(/\.[^./]+$/, '');
+        const aliases = Object.keys(functions).filter((alias) =>
+          String(functions[alias]?.handler ?? '').startsWith(`${handlerFile}.`),
+        );
+        if (options.outdir === undefined || aliases.length === 0) {
+          await build.esbuild.build({ ...writer, outfile: path.join(outdir, WORKBOOK_WRITER_FILE) });
+          return;
+        }
+        // serverless-esbuild builds `entry` into `<build>/<dirname(entry)>` and packs
+        // `<build>/__only_<alias>/…` into that function's package alone, without the prefix.
+        const relativeDir = path.dirname(entry);
+        const buildDir = path.resolve(outdir, path.relative(relativeDir, '.'));
+        for (const alias of aliases) {
+          await build.esbuild.build({
+            ...writer,
+            outfile: path.join(buildDir, `__only_${alias}`, relativeDir, WORKBOOK_WRITER_FILE),
+          });
+        }
+      });
+    },
+  };
+}
+
 module.exports = (serverless) => {
   const stage = serverless.service.provider.stage;
   const always = [runtimeAwsSdkViaRequire, singleBson, zodEnglishOnly, nativeWhatwgUrl];
-  return stage === 'local' ? always : [...always, withoutEmbeddedStore];
+  return stage === 'local' ? always : [...always, withoutEmbeddedStore, workbookWriterAlongside(serverless)];
 };

@@ -36,5 +36,19 @@ export {
   resultJsonFrame,
   toMatchResult,
 } from './result-json.js';
+export {
+  SHEET_TABLE_KEYS,
+  type SheetCell,
+  type SheetColumn,
+  type SheetColumnKind,
+  type SheetRow,
+  type SheetRows,
+  type SheetTable,
+  type SummaryLine,
+  type SummaryRun,
+  sheetRows,
+  sheetTables,
+  summaryLines,
+} from './result-sheets.js';
 export type { PartitionSink } from './session.js';
 export * from './types.js';

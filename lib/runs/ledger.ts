@@ -20,6 +20,7 @@ import {
   type NewMatchingRun,
   newRunSchema,
   parseRun,
+  type RecordedOutputKeys,
   type RunProgress,
   type RunStats,
   type RunStatus,
@@ -69,7 +70,7 @@ export interface RunLedgerOptions {
  */
 const RETURN_REFUSED_ITEM = { ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } as const;
 
-function sameOutputs(a: RunOutputKeys | undefined, b: RunOutputKeys): boolean {
+function sameOutputs(a: RecordedOutputKeys | undefined, b: RunOutputKeys): boolean {
   return a !== undefined && RUN_OUTPUT_NAMES.every((name) => a[name] === b[name]);
 }
 

@@ -1,6 +1,12 @@
 import type { JobLogger } from './job-outcome.js';
 import type { RunOutputKeys } from './outputs.js';
 
+/** One piece of an output: text (written as UTF-8) or bytes (the workbook). */
+export type OutputChunk = string | Uint8Array;
+
+/** An output, chunk by chunk, as an upload streams it. */
+export type OutputChunks = Iterable<OutputChunk> | AsyncIterable<OutputChunk>;
+
 /**
  * What the matching job writes its outputs to: lib/runs/results-bucket.ts `ResultsBucket` in
  * production, instrumented buckets in tests. Kept free of SDK imports, so a function can name it
@@ -8,7 +14,7 @@ import type { RunOutputKeys } from './outputs.js';
  */
 export interface OutputBucket {
   /** Streams `chunks` to `key`; resolves once the object is complete and visible. */
-  upload(key: string, chunks: Iterable<string> | AsyncIterable<string>, contentType: string): Promise<void>;
+  upload(key: string, chunks: OutputChunks, contentType: string): Promise<void>;
   /** Deletes `keys` (missing ones are not an error). */
   remove(keys: readonly string[]): Promise<void>;
 }

@@ -4,12 +4,15 @@ import {
   matchesCsvChunks,
   type ResultMeta,
   resultJsonChunks,
+  sheetRows,
   unmatchedPaymentsCsvChunks,
+  unpaidAccrualsCsvChunks,
 } from '../matching/index.js';
+import type { OutputChunks } from './output-bucket.js';
 import type { RunOutputName } from './outputs.js';
+import { runWorkbook, type WorkbookOptions, workbookChunks } from './workbook.js';
 
-/** The text of one output, chunk by chunk, as an upload streams it. */
-export type OutputChunks = Iterable<string> | AsyncIterable<string>;
+export type { OutputChunk, OutputChunks } from './output-bucket.js';
 
 /**
  * A finished run's outputs, ready to be written: one chunk source per entry of `RUN_OUTPUTS`
@@ -22,12 +25,21 @@ export type OutputSource = { readonly [name in RunOutputName]: (meta: ResultMeta
   dispose(): Promise<void>;
 };
 
+/** How the outputs are written, where there is a choice. */
+export interface OutputOptions {
+  /** `result.xlsx` (tests inject a small row limit per sheet). */
+  readonly workbook?: WorkbookOptions;
+}
+
 /** The outputs of a run matched as a whole, rendered from its outcome in memory. */
-export function outcomeOutputs(outcome: MatchOutcome): OutputSource {
+export function outcomeOutputs(outcome: MatchOutcome, options: OutputOptions = {}): OutputSource {
   return {
     stats: outcome.stats,
     matchesCsv: () => matchesCsvChunks(outcome),
     unmatchedPaymentsCsv: () => unmatchedPaymentsCsvChunks(outcome),
+    unpaidAccrualsCsv: () => unpaidAccrualsCsvChunks(outcome),
+    resultXlsx: (meta) =>
+      workbookChunks(runWorkbook(meta, outcome, outcome.stats, sheetRows(outcome)), options.workbook),
     resultJson: (meta) => resultJsonChunks(outcome, meta),
     dispose: async () => undefined,
   };

@@ -5,7 +5,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { AwsDependencyError, awsErrorName, toAppError } from '../aws/aws-errors.js';
 import { s3Client } from '../aws/s3-client.js';
 import { config } from '../config.js';
-import type { OutputBucket } from './output-bucket.js';
+import type { OutputBucket, OutputChunk, OutputChunks } from './output-bucket.js';
 
 export { RUN_OUTPUTS_PREFIX, type RunOutputKeys, runOutputKeys } from './outputs.js';
 
@@ -18,20 +18,20 @@ export const MAX_PRESIGN_TTL_SECONDS = 900;
 const MAX_KEYS_PER_DELETE = 1000;
 
 /**
- * The chunks as UTF-8 buffers. Only errors thrown by the caller's iterable are reported to
- * `onSourceError`: errors the stream machinery injects at `yield` when the upload is torn down
- * are S3-side and must not be mistaken for a failure of the source.
+ * The chunks as buffers: text as UTF-8, bytes as they are. Only errors thrown by the caller's
+ * iterable are reported to `onSourceError`: errors the stream machinery injects at `yield` when
+ * the upload is torn down are S3-side and must not be mistaken for a failure of the source.
  */
-async function* utf8(
-  chunks: Iterable<string> | AsyncIterable<string>,
+async function* bytes(
+  chunks: OutputChunks,
   onSourceError: (error: unknown) => void,
-): AsyncGenerator<Buffer> {
-  const iterator: Iterator<string> | AsyncIterator<string> =
+): AsyncGenerator<Uint8Array> {
+  const iterator: Iterator<OutputChunk> | AsyncIterator<OutputChunk> =
     Symbol.asyncIterator in chunks ? chunks[Symbol.asyncIterator]() : chunks[Symbol.iterator]();
   let finished = false;
   try {
     for (;;) {
-      let step: IteratorResult<string>;
+      let step: IteratorResult<OutputChunk>;
       try {
         step = await iterator.next();
       } catch (error) {
@@ -43,7 +43,8 @@ async function* utf8(
         finished = true;
         return;
       }
-      yield Buffer.from(step.value, 'utf8');
+      const chunk = step.value;
+      yield typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
     }
   } finally {
     // Stopped early (the upload failed): let the source release what it holds.
@@ -85,14 +86,10 @@ export class ResultsBucket implements OutputBucket {
    * Streams `chunks` to `key` (SSE-S3 encrypted). Resolves once the object is complete and
    * visible; on failure the multipart upload is aborted before the error is thrown.
    */
-  async upload(
-    key: string,
-    chunks: Iterable<string> | AsyncIterable<string>,
-    contentType: string,
-  ): Promise<void> {
+  async upload(key: string, chunks: OutputChunks, contentType: string): Promise<void> {
     let sourceError: { error: unknown } | undefined;
     const body = Readable.from(
-      utf8(chunks, (error) => {
+      bytes(chunks, (error) => {
         sourceError = { error };
       }),
     );

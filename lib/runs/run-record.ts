@@ -5,7 +5,7 @@ import {
   UNMATCHED_PAYMENT_REASONS,
   UNPAID_ACCRUAL_REASONS,
 } from '../matching/types.js';
-import { RUN_OUTPUT_NAMES } from './outputs.js';
+import { OUTPUTS_ADDED_LATER, RUN_OUTPUT_NAMES, type RunOutputName } from './outputs.js';
 
 /**
  * The shape of a matching run, written once: the zod schemas below are the source, the types are
@@ -94,8 +94,25 @@ export const INITIAL_PROGRESS: RunProgress = {
 export const newRunSchema = z.object({ runId, ...requestedFields });
 export type NewMatchingRun = z.infer<typeof newRunSchema>;
 
-/** S3 keys of a run's outputs, one per entry of RUN_OUTPUTS. */
-export const runOutputKeysSchema = z.record(z.enum(RUN_OUTPUT_NAMES), z.string());
+type AddedLater = (typeof OUTPUTS_ADDED_LATER)[number];
+
+/**
+ * An object schema with one `value` per entry of RUN_OUTPUTS. Runs recorded before an output was
+ * added (OUTPUTS_ADDED_LATER: `unpaid-accruals.csv`, `result.xlsx`) have none for it, so those
+ * are optional; a name this version does not know is dropped.
+ */
+export function perOutputSchema<T extends z.ZodType>(value: T) {
+  const later: readonly RunOutputName[] = OUTPUTS_ADDED_LATER;
+  return z.object(
+    Object.fromEntries(
+      RUN_OUTPUT_NAMES.map((name) => [name, later.includes(name) ? value.optional() : value]),
+    ) as { [N in RunOutputName]: N extends AddedLater ? z.ZodOptional<T> : T },
+  );
+}
+
+/** S3 keys of a run's outputs, one per entry of RUN_OUTPUTS (see {@link perOutputSchema}). */
+export const runOutputKeysSchema = perOutputSchema(z.string());
+export type RecordedOutputKeys = z.infer<typeof runOutputKeysSchema>;
 
 /** One matching run as recorded in the run ledger (DynamoDB, key `runId`). */
 export const matchingRunSchema = z.object({

@@ -3,12 +3,12 @@ import { ConflictError, NotFoundError, ServiceUnavailableError } from '../errors
 import type { Policy } from '../matching/types.js';
 import type { WorkerDispatcher } from './dispatcher.js';
 import { describeFailure, type MatchingRun, type RunLedger, type RunStatus } from './ledger.js';
-import { RUN_OUTPUT_NAMES, type RunOutputKeys, type RunOutputName, runOutputKeys } from './outputs.js';
+import { RUN_OUTPUT_NAMES, type RunOutputName, runOutputKeys } from './outputs.js';
 import { requestDifferences, runRequest } from './request.js';
 import type { ResultsBucket } from './results-bucket.js';
 import { derivedRunId } from './run-id.js';
 import { encodeRunCursor, type RunListFilters, type RunListQuery } from './run-index.js';
-import { matchingRunSchema } from './run-record.js';
+import { matchingRunSchema, perOutputSchema, type RecordedOutputKeys } from './run-record.js';
 
 /** A run's output as shown over HTTP: the S3 key, plus a presigned download URL once the run succeeded. */
 const runOutputViewSchema = z.object({ key: z.string(), url: z.string().optional() });
@@ -31,8 +31,11 @@ const matchingRunViewSchema = matchingRunSchema
      * `status` stays what the ledger holds.
      */
     stale: z.boolean(),
-    /** Always present: the keys; `url`s only once the run succeeded. */
-    outputs: z.record(z.enum(RUN_OUTPUT_NAMES), runOutputViewSchema),
+    /**
+     * Always present: the keys; `url`s only once the run succeeded. A succeeded run lists what it
+     * recorded: runs from before `unpaid-accruals.csv` and `result.xlsx` existed lack those.
+     */
+    outputs: perOutputSchema(runOutputViewSchema),
   });
 export type MatchingRunView = z.infer<typeof matchingRunViewSchema>;
 
@@ -49,8 +52,8 @@ export interface MatchingRunPage {
   readonly after: string | null;
 }
 
-/** A presigned download URL per output. */
-type OutputUrls = Readonly<Record<RunOutputName, string>>;
+/** A presigned download URL per output the run has. */
+type OutputUrls = Readonly<Partial<Record<RunOutputName, string>>>;
 
 /** What `POST /matching-runs` asks for. */
 export interface StartRunRequest {
@@ -180,11 +183,14 @@ export class MatchingRuns {
     );
   }
 
-  async #presignAll(outputs: RunOutputKeys | undefined): Promise<OutputUrls | undefined> {
+  async #presignAll(outputs: RecordedOutputKeys | undefined): Promise<OutputUrls | undefined> {
     if (!outputs) return undefined;
     const ttl = this.#deps.presignTtlSeconds;
     const urls = await Promise.all(
-      RUN_OUTPUT_NAMES.map(async (name) => [name, await this.#deps.bucket.presign(outputs[name], ttl)]),
+      RUN_OUTPUT_NAMES.flatMap((name) => {
+        const key = outputs[name];
+        return key === undefined ? [] : [(async () => [name, await this.#deps.bucket.presign(key, ttl)])()];
+      }),
     );
     return Object.fromEntries(urls) as OutputUrls;
   }
@@ -214,15 +220,18 @@ export async function listRunViews(ledger: RunLedger, query: RunListQuery): Prom
 
 /**
  * The HTTP view of a ledger item (see {@link MatchingRunView}): the output keys always (the
- * recorded ones once succeeded, else where the worker writes them), URLs added when given.
+ * recorded ones once succeeded, else where the worker writes them), URLs added when given. Only
+ * outputs the run has are listed (runs recorded before an output was added lack it).
  */
 export function toRunView(run: MatchingRun, stale: boolean, urls?: OutputUrls): MatchingRunView {
-  const keys = run.outputs ?? runOutputKeys(run.runId);
+  const keys: RecordedOutputKeys = run.outputs ?? runOutputKeys(run.runId);
   const outputs = Object.fromEntries(
-    RUN_OUTPUT_NAMES.map((name) => [
-      name,
-      urls === undefined ? { key: keys[name] } : { key: keys[name], url: urls[name] },
-    ]),
+    RUN_OUTPUT_NAMES.flatMap((name) => {
+      const key = keys[name];
+      const url = urls?.[name];
+      if (key === undefined) return [];
+      return [[name, url === undefined ? { key } : { key, url }]];
+    }),
   );
   // Parsing strips the internal fields.
   return matchingRunViewSchema.parse({ ...run, stale, outputs });

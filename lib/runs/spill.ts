@@ -13,14 +13,49 @@ import {
   type RejectedRecord,
   type ResultMeta,
   resultJsonFrame,
+  type SheetRow,
+  sheetRows,
+  sheetTables,
   unmatchedPaymentsCsvChunks,
+  unpaidAccrualsCsvChunks,
 } from '../matching/index.js';
-import type { OutputSource } from './output-source.js';
+import type { OutputOptions, OutputSource } from './output-source.js';
+import { runWorkbook, workbookChunks } from './workbook.js';
 
 /** Text buffered per file before one synchronous write. */
 const WRITE_BUFFER_CHARS = 256 * 1024;
 /** Read size when a file is streamed back. */
 const READ_CHUNK_BYTES = 1024 * 1024;
+/** Workbook rows per chunk appended to a spill file. */
+const ROWS_PER_CHUNK = 256;
+
+/** Workbook rows as JSON lines: a row is a JSON array of strings, numbers and nulls (lib/matching/result-sheets.ts). */
+function* jsonLines(rows: Iterable<SheetRow>): Iterable<string> {
+  let batch: string[] = [];
+  for (const row of rows) {
+    batch.push(JSON.stringify(row));
+    if (batch.length === ROWS_PER_CHUNK) {
+      yield `${batch.join('\n')}\n`;
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield `${batch.join('\n')}\n`;
+}
+
+/** The rows {@link jsonLines} wrote, read back from the file's text. */
+async function* rowsOfJsonLines(chunks: AsyncIterable<string>): AsyncGenerator<SheetRow> {
+  let rest = '';
+  for await (const chunk of chunks) {
+    const text = rest + chunk;
+    let start = 0;
+    for (let end = text.indexOf('\n'); end !== -1; end = text.indexOf('\n', start)) {
+      yield JSON.parse(text.slice(start, end)) as SheetRow;
+      start = end + 1;
+    }
+    rest = text.slice(start);
+  }
+  if (rest.length > 0) throw new Error('a spilled workbook row is cut off');
+}
 
 /** One output section written to a temporary file as it is produced, then read back once. */
 class SpillFile {
@@ -76,22 +111,37 @@ class SpillFile {
   }
 }
 
+/** The text of `files`, one after the other. */
+async function* readAll(files: readonly SpillFile[]): AsyncGenerator<string> {
+  for (const file of files) yield* file.read();
+}
+
 /**
  * The outputs of a partition-at-a-time run (`matchPaymentsByPartition`), spilled to temporary
  * files under `os.tmpdir()` (Lambda's ephemeral `/tmp`) as each partition closes, so only one
  * partition's records are ever in memory. Once every partition is in (`close`), the outputs are
- * streamed back from the files, byte for byte what `matchesCsvChunks`, `unmatchedPaymentsCsvChunks`
- * and `resultJsonChunks` write for the whole run. `dispose` removes the files.
+ * streamed back from the files, byte for byte what `outcomeOutputs` (lib/runs/output-source.ts)
+ * writes for the whole run: the CSV tables and result.json from their text, result.xlsx from the
+ * rows of its sheets (JSON lines). `dispose` removes the files.
  */
 export class SpilledOutputs implements OutputSource {
   private readonly matchesCsvFile: SpillFile;
   private readonly unmatchedCsvFile: SpillFile;
+  private readonly unpaidCsvFile: SpillFile;
   private readonly matches: SpillFile;
   private readonly unmatched: SpillFile;
   private readonly unpaid: SpillFile;
   /** A whole run lists rejected accruals before rejected payments: two files keep that order. */
   private readonly rejectedAccruals: SpillFile;
   private readonly rejectedPayments: SpillFile;
+  /** The workbook's sheets, as rows; rejected ones split by source as above. */
+  private readonly matchRows: SpillFile;
+  private readonly unmatchedRows: SpillFile;
+  private readonly unpaidRows: SpillFile;
+  private readonly rejectedAccrualRows: SpillFile;
+  private readonly rejectedPaymentRows: SpillFile;
+  /** Where the `source` of a rejected record is in its workbook row. */
+  private readonly rejectedSourceColumn: number;
   private readonly files: SpillFile[] = [];
   #stats: MatchStats | undefined;
 
@@ -100,7 +150,11 @@ export class SpilledOutputs implements OutputSource {
     private readonly policy: Policy,
     private readonly partitionBy: string,
     private readonly limitationPeriod: string | undefined,
+    private readonly options: OutputOptions,
   ) {
+    this.rejectedSourceColumn = sheetTables(partitionBy).rejected.columns.findIndex(
+      (column) => column.header === 'source',
+    );
     const file = (name: string): SpillFile => {
       const spill = new SpillFile(path.join(dir, name));
       this.files.push(spill);
@@ -109,11 +163,17 @@ export class SpilledOutputs implements OutputSource {
     try {
       this.matchesCsvFile = file('matches.csv');
       this.unmatchedCsvFile = file('unmatched-payments.csv');
+      this.unpaidCsvFile = file('unpaid-accruals.csv');
       this.matches = file('matches.json');
       this.unmatched = file('unmatched-payments.json');
       this.unpaid = file('unpaid-accruals.json');
       this.rejectedAccruals = file('rejected-accruals.json');
       this.rejectedPayments = file('rejected-payments.json');
+      this.matchRows = file('matches.rows');
+      this.unmatchedRows = file('unmatched-payments.rows');
+      this.unpaidRows = file('unpaid-accruals.rows');
+      this.rejectedAccrualRows = file('rejected-accruals.rows');
+      this.rejectedPaymentRows = file('rejected-payments.rows');
     } catch (error) {
       for (const spill of this.files) spill.discard();
       throw error;
@@ -125,10 +185,11 @@ export class SpilledOutputs implements OutputSource {
     policy: Policy,
     partitionBy: string,
     limitationPeriod?: string,
+    options: OutputOptions = {},
   ): Promise<SpilledOutputs> {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'matching-run-'));
     try {
-      return new SpilledOutputs(dir, policy, partitionBy, limitationPeriod);
+      return new SpilledOutputs(dir, policy, partitionBy, limitationPeriod, options);
     } catch (error) {
       await rm(dir, { recursive: true, force: true });
       throw error;
@@ -139,6 +200,7 @@ export class SpilledOutputs implements OutputSource {
   readonly add = (part: MatchOutcome): void => {
     this.matchesCsvFile.append(matchesCsvChunks(part, { header: false }));
     this.unmatchedCsvFile.append(unmatchedPaymentsCsvChunks(part, { header: false }));
+    this.unpaidCsvFile.append(unpaidAccrualsCsvChunks(part, { header: false }));
     this.matches.append(jsonElements(part.matches(), this.matches.nonEmpty));
     this.unmatched.append(jsonElements(part.unmatchedPayments(), this.unmatched.nonEmpty));
     this.unpaid.append(jsonElements(part.unpaidAccruals(), this.unpaid.nonEmpty));
@@ -147,6 +209,17 @@ export class SpilledOutputs implements OutputSource {
     for (const entry of part.rejected()) (entry.source === 'accrual' ? accruals : payments).push(entry);
     this.rejectedAccruals.append(jsonElements(accruals, this.rejectedAccruals.nonEmpty));
     this.rejectedPayments.append(jsonElements(payments, this.rejectedPayments.nonEmpty));
+    const rows = sheetRows(part);
+    this.matchRows.append(jsonLines(rows.matches));
+    this.unmatchedRows.append(jsonLines(rows.unmatchedPayments));
+    this.unpaidRows.append(jsonLines(rows.unpaidAccruals));
+    const accrualRows: SheetRow[] = [];
+    const paymentRows: SheetRow[] = [];
+    for (const row of rows.rejected) {
+      (row[this.rejectedSourceColumn] === 'accrual' ? accrualRows : paymentRows).push(row);
+    }
+    this.rejectedAccrualRows.append(jsonLines(accrualRows));
+    this.rejectedPaymentRows.append(jsonLines(paymentRows));
   };
 
   /** Writes out what is buffered; call once every partition was added, with the run's stats, before reading. */
@@ -168,6 +241,29 @@ export class SpilledOutputs implements OutputSource {
   async *unmatchedPaymentsCsv(): AsyncGenerator<string> {
     yield leftoversCsvHeader(this.partitionBy);
     yield* this.unmatchedCsvFile.read();
+  }
+
+  async *unpaidAccrualsCsv(): AsyncGenerator<string> {
+    yield leftoversCsvHeader(this.partitionBy);
+    yield* this.unpaidCsvFile.read();
+  }
+
+  resultXlsx(meta: ResultMeta): AsyncGenerator<Uint8Array> {
+    const run = {
+      policy: this.policy,
+      partitionBy: this.partitionBy,
+      limitationPeriod: this.limitationPeriod,
+    };
+    const rows = (...files: SpillFile[]) => rowsOfJsonLines(readAll(files));
+    return workbookChunks(
+      runWorkbook(meta, run, this.stats, {
+        matches: rows(this.matchRows),
+        unmatchedPayments: rows(this.unmatchedRows),
+        unpaidAccruals: rows(this.unpaidRows),
+        rejected: rows(this.rejectedAccrualRows, this.rejectedPaymentRows),
+      }),
+      this.options.workbook,
+    );
   }
 
   async *resultJson(meta: ResultMeta): AsyncGenerator<string> {

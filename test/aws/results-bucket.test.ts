@@ -32,6 +32,13 @@ async function* slowly(chunks: readonly string[]): AsyncIterable<string> {
   }
 }
 
+async function* slowlyMixed(chunks: ReadonlyArray<string | Uint8Array>): AsyncIterable<string | Uint8Array> {
+  for (const chunk of chunks) {
+    await Promise.resolve();
+    yield chunk;
+  }
+}
+
 async function readObject(client: S3Client, bucket: string, key: string): Promise<string> {
   const { Body } = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   return (await Body?.transformToString('utf8')) ?? '';
@@ -83,6 +90,23 @@ describe('ResultsBucket (against the S3 emulator)', () => {
       const put = requests.find((r) => r.command === 'PutObjectCommand');
       expect(put?.headers['x-amz-server-side-encryption']).toBe('AES256');
       expect(await readObject(s3, local().emulators.bucket, target)).toBe('{"a":1}');
+    });
+
+    it('writes binary chunks as they are, mixed with text chunks written as UTF-8', async () => {
+      // Every byte value, in chunks that are not valid UTF-8 on their own, across part boundaries.
+      const bytes = Buffer.alloc(UPLOAD_PART_SIZE + 300_001);
+      for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7919) & 0xff;
+      const chunks: Array<string | Uint8Array> = ['начало'];
+      for (let at = 0; at < bytes.length; at += 65_537)
+        chunks.push(new Uint8Array(bytes.subarray(at, at + 65_537)));
+      chunks.push('€');
+      const target = key('result.xlsx');
+      await bucket().upload(target, slowlyMixed(chunks), 'application/octet-stream');
+      const { Body } = await client().send(
+        new GetObjectCommand({ Bucket: local().emulators.bucket, Key: target }),
+      );
+      const read = Buffer.from((await Body?.transformToByteArray()) ?? []);
+      expect(read.equals(Buffer.concat([Buffer.from('начало'), bytes, Buffer.from('€')]))).toBe(true);
     });
 
     it('writes an empty object from no chunks', async () => {
@@ -145,12 +169,14 @@ describe('ResultsBucket (against the S3 emulator)', () => {
   });
 
   describe('runOutputKeys', () => {
-    it('places the three outputs under matching-runs/{runId}/', () => {
+    it('places the five outputs under matching-runs/{runId}/', () => {
       const runId = newRunId();
       expect(runOutputKeys(runId)).toEqual({
         resultJson: `matching-runs/${runId}/result.json`,
         matchesCsv: `matching-runs/${runId}/matches.csv`,
         unmatchedPaymentsCsv: `matching-runs/${runId}/unmatched-payments.csv`,
+        unpaidAccrualsCsv: `matching-runs/${runId}/unpaid-accruals.csv`,
+        resultXlsx: `matching-runs/${runId}/result.xlsx`,
       });
     });
 

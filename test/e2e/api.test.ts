@@ -10,6 +10,7 @@ import {
   matchPayments,
   toMatchResult,
   unmatchedPaymentsCsvChunks,
+  unpaidAccrualsCsvChunks,
 } from '../../lib/matching/index.js';
 import { inputSort } from '../../lib/runs/job.js';
 import { derivedRunId, newRunId } from '../../lib/runs/run-id.js';
@@ -18,6 +19,7 @@ import { getAccountActions, listAccountActions } from '../../lib/summary/index.j
 import { readYaml } from '../http/yaml.js';
 import { paymentsImported } from '../support/events.js';
 import { type Stack, startStack } from '../support/offline.js';
+import { plainRow, readWorkbook } from '../support/workbook-reader.js';
 
 /**
  * The deployed shape, run locally: real HTTP through serverless-offline (API Gateway v2 events),
@@ -234,13 +236,44 @@ describe('matching run over HTTP', () => {
   it('writes the CSV tables byte for byte as the matcher renders them', async () => {
     const outputs = run.outputs as Record<string, { url: string }>;
     const outcome = await expectedOutcome({});
-    const [matches, unmatched] = await Promise.all(
-      [outputs.matchesCsv?.url, outputs.unmatchedPaymentsCsv?.url].map(async (url) =>
-        (await fetch(String(url))).text(),
+    const [matches, unmatched, unpaid] = await Promise.all(
+      [outputs.matchesCsv?.url, outputs.unmatchedPaymentsCsv?.url, outputs.unpaidAccrualsCsv?.url].map(
+        async (url) => (await fetch(String(url))).text(),
       ),
     );
     expect(matches).toBe([...matchesCsvChunks(outcome)].join(''));
     expect(unmatched).toBe([...unmatchedPaymentsCsvChunks(outcome)].join(''));
+    expect(unpaid).toBe([...unpaidAccrualsCsvChunks(outcome)].join(''));
+    expect(outcome.stats.unpaid).toBeGreaterThan(0);
+  });
+
+  it('writes the workbook, downloadable as an xlsx spreadsheet, with a row per record of result.json', async () => {
+    const outputs = run.outputs as Record<string, { key: string; url: string }>;
+    expect(outputs.resultXlsx?.key).toBe(`matching-runs/${runId}/result.xlsx`);
+    const response = await fetch(String(outputs.resultXlsx?.url));
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe(
+      'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+    );
+    const sheets = readWorkbook(new Uint8Array(await response.arrayBuffer()));
+    const result = asJson(
+      toMatchResult(await expectedOutcome({}), { runId, generatedAt: '2024-01-01T00:00:00.000Z' }),
+    ) as MatchResult;
+    expect(sheets.map((sheet) => [sheet.name, sheet.rows.length - 1])).toEqual([
+      ['Summary', expect.any(Number)],
+      ['Matches', result.matches.length],
+      ['Unmatched payments', result.unmatchedPayments.length],
+      ['Unpaid accruals', result.unpaidAccruals.length],
+      ['Rejected', result.rejected.length],
+    ]);
+    const first = result.matches[0];
+    expect(plainRow(sheets[1]?.rows[1] ?? []).slice(0, 3)).toEqual([
+      typeof first?.payment.id === 'object'
+        ? (first.payment.id as { $oid: string }).$oid
+        : String(first?.payment.id),
+      first?.payment.date,
+      first?.payment.month,
+    ]);
   });
 
   it('links outputs with presigned URLs that expire within 15 minutes', () => {

@@ -3,11 +3,11 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { dynamoDocumentClient } from '../../lib/aws/clients.js';
 import { loadConfig } from '../../lib/config.js';
 import { ConflictError, NotFoundError, ServiceUnavailableError } from '../../lib/errors.js';
-import { matchPayments, toMatchResult } from '../../lib/matching/index.js';
+import { matchPayments, toMatchResult, unpaidAccrualsCsvChunks } from '../../lib/matching/index.js';
 import type { WorkerDispatcher } from '../../lib/runs/dispatcher.js';
 import { inputSort, runMatchingJob } from '../../lib/runs/job.js';
 import { newRunId, RunLedger } from '../../lib/runs/ledger.js';
-import { runOutputKeys } from '../../lib/runs/outputs.js';
+import { RUN_OUTPUTS, type RunOutputKeys, runOutputKeys } from '../../lib/runs/outputs.js';
 import { derivedRunId } from '../../lib/runs/run-id.js';
 import { createMatchingWorker } from '../../lib/runs/workers/matching-worker.js';
 import { createPaymentsImportedWorker } from '../../lib/runs/workers/payments-imported-worker.js';
@@ -15,6 +15,7 @@ import { lambdaContext } from '../http/request-events.js';
 import { closedEndpoint, useEmulators } from '../support/emulators.js';
 import { paymentsImported } from '../support/events.js';
 import { demoInputs, jobHarness, workerContext } from '../support/job-harness.js';
+import { readWorkbook } from '../support/workbook-reader.js';
 
 // Assertions are on ledger items and S3 objects; the job's log lines are not under test here.
 vi.hoisted(() => {
@@ -31,7 +32,7 @@ const { store } = demoInputs({ accounts: 30, accruals: 120, payments: 110, seed:
 describe('matching job and worker (against the emulators)', () => {
   const local = useEmulators();
   const jobs = jobHarness(local, { store });
-  const { ledger, bucket, queuedRun, objectText } = jobs;
+  const { ledger, bucket, queuedRun, objectText, objectBytes } = jobs;
 
   describe('runMatchingJob', () => {
     it('matches, writes result.json last, and marks the run succeeded with the output keys', async () => {
@@ -45,7 +46,13 @@ describe('matching job and worker (against the emulators)', () => {
       });
 
       expect(outcome.status).toBe('succeeded');
-      expect(results.uploaded).toEqual(['matches.csv', 'unmatched-payments.csv', 'result.json']);
+      expect(results.uploaded).toEqual([
+        'matches.csv',
+        'unmatched-payments.csv',
+        'unpaid-accruals.csv',
+        'result.xlsx',
+        'result.json',
+      ]);
       const run = await ledger().get(runId);
       expect(run).toMatchObject({ status: 'succeeded', attempts: 1, outputs: runOutputKeys(runId) });
 
@@ -66,6 +73,18 @@ describe('matching job and worker (against the emulators)', () => {
         ...expected,
         stats: { ...expected.stats, durationMs: 0 },
       });
+
+      expect(await objectText(runOutputKeys(runId).unpaidAccrualsCsv)).toBe(
+        [...unpaidAccrualsCsvChunks(direct)].join(''),
+      );
+      const workbook = readWorkbook((await objectBytes(runOutputKeys(runId).resultXlsx)) ?? new Uint8Array());
+      expect(workbook.map((sheet) => [sheet.name, sheet.rows.length - 1])).toEqual([
+        ['Summary', expect.any(Number)],
+        ['Matches', written.matches.length],
+        ['Unmatched payments', written.unmatchedPayments.length],
+        ['Unpaid accruals', written.unpaidAccruals.length],
+        ['Rejected', written.rejected.length],
+      ]);
     });
 
     it('skips a run another invocation already claimed or finished', async () => {
@@ -92,9 +111,9 @@ describe('matching job and worker (against the emulators)', () => {
         status: 'failed',
         reason: expect.stringMatching(/S3 is unavailable \(injected\)/),
       });
-      expect(failing.uploaded).toEqual(['matches.csv', 'unmatched-payments.csv']);
+      expect(failing.uploaded).toEqual(RUN_OUTPUTS.slice(0, -1).map((output) => output.file));
       const keys = runOutputKeys(runId);
-      for (const key of [keys.matchesCsv, keys.unmatchedPaymentsCsv, keys.resultJson]) {
+      for (const key of Object.values(keys)) {
         expect(await objectText(key), key).toBeUndefined();
       }
       expect(await ledger().get(runId)).toMatchObject({
@@ -474,12 +493,44 @@ describe('matching job and worker (against the emulators)', () => {
         resultJson: { key: keys.resultJson },
         matchesCsv: { key: keys.matchesCsv },
         unmatchedPaymentsCsv: { key: keys.unmatchedPaymentsCsv },
+        unpaidAccrualsCsv: { key: keys.unpaidAccrualsCsv },
+        resultXlsx: { key: keys.resultXlsx },
       });
       await runMatchingJob(runId, { store: store(), ledger: ledger(), bucket: bucket() });
       const done = await service().describe(runId);
       expect(done.outputs?.resultJson.key).toBe(runOutputKeys(runId).resultJson);
       expect(new URL(done.outputs?.resultJson.url ?? '').searchParams.get('X-Amz-Expires')).toBe('120');
       expect(JSON.stringify(done)).not.toContain('idempotencyKey');
+      for (const output of ['unpaidAccrualsCsv', 'resultXlsx'] as const) {
+        expect(done.outputs?.[output]?.key).toBe(keys[output]);
+        const url = done.outputs?.[output]?.url ?? '';
+        expect(new URL(url).pathname.endsWith(keys[output])).toBe(true);
+      }
+    });
+
+    it('presigns only the outputs of a run recorded before unpaid-accruals.csv and result.xlsx existed', async () => {
+      const runId = await queuedRun();
+      const { stats } = await runMatchingJob(runId, {
+        store: store(),
+        ledger: ledger(),
+        bucket: bucket(),
+      }).then((outcome) => (outcome.status === 'succeeded' ? outcome : expect.unreachable()));
+      // A second run, recorded as the ledger recorded runs then: with three output keys.
+      const old = await queuedRun();
+      await ledger().markRunning(old);
+      const { resultJson, matchesCsv, unmatchedPaymentsCsv } = runOutputKeys(runId);
+      const legacyKeys = { resultJson, matchesCsv, unmatchedPaymentsCsv } as unknown as RunOutputKeys;
+      await ledger().markSucceeded(old, stats, legacyKeys);
+
+      const described = await service().describe(old);
+      expect(Object.keys(described.outputs ?? {}).sort()).toEqual([
+        'matchesCsv',
+        'resultJson',
+        'unmatchedPaymentsCsv',
+      ]);
+      const urls = Object.values(described.outputs ?? {}).map((output) => output.url ?? '');
+      const downloaded = await Promise.all(urls.map(async (url) => (await fetch(url)).status));
+      expect(downloaded).toEqual([200, 200, 200]);
     });
 
     it('reports an unknown run as not found', async () => {

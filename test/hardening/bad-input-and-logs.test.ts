@@ -1,6 +1,7 @@
 import type { Document } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inputSort } from '../../lib/runs/job.js';
+import { RUN_OUTPUTS } from '../../lib/runs/outputs.js';
 import { derivedRunId, newRunId } from '../../lib/runs/run-id.js';
 import { accountActionsPipeline, actionsPagePipeline } from '../../lib/summary/index.js';
 import { generateDemoData } from '../../scripts/demo-data.js';
@@ -689,7 +690,7 @@ describe('logs of a full run', () => {
 
   it('holds no presigned URL signatures or credentials', () => {
     const output = stack.output();
-    expect(urls).toHaveLength(3);
+    expect(urls).toHaveLength(RUN_OUTPUTS.length);
     for (const url of urls) {
       const signature = new URL(url).searchParams.get('X-Amz-Signature');
       expect(signature).toMatch(/^[0-9a-f]{64}$/);

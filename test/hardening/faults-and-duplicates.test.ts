@@ -16,7 +16,7 @@ import {
 } from '../../lib/matching/index.js';
 import { inputSort } from '../../lib/runs/job.js';
 import { newRunId, RunLedger } from '../../lib/runs/ledger.js';
-import { RUN_OUTPUTS_PREFIX, runOutputKeys } from '../../lib/runs/outputs.js';
+import { RUN_OUTPUT_NAMES, RUN_OUTPUTS_PREFIX, runOutputKeys } from '../../lib/runs/outputs.js';
 import { MAX_PRESIGN_TTL_SECONDS, ResultsBucket } from '../../lib/runs/results-bucket.js';
 import { derivedRunId } from '../../lib/runs/run-id.js';
 import { EmbeddedDocumentStore } from '../../lib/store/embedded-store.js';
@@ -216,12 +216,7 @@ async function expectOutputsOfDirectRun(run: Json, options: MatchOptions): Promi
 
 /** The `outputs` of a run that has not succeeded: where its outputs go, with no download URLs. */
 function keysOnly(runId: string): Record<string, { key: string }> {
-  const keys = runOutputKeys(runId);
-  return {
-    resultJson: { key: keys.resultJson },
-    matchesCsv: { key: keys.matchesCsv },
-    unmatchedPaymentsCsv: { key: keys.unmatchedPaymentsCsv },
-  };
+  return Object.fromEntries(Object.entries(runOutputKeys(runId)).map(([name, key]) => [name, { key }]));
 }
 
 function logLinesFor(runId: string, message: string): Json[] {
@@ -315,7 +310,7 @@ describe('S3 unavailable during a run', () => {
     expect(run).toMatchObject({ status: 'succeeded', attempts: 2 });
     expect(run.error).toBeUndefined();
     const keys = runOutputKeys(runId);
-    expect(await s3Keys(runId)).toEqual([keys.matchesCsv, keys.resultJson, keys.unmatchedPaymentsCsv]);
+    expect(await s3Keys(runId)).toEqual(Object.values(keys).sort());
     await expectOutputsOfDirectRun(run, { policy: 'month-first' });
   }, 60_000);
 });
@@ -397,7 +392,7 @@ describe('duplicates and concurrency', () => {
       .filter((line) => line.message === 'PaymentsImported: matching run created' && line.runId === runId);
     expect(created).toHaveLength(1);
     const keys = runOutputKeys(runId);
-    expect(await s3Keys(runId)).toEqual([keys.matchesCsv, keys.resultJson, keys.unmatchedPaymentsCsv]);
+    expect(await s3Keys(runId)).toEqual(Object.values(keys).sort());
   }, 60_000);
 
   it('gives six concurrent POSTs with one Idempotency-Key one run and the same answer', async () => {
@@ -471,7 +466,7 @@ describe('presigned download URLs', () => {
     const runId = await startRun({});
     const run = await client.waitForRun(runId);
     const outputs = run.outputs as Record<string, { key: string; url: string }>;
-    expect(Object.keys(outputs).sort()).toEqual(['matchesCsv', 'resultJson', 'unmatchedPaymentsCsv']);
+    expect(Object.keys(outputs).sort()).toEqual([...RUN_OUTPUT_NAMES].sort());
     for (const { key, url } of Object.values(outputs)) {
       const parsed = new URL(url);
       expect(Number(parsed.searchParams.get('X-Amz-Expires'))).toBe(300);

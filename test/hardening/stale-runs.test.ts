@@ -3,6 +3,7 @@ import { DEFAULT_RUN_STALE_AFTER_SECONDS, loadConfig } from '../../lib/config.js
 import { ConflictError } from '../../lib/errors.js';
 import { reasonCounts } from '../../lib/matching/outcome.js';
 import { newRunId, type RunLedgerOptions } from '../../lib/runs/ledger.js';
+import { runOutputKeys } from '../../lib/runs/outputs.js';
 import { derivedRunId } from '../../lib/runs/run-id.js';
 import { createPaymentsImportedWorker } from '../../lib/runs/workers/payments-imported-worker.js';
 import { lambdaContext } from '../http/request-events.js';
@@ -77,15 +78,7 @@ describe('stale running runs (against the DynamoDB and S3 emulators)', () => {
       const runId = await orphanedRun(STALE_AFTER_MS * 10);
       const ledger = ledgerAt();
       const run = await ledger.markRunning(runId);
-      await ledger.markSucceeded(
-        runId,
-        { ...zeroStats },
-        {
-          resultJson: `matching-runs/${run.runId}/result.json`,
-          matchesCsv: `matching-runs/${run.runId}/matches.csv`,
-          unmatchedPaymentsCsv: `matching-runs/${run.runId}/unmatched-payments.csv`,
-        },
-      );
+      await ledger.markSucceeded(runId, { ...zeroStats }, runOutputKeys(run.runId));
       await expect(ledgerAt(STALE_AFTER_MS * 10).markRunning(runId)).rejects.toBeInstanceOf(ConflictError);
     });
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { OUTPUTS_ADDED_LATER, RUN_OUTPUT_NAMES } from '../../lib/runs/outputs.js';
 import { readYaml } from './yaml.js';
 
 type Routes = string[];
@@ -45,5 +46,19 @@ describe('openapi.yaml', () => {
       for (const segment of path) node = (node as Record<string, unknown> | undefined)?.[segment];
       expect(node, ref).toBeDefined();
     }
+  });
+
+  it('lists every run output by name, requiring those every run has', async () => {
+    const document = (await readYaml('openapi.yaml')) as {
+      components: {
+        schemas: { MatchingRun: { properties: { outputs: { properties: object; required: string[] } } } };
+      };
+    };
+    const outputs = document.components.schemas.MatchingRun.properties.outputs;
+    expect(Object.keys(outputs.properties).sort()).toEqual([...RUN_OUTPUT_NAMES].sort());
+    const later: readonly string[] = OUTPUTS_ADDED_LATER;
+    expect([...outputs.required].sort()).toEqual(
+      RUN_OUTPUT_NAMES.filter((name) => !later.includes(name)).sort(),
+    );
   });
 });

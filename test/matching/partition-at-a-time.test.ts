@@ -11,9 +11,11 @@ import {
   resultJsonChunks,
   toMatchResult,
   unmatchedPaymentsCsvChunks,
+  unpaidAccrualsCsvChunks,
 } from '../../lib/matching/index.js';
 import { inputSort, runMatchingJob } from '../../lib/runs/job.js';
 import { type MatchingRun, newRunId, type RunLedger } from '../../lib/runs/ledger.js';
+import type { OutputChunks } from '../../lib/runs/output-bucket.js';
 import { ResultsBucket } from '../../lib/runs/results-bucket.js';
 import { SpilledOutputs } from '../../lib/runs/spill.js';
 import type { DocumentStore } from '../../lib/store/document-store.js';
@@ -242,16 +244,18 @@ class ArrayStore implements DocumentStore {
   async close(): Promise<void> {}
 }
 
-/** Keeps the text of every upload. */
+/** Keeps the bytes of every upload (text as UTF-8). */
 class MemoryBucket extends ResultsBucket {
-  readonly objects = new Map<string, string>();
+  readonly bytes = new Map<string, Buffer>();
+  readonly objects = { get: (file: string) => this.bytes.get(file)?.toString('utf8') };
   constructor() {
     super({} as S3Client, 'test-bucket');
   }
-  override async upload(key: string, chunks: Iterable<string> | AsyncIterable<string>): Promise<void> {
-    let body = '';
-    for await (const chunk of chunks) body += chunk;
-    this.objects.set(key.slice(key.lastIndexOf('/') + 1), body);
+  override async upload(key: string, chunks: OutputChunks): Promise<void> {
+    const parts: Buffer[] = [];
+    for await (const chunk of chunks)
+      parts.push(typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk));
+    this.bytes.set(key.slice(key.lastIndexOf('/') + 1), Buffer.concat(parts));
   }
   override async remove(): Promise<void> {}
 }
@@ -290,6 +294,8 @@ describe('matching job with a partition field', () => {
     expect(bucket.objects.get('unmatched-payments.csv')).toBe(
       [...unmatchedPaymentsCsvChunks(whole)].join(''),
     );
+    expect(bucket.objects.get('unpaid-accruals.csv')).toBe([...unpaidAccrualsCsvChunks(whole)].join(''));
+    expect(bucket.bytes.get('result.xlsx')?.subarray(0, 2).toString('latin1')).toBe('PK');
     const meta = { runId, generatedAt: '2024-06-01T00:00:00.000Z' };
     const written = bucket.objects.get('result.json') ?? '';
     const expected = [...resultJsonChunks(whole, meta)].join('');

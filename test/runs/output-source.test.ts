@@ -6,22 +6,27 @@ import { type OutputChunks, outcomeOutputs } from '../../lib/runs/output-source.
 import { RUN_OUTPUTS } from '../../lib/runs/outputs.js';
 import { SpilledOutputs } from '../../lib/runs/spill.js';
 import { demoInputs } from '../support/job-harness.js';
+import { readWorkbook } from '../support/workbook-reader.js';
 
 /**
  * The two output sources of the job: a run matched as a whole and rendered from memory, and a run
  * matched one partition at a time and spilled to files. Every output in RUN_OUTPUTS (so also one
- * added later) must come out byte for byte the same from both.
+ * added later) must come out byte for byte the same from both. The workbook is written with a
+ * small row limit, so its continuation sheets are compared too.
  */
 
 const inputs = demoInputs({ accounts: 25, accruals: 100, payments: 90, seed: 5 });
-const policy = 'month-first';
+const policy = 'month-first' as const;
 const partitionBy = 'account';
+const limitationPeriod = 'P1Y';
 const meta = { runId: 'run-1', generatedAt: '2024-06-01T00:00:00.000Z' };
+const options = { workbook: { maxRowsPerSheet: 7 } };
 
-async function text(chunks: OutputChunks): Promise<string> {
-  let all = '';
-  for await (const chunk of chunks) all += chunk;
-  return all;
+async function bytes(chunks: OutputChunks): Promise<Buffer> {
+  const all: Buffer[] = [];
+  for await (const chunk of chunks)
+    all.push(typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk));
+  return Buffer.concat(all);
 }
 
 describe('output sources', () => {
@@ -31,9 +36,10 @@ describe('output sources', () => {
   beforeAll(async () => {
     const sort = inputSort(partitionBy);
     const read = (collection: string) => inputs.store().find<Document>(collection, {}, { sort });
-    whole = await matchPayments(read('accrual'), read('payment'), { policy, partitionBy });
-    spilled = await SpilledOutputs.create(policy, partitionBy);
-    await matchPaymentsByPartition(read('accrual'), read('payment'), { policy, partitionBy }, spilled.add);
+    const matchOptions = { policy, partitionBy, limitationPeriod };
+    whole = await matchPayments(read('accrual'), read('payment'), matchOptions);
+    spilled = await SpilledOutputs.create(policy, partitionBy, limitationPeriod, options);
+    await matchPaymentsByPartition(read('accrual'), read('payment'), matchOptions, spilled.add);
     // The stats of the whole run, so that result.json compares equal (durationMs is a measurement).
     spilled.close(whole.stats);
   });
@@ -45,11 +51,17 @@ describe('output sources', () => {
   it.each(RUN_OUTPUTS.map((output) => [output.file, output.name] as const))(
     'write %s from spilled partitions as from the whole run in memory',
     async (_file, name) => {
-      const expected = await text(outcomeOutputs(whole)[name](meta));
+      const expected = await bytes(outcomeOutputs(whole, options)[name](meta));
       expect(expected.length).toBeGreaterThan(100);
-      expect(await text(spilled[name](meta))).toBe(expected);
+      expect((await bytes(spilled[name](meta))).equals(expected)).toBe(true);
     },
   );
+
+  it('apply the same options: the workbooks continue their sheets past the row limit', async () => {
+    const names = readWorkbook(await bytes(spilled.resultXlsx(meta))).map((sheet) => sheet.name);
+    expect(names).toContain('Matches (2)');
+    expect(names).toContain('Rejected');
+  });
 
   it('upload result.json last, so its presence means the set is complete', () => {
     expect(RUN_OUTPUTS.at(-1)?.file).toBe('result.json');

@@ -1,8 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { reasonCounts } from '../../lib/matching/outcome.js';
 import { newRunId } from '../../lib/runs/ledger.js';
-import { RUN_OUTPUT_NAMES, type RunOutputName, runOutputKeys } from '../../lib/runs/outputs.js';
-import type { MatchingRun } from '../../lib/runs/run-record.js';
+import {
+  OUTPUTS_ADDED_LATER,
+  RUN_OUTPUT_NAMES,
+  type RunOutputName,
+  runOutputKeys,
+} from '../../lib/runs/outputs.js';
+import { type MatchingRun, parseRun } from '../../lib/runs/run-record.js';
 import { toRunView } from '../../lib/runs/service.js';
 
 /** A succeeded run with every field of the ledger item set. */
@@ -69,6 +74,47 @@ describe('the HTTP view of a run', () => {
     expect(toRunView(queued, true)).toMatchObject({
       stale: true,
       outputs: { resultJson: { key: runOutputKeys(queued.runId).resultJson } },
+    });
+  });
+
+  describe('a run recorded before unpaid-accruals.csv and result.xlsx existed', () => {
+    function legacyRun(): MatchingRun {
+      const run = fullRun();
+      const { resultJson, matchesCsv, unmatchedPaymentsCsv } = runOutputKeys(run.runId);
+      // As the ledger item was written then: three output keys.
+      return parseRun(
+        JSON.parse(JSON.stringify({ ...run, outputs: { resultJson, matchesCsv, unmatchedPaymentsCsv } })),
+      );
+    }
+
+    it('still reads from the ledger, with the outputs it has', () => {
+      const run = legacyRun();
+      expect(Object.keys(run.outputs ?? {}).sort()).toEqual([
+        'matchesCsv',
+        'resultJson',
+        'unmatchedPaymentsCsv',
+      ]);
+      expect(OUTPUTS_ADDED_LATER).toEqual(['unpaidAccrualsCsv', 'resultXlsx']);
+    });
+
+    it('is shown with only the outputs it recorded, each with its URL', () => {
+      const run = legacyRun();
+      const urls = {
+        resultJson: 'https://signed/r',
+        matchesCsv: 'https://signed/m',
+        unmatchedPaymentsCsv: 'https://signed/u',
+      };
+      const view = toRunView(run, false, urls);
+      expect(view.outputs).toEqual({
+        resultJson: { key: run.outputs?.resultJson, url: urls.resultJson },
+        matchesCsv: { key: run.outputs?.matchesCsv, url: urls.matchesCsv },
+        unmatchedPaymentsCsv: { key: run.outputs?.unmatchedPaymentsCsv, url: urls.unmatchedPaymentsCsv },
+      });
+    });
+
+    it('is not read when an output every run has is missing', () => {
+      const { resultJson: _dropped, ...keys } = runOutputKeys(newRunId());
+      expect(() => parseRun({ ...fullRun(), outputs: keys })).toThrow(/resultJson/);
     });
   });
 });

@@ -1,6 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import type { Document } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BuiltBundle, buildFunctionBundles, functionNames } from '../../bench/bundles.js';
@@ -14,6 +15,7 @@ import { runOutputKeys } from '../../lib/runs/outputs.js';
 import { EmbeddedDocumentStore } from '../../lib/store/embedded-store.js';
 import { generateDemoData } from '../../scripts/demo-data.js';
 import { useEmulators } from '../support/emulators.js';
+import { readWorkbook } from '../support/workbook-reader.js';
 
 /**
  * Loading an AWS SDK client is a large share of a Lambda cold start (tens of milliseconds each),
@@ -88,6 +90,22 @@ describe('what a deployed bundle loads when it initialises', () => {
     });
   });
 
+  // exceljs' workbook writer is built into a file beside the worker bundles
+  // (serverless/esbuild-plugins.cjs): a bundle that imported it at initialisation could not even
+  // load without that file.
+  it.each(['matching-worker', 'payments-imported-worker'])(
+    '%s initialises without the workbook writer, which it loads only when a run writes its workbook',
+    async (name) => {
+      const alone = path.join(dir, `${name}-alone`);
+      await mkdir(alone);
+      await symlink(path.join(REPO_ROOT, 'node_modules'), path.join(alone, 'node_modules'), 'dir');
+      const file = path.join(alone, `${name}.mjs`);
+      await copyFile(bundle(name).file, file);
+      const probe = await probeBundle({ ...bundle(name), file });
+      expect(probe).toMatchObject({ driverAtInit: false, initMs: expect.any(Number) });
+    },
+  );
+
   it('answers an account request from MongoDB with the driver evaluated at init', async () => {
     const double = await startColdRequestDouble();
     try {
@@ -136,6 +154,21 @@ describe('what a deployed bundle loads when it initialises', () => {
 
       const run = await ledger.get(runId);
       expect(run).toMatchObject({ status: 'succeeded', attempts: 1, outputs: runOutputKeys(runId) });
+      // Written through the workbook writer file beside the bundle.
+      const s3 = local().s3();
+      const { Body } = await s3.send(
+        new GetObjectCommand({ Bucket: emulators.bucket, Key: runOutputKeys(runId).resultXlsx }),
+      );
+      const sheets = readWorkbook((await Body?.transformToByteArray()) ?? new Uint8Array());
+      s3.destroy();
+      expect(sheets.map((sheet) => sheet.name)).toEqual([
+        'Summary',
+        'Matches',
+        'Unmatched payments',
+        'Unpaid accruals',
+        'Rejected',
+      ]);
+      expect(sheets[1]?.rows.length).toBe((run?.stats?.matched ?? 0) + 1);
       const sort = inputSort('account');
       const embedded = new EmbeddedDocumentStore({
         collections: { accrual: [...data.accrual], payment: [...data.payment] },

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readWorkbook } from '../support/workbook-reader.js';
 
 /**
  * `serverless package --stage prod` needs no AWS account: it resolves the configuration, bundles
@@ -37,6 +38,10 @@ const FUNCTIONS = {
   paymentsImportedWorker: 'functions/payments-imported-worker.mjs',
 } as const;
 type FunctionKey = keyof typeof FUNCTIONS;
+
+/** exceljs' workbook writer, built beside the bundles that import it (serverless/esbuild-plugins.cjs). */
+const WORKBOOK_WRITER = 'functions/exceljs-workbook-writer.mjs';
+const WORKERS = ['matchingWorker', 'paymentsImportedWorker'] as const;
 
 let packageDir: string;
 let bundleDir: string;
@@ -576,6 +581,79 @@ describe('bundles', () => {
     expect(JSON.parse(response.body).detail).toBe(
       'number: must be exactly 13 characters (Unicode code points), got 3',
     );
+  });
+
+  async function filesOf(key: FunctionKey): Promise<string[]> {
+    const { stdout } = await run('unzip', ['-Z1', path.join(packageDir, `${key}.zip`)], {
+      maxBuffer: 16 * MIB,
+    });
+    return stdout.split('\n').filter(Boolean).sort();
+  }
+
+  it.each(Object.keys(FUNCTIONS) as FunctionKey[])(
+    "%s packs its bundle and map, and exceljs' workbook writer only if it writes workbooks",
+    async (key) => {
+      const bundle = FUNCTIONS[key];
+      const expected = (WORKERS as readonly string[]).includes(key)
+        ? [bundle, `${bundle}.map`, WORKBOOK_WRITER, `${WORKBOOK_WRITER}.map`]
+        : [bundle, `${bundle}.map`];
+      expect(await filesOf(key)).toEqual(expected.sort());
+    },
+  );
+
+  it.each(WORKERS)(
+    '%s imports the workbook writer only when a run writes its workbook, and carries no copy of it',
+    async (key) => {
+      const worker = await readFile((await extract(key)).file, 'utf8');
+      expect(worker).toContain('import("./exceljs-workbook-writer.mjs")');
+      expect(worker).not.toMatch(/from\s*"\.\/exceljs-workbook-writer\.mjs"/);
+      // An XML tag only exceljs writes: the writer's code is not in the bundle.
+      expect(worker).not.toContain('sheetFormatPr');
+    },
+  );
+
+  it('ships a workbook writer of at most 1 MiB that writes a workbook on its own, outside the project', async () => {
+    const { stdout: writer } = await run(
+      'unzip',
+      ['-p', path.join(packageDir, 'matchingWorker.zip'), WORKBOOK_WRITER],
+      { encoding: 'buffer', maxBuffer: 16 * MIB },
+    );
+    console.log(`workbook writer: ${(writer.byteLength / 1024).toFixed(0)} KiB`);
+    expect(writer.byteLength).toBeGreaterThan(100_000);
+    expect(writer.byteLength).toBeLessThanOrEqual(MIB);
+    // In the temporary directory no node_modules can be found: the file needs only Node itself.
+    const alone = await mkdtemp(path.join(os.tmpdir(), 'workbook-writer-'));
+    try {
+      const file = path.join(alone, 'exceljs-workbook-writer.mjs');
+      await writeFile(file, writer);
+      const script = `
+        const { PassThrough } = await import('node:stream');
+        const { default: WorkbookWriter } = await import(${JSON.stringify(`file://${file}`)});
+        const out = new PassThrough();
+        const parts = [];
+        out.on('data', (chunk) => parts.push(chunk));
+        const workbook = new WorkbookWriter({ stream: out, useStyles: true });
+        const sheet = workbook.addWorksheet('Check');
+        sheet.addRow(['id', 'value']).commit();
+        sheet.addRow(['007', 42]).commit();
+        sheet.commit();
+        await workbook.commit();
+        process.stdout.write(Buffer.concat(parts).toString('base64'));`;
+      const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
+        cwd: alone,
+        env: { PATH: process.env.PATH },
+        timeout: 20_000,
+        maxBuffer: 16 * MIB,
+      });
+      const [sheet] = readWorkbook(Buffer.from(stdout, 'base64'));
+      expect(sheet?.name).toBe('Check');
+      expect(sheet?.rows.map((row) => row.map((cell) => cell?.value))).toEqual([
+        ['id', 'value'],
+        ['007', 42],
+      ]);
+    } finally {
+      await rm(alone, { recursive: true, force: true });
+    }
   });
 
   it('keeps Powertools idempotency and the PaymentsImported schemas out of the matchingWorker bundle', async () => {

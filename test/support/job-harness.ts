@@ -60,6 +60,8 @@ export interface JobHarness {
   outputsOf(runId: string): Promise<string[]>;
   /** The text of an object, or undefined when there is none. */
   objectText(key: string): Promise<string | undefined>;
+  /** The bytes of an object, or undefined when there is none. */
+  objectBytes(key: string): Promise<Uint8Array | undefined>;
   /** The MatchingRuns service on the harness's ledger and bucket; its dispatcher does nothing. */
   service(deps?: Partial<MatchingRunsDeps>): MatchingRuns;
   /** Dependencies of either worker function: the harness's ledger, bucket and store, Lambda retries on. */
@@ -84,6 +86,17 @@ export function jobHarness(
 ): JobHarness {
   const ledger = (more?: RunLedgerOptions) => local().ledger({ ...options.ledger, ...more });
   const bucket = () => new WatchedBucket(local().s3(), local().emulators.bucket);
+  async function objectBytes(key: string): Promise<Uint8Array | undefined> {
+    const s3 = local().s3();
+    try {
+      const { Body } = await s3.send(new GetObjectCommand({ Bucket: local().emulators.bucket, Key: key }));
+      return await Body?.transformToByteArray();
+    } catch {
+      return undefined;
+    } finally {
+      s3.destroy();
+    }
+  }
   return {
     ledger,
     bucket,
@@ -101,16 +114,10 @@ export function jobHarness(
       }
     },
     async objectText(key) {
-      const s3 = local().s3();
-      try {
-        const { Body } = await s3.send(new GetObjectCommand({ Bucket: local().emulators.bucket, Key: key }));
-        return await Body?.transformToString();
-      } catch {
-        return undefined;
-      } finally {
-        s3.destroy();
-      }
+      const bytes = await objectBytes(key);
+      return bytes === undefined ? undefined : Buffer.from(bytes).toString('utf8');
     },
+    objectBytes,
     service: (deps = {}) =>
       new MatchingRuns({
         ledger: ledger(),
