@@ -83,7 +83,13 @@ export async function runMatchingJob(runId: string, deps: MatchingJobDeps): Prom
     log.info('matching run not started: not claimable', { runId, reason: error.message });
     return { status: 'skipped', runId, reason: error.message };
   }
-  const job: Job = { run, keys: runOutputKeys(runId), deps, log, started: performance.now() };
+  const job: Job = {
+    run,
+    keys: runOutputKeys(runId, run.partitionBy),
+    deps,
+    log,
+    started: performance.now(),
+  };
   const deadline = new Deadline(deps.deadline, deps.safetyMarginMs ?? DEFAULT_SAFETY_MARGIN_MS);
   const work = produceAndUpload(job, deadline);
   let written: Written;
@@ -144,15 +150,16 @@ async function produce(run: MatchingRun, store: DocumentStore, signal: AbortSign
   }
 }
 
-/** Uploads every output in RUN_OUTPUTS order (`result.json` last); `generatedAt` is when writing starts. */
+/** Uploads every output the run writes in RUN_OUTPUTS order (`result.json` last); `generatedAt` is when writing starts. */
 async function upload(job: Job, outputs: OutputSource, deadline: Deadline): Promise<void> {
   const meta = { runId: job.run.runId, generatedAt: (job.deps.now?.() ?? new Date()).toISOString() };
   for (const { name, contentType } of RUN_OUTPUTS) {
-    await job.deps.bucket.upload(
-      job.keys[name],
-      untilAborted(outputs[name](meta), deadline.signal),
-      contentType,
-    );
+    const key = job.keys[name];
+    // Not an output of this run (one only partitioned runs write).
+    if (key === undefined) continue;
+    const chunks = outputs[name]?.(meta);
+    if (chunks === undefined) throw new Error(`the outputs of the run have no ${name}`);
+    await job.deps.bucket.upload(key, untilAborted(chunks, deadline.signal), contentType);
     deadline.check();
   }
 }

@@ -5,7 +5,12 @@ import {
   UNMATCHED_PAYMENT_REASONS,
   UNPAID_ACCRUAL_REASONS,
 } from '../matching/types.js';
-import { RUN_OUTPUT_NAMES } from './outputs.js';
+import {
+  type EveryRunOutputName,
+  isPartitionedOnly,
+  type PartitionedOnlyOutputName,
+  RUN_OUTPUT_NAMES,
+} from './outputs.js';
 
 /**
  * The shape of a matching run, written once: the zod schemas below are the source, the types are
@@ -57,8 +62,19 @@ const requestedFields = {
 export const newRunSchema = z.object({ runId, ...requestedFields });
 export type NewMatchingRun = z.infer<typeof newRunSchema>;
 
-/** S3 keys of a run's outputs, one per entry of RUN_OUTPUTS. */
-export const runOutputKeysSchema = z.record(z.enum(RUN_OUTPUT_NAMES), z.string());
+/**
+ * An object with one field per entry of RUN_OUTPUTS holding `value`: required for the outputs
+ * every run writes, optional for those only partitioned runs write.
+ */
+export function runOutputsSchema<T extends z.ZodType>(value: T) {
+  const shape = Object.fromEntries(
+    RUN_OUTPUT_NAMES.map((name) => [name, isPartitionedOnly(name) ? value.optional() : value]),
+  ) as { [K in EveryRunOutputName]: T } & { [K in PartitionedOnlyOutputName]: z.ZodOptional<T> };
+  return z.object(shape);
+}
+
+/** S3 keys of a run's outputs, one per entry of RUN_OUTPUTS it writes. */
+export const runOutputKeysSchema = runOutputsSchema(z.string());
 
 /** One matching run as recorded in the run ledger (DynamoDB, key `runId`). */
 export const matchingRunSchema = z.object({

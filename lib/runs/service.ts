@@ -6,7 +6,7 @@ import { describeFailure, type MatchingRun, type RunLedger, type RunStatus } fro
 import { RUN_OUTPUT_NAMES, type RunOutputKeys, type RunOutputName, runOutputKeys } from './outputs.js';
 import type { ResultsBucket } from './results-bucket.js';
 import { derivedRunId } from './run-id.js';
-import { matchingRunSchema } from './run-record.js';
+import { matchingRunSchema, runOutputsSchema } from './run-record.js';
 
 /** A run's output as shown over HTTP: the S3 key, plus a presigned download URL once the run succeeded. */
 const runOutputViewSchema = z.object({ key: z.string(), url: z.string().optional() });
@@ -30,12 +30,12 @@ const matchingRunViewSchema = matchingRunSchema
      */
     stale: z.boolean(),
     /** Always present: the keys; `url`s only once the run succeeded. */
-    outputs: z.record(z.enum(RUN_OUTPUT_NAMES), runOutputViewSchema),
+    outputs: runOutputsSchema(runOutputViewSchema),
   });
 export type MatchingRunView = z.infer<typeof matchingRunViewSchema>;
 
-/** A presigned download URL per output. */
-type OutputUrls = Readonly<Record<RunOutputName, string>>;
+/** A presigned download URL per output the run has. */
+type OutputUrls = Readonly<Partial<Record<RunOutputName, string>>>;
 
 /** What `POST /matching-runs` asks for. */
 export interface StartRunRequest {
@@ -167,7 +167,7 @@ export class MatchingRuns {
     if (!outputs) return undefined;
     const ttl = this.#deps.presignTtlSeconds;
     const urls = await Promise.all(
-      RUN_OUTPUT_NAMES.map(async (name) => [name, await this.#deps.bucket.presign(outputs[name], ttl)]),
+      presentOutputs(outputs).map(async ([name, key]) => [name, await this.#deps.bucket.presign(key, ttl)]),
     );
     return Object.fromEntries(urls) as OutputUrls;
   }
@@ -178,13 +178,21 @@ export class MatchingRuns {
  * recorded ones once succeeded, else where the worker writes them), URLs added when given.
  */
 export function toRunView(run: MatchingRun, stale: boolean, urls?: OutputUrls): MatchingRunView {
-  const keys = run.outputs ?? runOutputKeys(run.runId);
+  const keys = run.outputs ?? runOutputKeys(run.runId, run.partitionBy);
   const outputs = Object.fromEntries(
-    RUN_OUTPUT_NAMES.map((name) => [
+    presentOutputs(keys).map(([name, key]) => [
       name,
-      urls === undefined ? { key: keys[name] } : { key: keys[name], url: urls[name] },
+      urls === undefined ? { key } : { key, url: urls[name] },
     ]),
   );
   // Parsing strips the internal fields.
   return matchingRunViewSchema.parse({ ...run, stale, outputs });
+}
+
+/** The outputs a run has, with their keys, in upload order. */
+function presentOutputs(keys: RunOutputKeys): Array<[RunOutputName, string]> {
+  return RUN_OUTPUT_NAMES.flatMap((name) => {
+    const key = keys[name];
+    return key === undefined ? [] : [[name, key] as [RunOutputName, string]];
+  });
 }

@@ -16,6 +16,7 @@ import {
   unmatchedPaymentsCsvChunks,
 } from '../matching/index.js';
 import type { OutputSource } from './output-source.js';
+import { PartitionIndexWriter } from './partition-index-writer.js';
 
 /** Text buffered per file before one synchronous write. */
 const WRITE_BUFFER_CHARS = 256 * 1024;
@@ -93,6 +94,8 @@ export class SpilledOutputs implements OutputSource {
   private readonly rejectedAccruals: SpillFile;
   private readonly rejectedPayments: SpillFile;
   private readonly files: SpillFile[] = [];
+  /** The partition lookup's data and index (lib/runs/partition-index-writer.ts). */
+  private readonly partitions: PartitionIndexWriter;
   #stats: MatchStats | undefined;
 
   private constructor(
@@ -113,6 +116,11 @@ export class SpilledOutputs implements OutputSource {
       this.unpaid = file('unpaid-accruals.json');
       this.rejectedAccruals = file('rejected-accruals.json');
       this.rejectedPayments = file('rejected-payments.json');
+      this.partitions = new PartitionIndexWriter(
+        partitionBy,
+        file('partitions.jsonl'),
+        file('partition-index.jsonl'),
+      );
     } catch (error) {
       for (const spill of this.files) spill.discard();
       throw error;
@@ -142,10 +150,12 @@ export class SpilledOutputs implements OutputSource {
     for (const entry of part.rejected()) (entry.source === 'accrual' ? accruals : payments).push(entry);
     this.rejectedAccruals.append(jsonElements(accruals, this.rejectedAccruals.nonEmpty));
     this.rejectedPayments.append(jsonElements(payments, this.rejectedPayments.nonEmpty));
+    this.partitions.add(part);
   };
 
   /** Writes out what is buffered; call once every partition was added, with the run's stats, before reading. */
   close(stats: MatchStats): void {
+    this.partitions.close();
     for (const spill of this.files) spill.close();
     this.#stats = stats;
   }
@@ -163,6 +173,14 @@ export class SpilledOutputs implements OutputSource {
   async *unmatchedPaymentsCsv(): AsyncGenerator<string> {
     yield leftoversCsvHeader(this.partitionBy);
     yield* this.unmatchedCsvFile.read();
+  }
+
+  partitionsJsonl(): AsyncIterable<string> {
+    return this.partitions.dataChunks();
+  }
+
+  partitionIndex(): AsyncIterable<string> {
+    return this.partitions.indexChunks();
   }
 
   async *resultJson(meta: ResultMeta): AsyncGenerator<string> {

@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { reasonCounts } from '../../lib/matching/outcome.js';
 import { newRunId } from '../../lib/runs/ledger.js';
-import { RUN_OUTPUT_NAMES, type RunOutputName, runOutputKeys } from '../../lib/runs/outputs.js';
+import {
+  isPartitionedOnly,
+  RUN_OUTPUT_NAMES,
+  type RunOutputName,
+  runOutputKeys,
+} from '../../lib/runs/outputs.js';
 import type { MatchingRun } from '../../lib/runs/run-record.js';
 import { toRunView } from '../../lib/runs/service.js';
 
@@ -33,7 +38,7 @@ function fullRun(): MatchingRun {
       durationMs: 5,
     },
     error: 'an earlier attempt failed',
-    outputs: runOutputKeys(runId),
+    outputs: runOutputKeys(runId, 'account'),
     owner: 'request-1',
   };
 }
@@ -49,7 +54,7 @@ describe('the HTTP view of a run', () => {
 
   it('lists every output with its key, and its URL only when given one', () => {
     const run = fullRun();
-    const keys = runOutputKeys(run.runId);
+    const keys = runOutputKeys(run.runId, 'account');
     const urls = Object.fromEntries(
       RUN_OUTPUT_NAMES.map((name) => [name, `https://signed/${name}`]),
     ) as Record<RunOutputName, string>;
@@ -61,11 +66,22 @@ describe('the HTTP view of a run', () => {
     );
   });
 
+  it('lists only the outputs every run writes for a run without a partition field', () => {
+    const { partitionBy: _field, ...run } = { ...fullRun(), outputs: runOutputKeys(newRunId()) };
+    const names = Object.keys(toRunView(run, false).outputs);
+    expect(names).toEqual(RUN_OUTPUT_NAMES.filter((name) => !isPartitionedOnly(name)));
+    expect(names).toContain('resultJson');
+    expect(names).not.toContain('partitionIndex');
+  });
+
   it('shows where the outputs will be for a run that has recorded none yet', () => {
     const { outputs: _outputs, ...queued } = { ...fullRun(), status: 'queued' as const };
     expect(toRunView(queued, true)).toMatchObject({
       stale: true,
-      outputs: { resultJson: { key: runOutputKeys(queued.runId).resultJson } },
+      outputs: {
+        resultJson: { key: runOutputKeys(queued.runId).resultJson },
+        partitionIndex: { key: runOutputKeys(queued.runId, 'account').partitionIndex },
+      },
     });
   });
 });
