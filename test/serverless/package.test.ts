@@ -32,6 +32,7 @@ const FUNCTIONS = {
   listAccountActions: 'functions/list-account-actions.mjs',
   createMatchingRun: 'functions/create-matching-run.mjs',
   getMatchingRun: 'functions/get-matching-run.mjs',
+  getMatchingRunPartition: 'functions/get-matching-run-partition.mjs',
   matchingWorker: 'functions/matching-worker.mjs',
   paymentsImportedWorker: 'functions/payments-imported-worker.mjs',
 } as const;
@@ -174,7 +175,7 @@ describe('functions', () => {
 
   it('creates no shared default execution role', () => {
     expect(resources).not.toHaveProperty('IamRoleLambdaExecution');
-    expect(ofType('AWS::IAM::Role')).toHaveLength(6);
+    expect(ofType('AWS::IAM::Role')).toHaveLength(7);
   });
 });
 
@@ -317,6 +318,18 @@ describe('least-privilege IAM, one role per function', () => {
       },
     ],
     [
+      'getMatchingRunPartition',
+      {
+        'logs:CreateLogStream': ownLogs('getMatchingRunPartition'),
+        'logs:PutLogEvents': ownLogs('getMatchingRunPartition'),
+        'dynamodb:GetItem': ['RunsTable'],
+        's3:GetObject': [
+          'ResultsBucket/matching-runs/*/partition-index.jsonl',
+          'ResultsBucket/matching-runs/*/partitions.jsonl',
+        ],
+      },
+    ],
+    [
       'matchingWorker',
       {
         'logs:CreateLogStream': ownLogs('matchingWorker'),
@@ -383,6 +396,7 @@ describe('HTTP API', () => {
       'GET /accounts/actions',
       'GET /accounts/{number}/actions',
       'GET /matching-runs/{runId}',
+      'GET /matching-runs/{runId}/partitions/{value+}',
       'POST /matching-runs',
     ]);
     for (const [, route] of routes) {
@@ -410,6 +424,7 @@ describe('security baseline', () => {
   }
 
   it('uses a wildcard in a resource only for object keys under matching-runs/, own log streams, or KMS through SSM', () => {
+    const runOutputs = /^ResultsBucket\/matching-runs\/\*(\/[a-z-]+\.[a-z]+)?$/;
     const wildcards = statements().flatMap(({ role, statement }) =>
       (Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource])
         .map(resourceName)
@@ -419,7 +434,7 @@ describe('security baseline', () => {
     expect(wildcards.length).toBeGreaterThan(0);
     for (const { role, name, statement } of wildcards) {
       const actions = [statement.Action].flat();
-      if (name === 'ResultsBucket/matching-runs/*') {
+      if (runOutputs.test(name)) {
         expect(
           actions.every((a) => a.startsWith('s3:')),
           role,
@@ -486,7 +501,7 @@ describe('security baseline', () => {
 
   it('routes nothing without the JWT authorizer (no $default or unauthenticated route)', () => {
     const routes = ofType('AWS::ApiGatewayV2::Route');
-    expect(routes.length).toBe(4);
+    expect(routes.length).toBe(5);
     expect(routes.filter(([, r]) => r.Properties.AuthorizationType !== 'JWT')).toEqual([]);
     expect(routes.map(([, r]) => r.Properties.RouteKey)).not.toContain('$default');
   });
@@ -549,17 +564,20 @@ describe('bundles', () => {
     }
   });
 
-  it.each(['matchingWorker', 'paymentsImportedWorker', 'createMatchingRun', 'getMatchingRun'] as const)(
-    '%s initialises in a fresh Node process',
-    async (key) => {
-      const { file } = await extract(key);
-      const script = `const m = await import(${JSON.stringify(`file://${file}`)}); process.stdout.write(typeof m.handler);`;
-      const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
-        cwd: SERVICE_DIR,
-        env: { PATH: process.env.PATH, POWERTOOLS_LOG_LEVEL: 'SILENT', MONGODB_URI_PARAMETER: '/never/read' },
-        timeout: 20_000,
-      });
-      expect(stdout).toBe('function');
-    },
-  );
+  it.each([
+    'matchingWorker',
+    'paymentsImportedWorker',
+    'createMatchingRun',
+    'getMatchingRun',
+    'getMatchingRunPartition',
+  ] as const)('%s initialises in a fresh Node process', async (key) => {
+    const { file } = await extract(key);
+    const script = `const m = await import(${JSON.stringify(`file://${file}`)}); process.stdout.write(typeof m.handler);`;
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: SERVICE_DIR,
+      env: { PATH: process.env.PATH, POWERTOOLS_LOG_LEVEL: 'SILENT', MONGODB_URI_PARAMETER: '/never/read' },
+      timeout: 20_000,
+    });
+    expect(stdout).toBe('function');
+  });
 });
