@@ -131,7 +131,11 @@ describe('PartitionLookups (against the emulators)', () => {
     });
     await expect(look('7', 'string')).resolves.toMatchObject({ partition: '7' });
     await expect(look('7')).rejects.toThrow(ValidationError);
-    await expect(look(OID.toHexString())).resolves.toMatchObject({ partition: { $oid: OID.toHexString() } });
+    await expect(look(OID.toHexString(), 'objectId')).resolves.toMatchObject({
+      partition: { $oid: OID.toHexString() },
+    });
+    // The run has strings too, and 24 hex digits are a string as well.
+    await expect(look(OID.toHexString())).rejects.toThrow(/^type: is required: .*string and objectId/);
     await expect(look('a/b %')).resolves.toMatchObject({ partition: 'a/b %' });
     await expect(look('8', 'number')).rejects.toThrow(NotFoundError);
   });
