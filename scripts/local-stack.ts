@@ -33,6 +33,7 @@ export type FunctionKey =
   | 'listAccountActions'
   | 'createMatchingRun'
   | 'getMatchingRun'
+  | 'getMatchingRunPartition'
   | 'matchingWorker'
   | 'paymentsImportedWorker';
 
