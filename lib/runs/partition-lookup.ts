@@ -90,20 +90,24 @@ export function resolveKey(address: PartitionAddress, header: IndexHeader, slot:
   if (fits.length > 1) {
     throw new ValidationError(
       'type',
-      `is required: this run's partition values include ${fits.join(' and ')} values that could be written ${JSON.stringify(value)}; say which with type=${fits.join(' or type=')}`,
+      `is required: this run's partition values include ${fits.join(' and ')} values the value could be; say which with type=${fits.join(' or type=')}`,
     );
   }
   readAs(value, only, slot);
   return only;
 }
 
+/**
+ * Not found. The value itself is left out of every message of the lookup (the client knows what
+ * it asked for): problem details of 4xx answers are logged, and a partition value may be personal.
+ */
 function noPartition(address: PartitionAddress, header: IndexHeader): NotFoundError {
   const present = PARTITION_KINDS.filter((kind) => header.kinds[kind] > 0);
   return new NotFoundError(
-    `the run has no partition ${header.partitionBy} = ${JSON.stringify(address.value)}` +
+    `the run has no such partition (${header.partitionBy}, ` +
       (address.type === undefined
-        ? ` (its partition values are: ${present.join(', ') || 'none'})`
-        : ` (${address.type})`),
+        ? `whose values in this run are: ${present.join(', ') || 'none'})`
+        : `${address.type})`),
   );
 }
 
@@ -218,9 +222,7 @@ export async function readPartitionPage(
   }
   const [partition, pageNumber, offset, length, pages] = leaf;
   if (pageNumber !== address.page) {
-    throw new NotFoundError(
-      `partition ${header.partitionBy} = ${JSON.stringify(address.value)} has ${pages} page(s), not ${address.page}`,
-    );
+    throw new NotFoundError(`the partition has ${pages} page(s), not ${address.page}`);
   }
   const line = dataLineSchema.parse(
     parseJson(await bucket.read(keys.data, offset, length), 'partition data line'),

@@ -249,7 +249,7 @@ describe('partition lookup outputs', () => {
     await expect(written.page({ value: '20' })).resolves.toMatchObject({ partition: 20, type: 'number' });
     await expect(written.page({ value: '2e1' })).resolves.toMatchObject({ partition: 20 });
     await expect(written.page({ value: 'abc' })).rejects.toThrow(
-      /no partition account = "abc" \(its partition values are: number\)/,
+      /^the run has no such partition \(account, whose values in this run are: number\)$/,
     );
   });
 
@@ -456,7 +456,7 @@ describe('partition lookup outputs', () => {
             for (const type of ['number', 'string', 'objectId'] as const) {
               // No record has these values: not found, or not a value of that kind.
               await expect(written.page({ value, type })).rejects.toThrow(
-                /^(value: |the run has no partition)/,
+                /^(value: |the run has no such partition)/,
               );
             }
           }
