@@ -25,6 +25,12 @@ export interface BenchOptions {
   /** Actions summary: actions of the one-session control account, or undefined to skip it. */
   readonly summaryControlActions: number | undefined;
   readonly summaryRuns: number;
+  /** Partition lookups: accruals = payments of the partitioned run, or undefined to skip. */
+  readonly lookupSize: number | undefined;
+  /** Partitions (accounts) of that run. */
+  readonly lookupPartitions: number;
+  /** Timed lookups of random partitions. */
+  readonly lookups: number;
   /** Function bundles (functions/*.ts names) to measure; empty to skip. */
   readonly functions: 'all' | readonly string[];
   readonly initRuns: number;
@@ -32,7 +38,7 @@ export interface BenchOptions {
   readonly outDir: string;
 }
 
-export const SECTIONS = ['core', 'profile', 'e2e', 'cli', 'summary', 'bundles'] as const;
+export const SECTIONS = ['core', 'profile', 'e2e', 'cli', 'lookup', 'summary', 'bundles'] as const;
 
 export const USAGE = `Usage: npm run bench -- [options]
   --quick                 n up to 10^5, fewer runs, no profile (a minute or two)
@@ -43,6 +49,9 @@ export const USAGE = `Usage: npm run bench -- [options]
   --e2e-size N            end-to-end size (default 1e5)
   --cli-size N            command line vs floor and worker, same files (default 1e6; --quick: 1e5)
   --cli-big               also the command line at 10 × --cli-size (1e7: about 1.5 GB of NDJSON, minutes)
+  --lookup-size N         partition lookups: accruals = payments of the run (default 1e6; --quick: 1e5)
+  --lookup-partitions N   partitions of that run (default 1e5; --quick: 1e4)
+  --lookups N             timed lookups of random partitions (default 1000; --quick: 200)
   --summary-sessions LIST actions summary: sessions of 10 actions (default 1e3,5e3,2e4; --quick: 1e3,5e3)
   --summary-control N     actions summary: actions of the one-session control (default 1e5; --quick: 2e4)
   --functions LIST        function bundles to measure (default all)
@@ -81,6 +90,9 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions & { rea
       'e2e-size': text,
       'cli-size': text,
       'cli-big': { type: 'boolean' },
+      'lookup-size': text,
+      'lookup-partitions': text,
+      lookups: text,
       'summary-sessions': text,
       'summary-control': text,
       functions: text,
@@ -116,6 +128,9 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions & { rea
     cli: skip.has('cli')
       ? undefined
       : { size: parseSize(v['cli-size'] ?? (quick ? '1e5' : '1e6')), big: v['cli-big'] === true },
+    lookupSize: skip.has('lookup') ? undefined : parseSize(v['lookup-size'] ?? (quick ? '1e5' : '1e6')),
+    lookupPartitions: parseSize(v['lookup-partitions'] ?? (quick ? '1e4' : '1e5')),
+    lookups: parseSize(v.lookups ?? (quick ? '200' : '1000')),
     summarySessions: skip.has('summary')
       ? []
       : sizes(v['summary-sessions'] ?? (quick ? '1e3,5e3' : '1e3,5e3,2e4')),

@@ -29,7 +29,7 @@ async function main(): Promise<void> {
   await mkdir(outDir, { recursive: true });
   const file = path.join(outDir, 'BENCHMARKS.md');
   await writeFile(file, formatMarkdown(renderReport(results, argv)));
-  const failed = evaluateTargets(results.core, results.e2e, results.bundles).filter(
+  const failed = evaluateTargets(results.core, results.e2e, results.bundles, results.lookup).filter(
     (t) => t.status === 'fail',
   );
   for (const t of failed) console.log(`FAIL ${t.target}: ${t.measured}`);

@@ -10,6 +10,7 @@ import { type InitProfile, profileBundleImport } from './init-profile.js';
 import { generateMatchingInputs, type MatchingRecord } from './inputs.js';
 import type { CoreKind, CoreMeasurement, ProfileSummary } from './measure-core.js';
 import type { E2eMeasurement } from './measure-e2e.js';
+import type { LookupMeasurement } from './measure-lookup.js';
 import type { SummaryMeasurement, SummaryPipeline } from './measure-summary.js';
 import type { BenchOptions } from './options.js';
 import { SUMMARY_SHAPE } from './summary-inputs.js';
@@ -25,6 +26,7 @@ export interface BenchResults {
   readonly profile: ProfileSummary | undefined;
   readonly e2e: E2eMeasurement | undefined;
   readonly cli: CliMeasurement | undefined;
+  readonly lookup: LookupMeasurement | undefined;
   readonly summary: readonly SummaryMeasurement[];
   readonly bundles: readonly BundleMeasurement[];
   readonly coldRequest: ColdRequestMeasurement | undefined;
@@ -119,6 +121,35 @@ async function measureEndToEnd(o: BenchOptions, size: number): Promise<E2eMeasur
 }
 
 /**
+ * Partition lookups: the emulators in their own process, then bench/measure-lookup.ts in a fresh
+ * one, which writes a partitioned run through the job and looks up random partitions of it.
+ */
+async function measureLookup(o: BenchOptions, size: number): Promise<LookupMeasurement> {
+  const env = { ...process.env, POWERTOOLS_LOG_LEVEL: 'SILENT' };
+  const emulators = await startServiceChild<{ env: Record<string, string> }>(['bench/emulator-host.ts'], {
+    env,
+  });
+  try {
+    const args = [
+      'bench/measure-lookup.ts',
+      '--size',
+      String(size),
+      '--partitions',
+      String(o.lookupPartitions),
+    ];
+    args.push('--lookups', String(o.lookups), '--seed', String(o.seed), '--batch-size', String(o.batchSize));
+    // Writing a 10^6 × 10^6 run takes minutes on a loaded machine.
+    return await runChild<LookupMeasurement>(args, {
+      ...CHILD,
+      timeoutMs: 20 * 60_000,
+      env: { ...env, ...emulators.ready.env },
+    });
+  } finally {
+    await emulators.stop();
+  }
+}
+
+/**
  * The actions summary: for each account shape, lib/summary/ and then the flattening baseline, each
  * in a fresh process on the same generated account. Throws as soon as the two disagree.
  */
@@ -184,6 +215,12 @@ export async function runBenchSuite(
   if (e2e) progress(`e2e n=${e2e.size}: ${e2e.median.totalMs.toFixed(0)} ms`);
   const cli =
     o.cli === undefined ? undefined : await measureCommandLine({ ...o.cli, seed: o.seed }, progress);
+  const lookup = o.lookupSize === undefined ? undefined : await measureLookup(o, o.lookupSize);
+  if (lookup) {
+    progress(
+      `lookup n=${lookup.size} over ${lookup.partitions} partitions: median ${lookup.service.medianMs.toFixed(1)} ms, at most ${lookup.bytes.max} bytes`,
+    );
+  }
   const summary = await measureSummary(o, progress);
   const { bundles, coldRequest, initProfile } = await measureBundles(o, progress);
   return {
@@ -195,6 +232,7 @@ export async function runBenchSuite(
     profile,
     e2e,
     cli,
+    lookup,
     summary,
     bundles,
     coldRequest,

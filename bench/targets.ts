@@ -1,6 +1,7 @@
 import type { BundleMeasurement } from './bundles.js';
 import type { CoreKind, CoreMeasurement } from './measure-core.js';
 import type { E2eMeasurement } from './measure-e2e.js';
+import type { LookupMeasurement } from './measure-lookup.js';
 
 export const MIB = 1024 * 1024;
 
@@ -20,6 +21,11 @@ export const TARGETS = {
   growthMinBytes: 8 * MIB,
   e2eSize: 1e5,
   e2eMs: 10_000,
+  /** Partition lookups of a run of this size over this many partitions: bytes read and median latency. */
+  lookupSize: 1e6,
+  lookupPartitions: 1e5,
+  lookupBytes: 1024 * 1024,
+  lookupMs: 200,
   bundleBytes: 1024 * 1024,
   initMs: 150,
 } as const;
@@ -135,6 +141,7 @@ export function evaluateTargets(
   core: readonly CoreMeasurement[],
   e2e: E2eMeasurement | undefined,
   bundles: readonly BundleMeasurement[],
+  lookup?: LookupMeasurement,
 ): TargetResult[] {
   const e2eLabel = `end to end, 10^5 × 10^5: ≤ ${ms(TARGETS.e2eMs)}`;
   const bundleLabel = `each bundle ≤ ${TARGETS.bundleBytes / MIB} MiB minified`;
@@ -154,6 +161,7 @@ export function evaluateTargets(
     e2e?.size === TARGETS.e2eSize
       ? result(e2eLabel, ms(e2e.median.totalMs), e2e.median.totalMs <= TARGETS.e2eMs)
       : notMeasured(e2eLabel),
+    ...lookupTargets(lookup),
     largest === undefined
       ? notMeasured(bundleLabel)
       : result(
@@ -168,5 +176,26 @@ export function evaluateTargets(
           `slowest ${slowest.name} ${ms(slowest.initMedianMs)}${overInit.length > 0 ? `; over: ${overInit.join(', ')}` : ''}`,
           overInit.length === 0,
         ),
+  ];
+}
+
+function lookupTargets(lookup: LookupMeasurement | undefined): TargetResult[] {
+  const run = 'partition lookup, 10^6 × 10^6 over 10^5 partitions';
+  const bytesLabel = `${run}: each reads ≤ ${TARGETS.lookupBytes / MIB} MiB from S3`;
+  const msLabel = `${run}: median ≤ ${ms(TARGETS.lookupMs)} against the emulators`;
+  if (lookup?.size !== TARGETS.lookupSize || lookup.partitions !== TARGETS.lookupPartitions) {
+    return [notMeasured(bytesLabel), notMeasured(msLabel)];
+  }
+  return [
+    result(
+      bytesLabel,
+      `at most ${(lookup.bytes.max / 1024).toFixed(0)} KiB (median ${(lookup.bytes.median / 1024).toFixed(0)} KiB)`,
+      lookup.bytes.max <= TARGETS.lookupBytes,
+    ),
+    result(
+      msLabel,
+      `${lookup.service.medianMs.toFixed(1)} ms (p95 ${lookup.service.p95Ms.toFixed(0)} ms)`,
+      lookup.service.medianMs <= TARGETS.lookupMs,
+    ),
   ];
 }

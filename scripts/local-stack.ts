@@ -34,6 +34,7 @@ export type FunctionKey =
   | 'createMatchingRun'
   | 'listMatchingRuns'
   | 'getMatchingRun'
+  | 'getMatchingRunPartition'
   | 'matchingWorker'
   | 'paymentsImportedWorker';
 

@@ -44,7 +44,7 @@ function refineWith(parse: (value: string) => unknown) {
 }
 
 /** Messages for object-level issues: the wrong type, or keys the route does not accept. */
-function objectIssueMessage(issue: { code?: string }): string | undefined {
+export function objectIssueMessage(issue: { code?: string }): string | undefined {
   if (issue.code === 'unrecognized_keys') return 'is not an accepted field';
   if (issue.code === 'invalid_type') return 'must be a JSON object';
   return undefined;

@@ -8,7 +8,22 @@
  */
 
 export { parseIsoDate } from './dates.js';
-export { compareCodePoints, compareIds, type RecordId } from './ids.js';
+// Partition values as the run outputs index them (lib/runs/partition-index.ts).
+export {
+  compareCodePoints,
+  compareIds,
+  compareSlots,
+  copySlot,
+  ID_NUMBER,
+  ID_OBJECT_ID,
+  ID_STRING,
+  type IdKind,
+  type IdSlot,
+  newIdSlot,
+  type RecordId,
+  readIdInto,
+  slotToJson,
+} from './ids.js';
 export {
   canonicalLimitationPeriod,
   LimitationCutoff,
@@ -19,6 +34,7 @@ export {
 export { matchPayments, matchPaymentsByPartition, type PartitionedRun } from './match.js';
 export { type NormalisedFields, type NormaliseResult, normaliseRecord } from './normalise.js';
 export { type MatchOutcome, reasonCounts } from './outcome.js';
+export { partitionPath, partitionValueOf } from './partition-values.js';
 export type { RecordInput } from './record-stream.js';
 export {
   type CsvOptions,

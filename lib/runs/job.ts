@@ -93,7 +93,14 @@ export async function runMatchingJob(runId: string, deps: MatchingJobDeps): Prom
     intervalMs: deps.progressIntervalMs,
     logger: log,
   });
-  const job: Job = { run, keys: runOutputKeys(runId), deps, log, started: performance.now(), progress };
+  const job: Job = {
+    run,
+    keys: runOutputKeys(runId, run.partitionBy),
+    deps,
+    log,
+    started: performance.now(),
+    progress,
+  };
   const deadline = new Deadline(deps.deadline, deps.safetyMarginMs ?? DEFAULT_SAFETY_MARGIN_MS);
   const work = produceAndUpload(job, deadline).finally(() => progress.stop());
   let written: Written;
@@ -162,15 +169,16 @@ async function produce({ run, deps, progress }: Job, signal: AbortSignal): Promi
   }
 }
 
-/** Uploads every output in RUN_OUTPUTS order (`result.json` last); `generatedAt` is when writing starts. */
+/** Uploads every output the run writes in RUN_OUTPUTS order (`result.json` last); `generatedAt` is when writing starts. */
 async function upload(job: Job, outputs: OutputSource, deadline: Deadline): Promise<void> {
   const meta = { runId: job.run.runId, generatedAt: (job.deps.now?.() ?? new Date()).toISOString() };
   for (const { name, contentType } of RUN_OUTPUTS) {
-    await job.deps.bucket.upload(
-      job.keys[name],
-      untilAborted(outputs[name](meta), deadline.signal),
-      contentType,
-    );
+    const key = job.keys[name];
+    // Not an output of this run (one only partitioned runs write).
+    if (key === undefined) continue;
+    const chunks = outputs[name]?.(meta);
+    if (chunks === undefined) throw new Error(`the outputs of the run have no ${name}`);
+    await job.deps.bucket.upload(key, untilAborted(chunks, deadline.signal), contentType);
     deadline.check();
   }
 }

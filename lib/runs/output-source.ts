@@ -9,17 +9,22 @@ import {
   unpaidAccrualsCsvChunks,
 } from '../matching/index.js';
 import type { OutputChunks } from './output-bucket.js';
-import type { RunOutputName } from './outputs.js';
+import type { EveryRunOutputName, PartitionedOnlyOutputName } from './outputs.js';
 import { runWorkbook, type WorkbookOptions, workbookChunks } from './workbook.js';
 
 export type { OutputChunk, OutputChunks } from './output-bucket.js';
 
+type RenderOutput = (meta: ResultMeta) => OutputChunks;
+
 /**
  * A finished run's outputs, ready to be written: one chunk source per entry of `RUN_OUTPUTS`
- * (lib/runs/outputs.ts), each read once. Implemented by the in-memory outcome of a whole run
- * ({@link outcomeOutputs}) and by the spilled files of a partitioned run (lib/runs/spill.ts).
+ * (lib/runs/outputs.ts) the run writes, each read once. Implemented by the in-memory outcome of a
+ * whole run ({@link outcomeOutputs}) and by the spilled files of a partitioned run
+ * (lib/runs/spill.ts), which alone has the outputs only partitioned runs write.
  */
-export type OutputSource = { readonly [name in RunOutputName]: (meta: ResultMeta) => OutputChunks } & {
+export type OutputSource = { readonly [name in EveryRunOutputName]: RenderOutput } & {
+  readonly [name in PartitionedOnlyOutputName]?: RenderOutput;
+} & {
   readonly stats: MatchStats;
   /** Releases what the outputs hold (temporary files); call once they are written or abandoned. */
   dispose(): Promise<void>;
@@ -31,7 +36,10 @@ export interface OutputOptions {
   readonly workbook?: WorkbookOptions;
 }
 
-/** The outputs of a run matched as a whole, rendered from its outcome in memory. */
+/**
+ * The outputs of a run matched as a whole, rendered from its outcome in memory: those every run
+ * writes (the job matches partitioned runs partition by partition, lib/runs/spill.ts).
+ */
 export function outcomeOutputs(outcome: MatchOutcome, options: OutputOptions = {}): OutputSource {
   return {
     stats: outcome.stats,

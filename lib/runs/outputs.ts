@@ -3,32 +3,47 @@ import { assertRunId } from './run-id.js';
 const CSV = 'text/csv; charset=utf-8';
 const JSON_TEXT = 'application/json; charset=utf-8';
 const XLSX = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
+const JSON_LINES = 'application/x-ndjson; charset=utf-8';
 
 /**
- * The outputs every run writes (SPEC §4, §8), in the order they are uploaded. `result.json` stays
- * last: its presence means the set is complete. Adding an output is adding it here; the type
- * checker then asks each output source (lib/runs/output-source.ts) for its chunks. Runs recorded
- * before an output existed have no key for it: list every later output in
- * {@link OUTPUTS_ADDED_LATER}.
+ * The outputs of a run (SPEC §4, §8, §9), in the order they are uploaded. `result.json` stays
+ * last: its presence means the set is complete. Adding an output is adding it here (and to
+ * {@link OUTPUTS_ADDED_LATER}); the type checker then asks each output source
+ * (lib/runs/output-source.ts) for its chunks. Outputs marked `partitionedOnly` are written by
+ * partitioned runs only (the partition lookup's data and index, lib/runs/partition-index.ts):
+ * {@link runOutputKeys} leaves them out for other runs.
  */
 export const RUN_OUTPUTS = [
   { name: 'matchesCsv', file: 'matches.csv', contentType: CSV },
   { name: 'unmatchedPaymentsCsv', file: 'unmatched-payments.csv', contentType: CSV },
   { name: 'unpaidAccrualsCsv', file: 'unpaid-accruals.csv', contentType: CSV },
   { name: 'resultXlsx', file: 'result.xlsx', contentType: XLSX },
+  { name: 'partitionsJsonl', file: 'partitions.jsonl', contentType: JSON_LINES, partitionedOnly: true },
+  { name: 'partitionIndex', file: 'partition-index.jsonl', contentType: JSON_LINES, partitionedOnly: true },
   { name: 'resultJson', file: 'result.json', contentType: JSON_TEXT },
 ] as const;
 
+type RunOutput = (typeof RUN_OUTPUTS)[number];
+
 /** An output's name in the ledger, the HTTP view and the output sources. */
-export type RunOutputName = (typeof RUN_OUTPUTS)[number]['name'];
+export type RunOutputName = RunOutput['name'];
+
+/** The outputs only partitioned runs write. */
+export type PartitionedOnlyOutputName = Extract<RunOutput, { partitionedOnly: true }>['name'];
+
+/** The outputs every run writes. */
+export type EveryRunOutputName = Exclude<RunOutputName, PartitionedOnlyOutputName>;
 
 /**
- * Outputs that runs recorded before they were added do not have: the run record and the HTTP view
- * list them only when the run recorded them (lib/runs/run-record.ts).
+ * The outputs a recorded run may lack: those added after the first release (runs recorded before
+ * have no key for them) and those only partitioned runs write. One rule for the run record and its
+ * HTTP view: an output is listed when the run recorded it (lib/runs/run-record.ts).
  */
 export const OUTPUTS_ADDED_LATER = [
   'unpaidAccrualsCsv',
   'resultXlsx',
+  'partitionsJsonl',
+  'partitionIndex',
 ] as const satisfies readonly RunOutputName[];
 
 /** The output names, in upload order. */
@@ -37,23 +52,35 @@ export const RUN_OUTPUT_NAMES = RUN_OUTPUTS.map((output) => output.name) as [
   ...RunOutputName[],
 ];
 
-/** S3 keys of the outputs of one matching run. */
-export type RunOutputKeys = Readonly<Record<RunOutputName, string>>;
+/** True for the outputs only partitioned runs write. */
+export function isPartitionedOnly(name: RunOutputName): name is PartitionedOnlyOutputName {
+  return RUN_OUTPUTS.some((output) => output.name === name && 'partitionedOnly' in output);
+}
+
+/** S3 keys of the outputs of one matching run: those of partitioned runs only when it is one. */
+export type RunOutputKeys = Readonly<Record<EveryRunOutputName, string>> &
+  Readonly<Partial<Record<PartitionedOnlyOutputName, string>>>;
 
 /** Prefix under which every run's outputs live; the bucket's lifecycle rule targets it too. */
 export const RUN_OUTPUTS_PREFIX = 'matching-runs/';
 
 /**
- * The output keys of a run. The id is validated first so that nothing but a run id can ever be
+ * The output keys of a run, with or without a partition field (`partitionBy`): the outputs it
+ * writes, in upload order. The id is validated first so that nothing but a run id can ever be
  * spliced into a key (no `../` or `/` tricks).
  *
  * @example
  * ```ts
  * runOutputKeys(runId).resultJson; // 'matching-runs/01JDQ…/result.json'
+ * runOutputKeys(runId, 'account').partitionIndex; // 'matching-runs/01JDQ…/partition-index.jsonl'
  * ```
  */
-export function runOutputKeys(runId: string): RunOutputKeys {
+export function runOutputKeys(runId: string, partitionBy?: string): RunOutputKeys {
   assertRunId(runId);
   const prefix = `${RUN_OUTPUTS_PREFIX}${runId}/`;
-  return Object.fromEntries(RUN_OUTPUTS.map(({ name, file }) => [name, `${prefix}${file}`])) as RunOutputKeys;
+  return Object.fromEntries(
+    RUN_OUTPUTS.filter(({ name }) => partitionBy !== undefined || !isPartitionedOnly(name)).map(
+      ({ name, file }) => [name, `${prefix}${file}`],
+    ),
+  ) as RunOutputKeys;
 }

@@ -137,6 +137,34 @@ export class ResultsBucket implements OutputBucket {
     }
   }
 
+  /**
+   * Bytes `[start, start + length)` of the object at `key` (fewer past its end) with one ranged
+   * GET, or undefined when there is no object (`RangeReader`, lib/runs/partition-lookup.ts).
+   */
+  async readRange(key: string, start: number, length: number): Promise<Buffer | undefined> {
+    if (!Number.isSafeInteger(start) || start < 0 || !Number.isSafeInteger(length) || length < 1) {
+      throw new RangeError(`invalid byte range: ${length} bytes from ${start}`);
+    }
+    const range = `bytes=${start}-${start + length - 1}`;
+    let answer: { bytes: Buffer; contentRange: string | undefined };
+    try {
+      const { Body, ContentRange } = await this.#client.send(
+        new GetObjectCommand({ Bucket: this.#bucket, Key: key, Range: range }),
+      );
+      answer = { bytes: Buffer.from((await Body?.transformToByteArray()) ?? []), contentRange: ContentRange };
+    } catch (error) {
+      if (awsErrorName(error) === 'NoSuchKey') return undefined;
+      throw toAppError('S3', error);
+    }
+    // A server may answer with more than was asked (s3rver reads `bytes=0-0` as the whole object),
+    // or ignore the range (200, whole object): the answer must at least start where asked.
+    const first = /^bytes (\d+)-/.exec(answer.contentRange ?? '')?.[1];
+    if ((first === undefined && start !== 0) || (first !== undefined && Number(first) !== start)) {
+      throw new Error(`S3 answered ${answer.contentRange ?? 'with the whole object'} to ${range}`);
+    }
+    return answer.bytes.subarray(0, length);
+  }
+
   /** True when an object exists at `key`. */
   async exists(key: string): Promise<boolean> {
     try {

@@ -97,9 +97,9 @@ export type NewMatchingRun = z.infer<typeof newRunSchema>;
 type AddedLater = (typeof OUTPUTS_ADDED_LATER)[number];
 
 /**
- * An object schema with one `value` per entry of RUN_OUTPUTS. Runs recorded before an output was
- * added (OUTPUTS_ADDED_LATER: `unpaid-accruals.csv`, `result.xlsx`) have none for it, so those
- * are optional; a name this version does not know is dropped.
+ * An object schema with one `value` per entry of RUN_OUTPUTS. The outputs a recorded run may lack
+ * (OUTPUTS_ADDED_LATER: those added after the first release, and those only partitioned runs
+ * write) are optional; a name this version does not know is dropped.
  */
 export function perOutputSchema<T extends z.ZodType>(value: T) {
   const later: readonly RunOutputName[] = OUTPUTS_ADDED_LATER;

@@ -33,7 +33,8 @@ const matchingRunViewSchema = matchingRunSchema
     stale: z.boolean(),
     /**
      * Always present: the keys; `url`s only once the run succeeded. A succeeded run lists what it
-     * recorded: runs from before `unpaid-accruals.csv` and `result.xlsx` existed lack those.
+     * recorded: runs from before `unpaid-accruals.csv` and `result.xlsx` existed lack those, and
+     * only partitioned runs have the partition lookup's `partitionsJsonl` and `partitionIndex`.
      */
     outputs: perOutputSchema(runOutputViewSchema),
   });
@@ -187,10 +188,7 @@ export class MatchingRuns {
     if (!outputs) return undefined;
     const ttl = this.#deps.presignTtlSeconds;
     const urls = await Promise.all(
-      RUN_OUTPUT_NAMES.flatMap((name) => {
-        const key = outputs[name];
-        return key === undefined ? [] : [(async () => [name, await this.#deps.bucket.presign(key, ttl)])()];
-      }),
+      presentOutputs(outputs).map(async ([name, key]) => [name, await this.#deps.bucket.presign(key, ttl)]),
     );
     return Object.fromEntries(urls) as OutputUrls;
   }
@@ -224,15 +222,21 @@ export async function listRunViews(ledger: RunLedger, query: RunListQuery): Prom
  * outputs the run has are listed (runs recorded before an output was added lack it).
  */
 export function toRunView(run: MatchingRun, stale: boolean, urls?: OutputUrls): MatchingRunView {
-  const keys: RecordedOutputKeys = run.outputs ?? runOutputKeys(run.runId);
+  const keys: RecordedOutputKeys = run.outputs ?? runOutputKeys(run.runId, run.partitionBy);
   const outputs = Object.fromEntries(
-    RUN_OUTPUT_NAMES.flatMap((name) => {
-      const key = keys[name];
+    presentOutputs(keys).map(([name, key]) => {
       const url = urls?.[name];
-      if (key === undefined) return [];
-      return [[name, url === undefined ? { key } : { key, url }]];
+      return [name, url === undefined ? { key } : { key, url }];
     }),
   );
   // Parsing strips the internal fields.
   return matchingRunViewSchema.parse({ ...run, stale, outputs });
+}
+
+/** The outputs a run has, with their keys, in upload order. */
+function presentOutputs(keys: RecordedOutputKeys): Array<[RunOutputName, string]> {
+  return RUN_OUTPUT_NAMES.flatMap((name) => {
+    const key = keys[name];
+    return key === undefined ? [] : [[name, key] as [RunOutputName, string]];
+  });
 }

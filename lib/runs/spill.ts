@@ -20,6 +20,7 @@ import {
   unpaidAccrualsCsvChunks,
 } from '../matching/index.js';
 import type { OutputOptions, OutputSource } from './output-source.js';
+import { PartitionIndexWriter } from './partition-index-writer.js';
 import { runWorkbook, workbookChunks } from './workbook.js';
 
 /** Text buffered per file before one synchronous write. */
@@ -143,6 +144,8 @@ export class SpilledOutputs implements OutputSource {
   /** Where the `source` of a rejected record is in its workbook row. */
   private readonly rejectedSourceColumn: number;
   private readonly files: SpillFile[] = [];
+  /** The partition lookup's data and index (lib/runs/partition-index-writer.ts). */
+  private readonly partitions: PartitionIndexWriter;
   #stats: MatchStats | undefined;
 
   private constructor(
@@ -174,6 +177,11 @@ export class SpilledOutputs implements OutputSource {
       this.unpaidRows = file('unpaid-accruals.rows');
       this.rejectedAccrualRows = file('rejected-accruals.rows');
       this.rejectedPaymentRows = file('rejected-payments.rows');
+      this.partitions = new PartitionIndexWriter(
+        partitionBy,
+        file('partitions.jsonl'),
+        file('partition-index.jsonl'),
+      );
     } catch (error) {
       for (const spill of this.files) spill.discard();
       throw error;
@@ -220,10 +228,12 @@ export class SpilledOutputs implements OutputSource {
     }
     this.rejectedAccrualRows.append(jsonLines(accrualRows));
     this.rejectedPaymentRows.append(jsonLines(paymentRows));
+    this.partitions.add(part);
   };
 
   /** Writes out what is buffered; call once every partition was added, with the run's stats, before reading. */
   close(stats: MatchStats): void {
+    this.partitions.close();
     for (const spill of this.files) spill.close();
     this.#stats = stats;
   }
@@ -264,6 +274,14 @@ export class SpilledOutputs implements OutputSource {
       }),
       this.options.workbook,
     );
+  }
+
+  partitionsJsonl(): AsyncIterable<string> {
+    return this.partitions.dataChunks();
+  }
+
+  partitionIndex(): AsyncIterable<string> {
+    return this.partitions.indexChunks();
   }
 
   async *resultJson(meta: ResultMeta): AsyncGenerator<string> {

@@ -152,6 +152,59 @@ describe('ResultsBucket (against the S3 emulator)', () => {
     });
   });
 
+  describe('readRange', () => {
+    it('reads byte ranges with one ranged GET each: inside, at the ends, past the end', async () => {
+      const target = key('partitions.jsonl');
+      // Multi-byte characters: ranges count bytes, not characters.
+      const text = Array.from({ length: 2000 }, (_, i) => `{"partition":"лс-${i}"}\n`).join('');
+      const bytes = Buffer.from(text);
+      await bucket().upload(target, [text], 'application/x-ndjson');
+      const s3 = client();
+      const requests = recordRequests(s3);
+      const ranged = new ResultsBucket(s3, local().emulators.bucket);
+      for (const [start, length] of [
+        [0, 1],
+        [0, 64 * 1024],
+        [5, 17],
+        [bytes.byteLength - 10, 10],
+        [bytes.byteLength - 10, 1000],
+        [1234, bytes.byteLength - 1234],
+      ] as const) {
+        expect(await ranged.readRange(target, start, length), `${start}+${length}`).toEqual(
+          bytes.subarray(start, start + length),
+        );
+      }
+      const gets = requests.filter((r) => r.command === 'GetObjectCommand');
+      expect(gets).toHaveLength(6);
+      expect(gets[2]?.headers.range).toBe('bytes=5-21');
+    });
+
+    it('reads a range of a multipart object across its part boundary', async () => {
+      const target = key('big.jsonl');
+      const chunks = Array.from(
+        { length: 3000 },
+        (_, i) => `${String(i).padStart(6, '0')};${'ж'.repeat(1200)}\n`,
+      );
+      const bytes = Buffer.from(chunks.join(''));
+      expect(bytes.byteLength).toBeGreaterThan(UPLOAD_PART_SIZE);
+      await bucket().upload(target, chunks, 'application/x-ndjson');
+      const start = UPLOAD_PART_SIZE - 1000;
+      expect(await bucket().readRange(target, start, 3000)).toEqual(bytes.subarray(start, start + 3000));
+    });
+
+    it('gives undefined when there is no object', async () => {
+      expect(await bucket().readRange(key('never-written.jsonl'), 0, 100)).toBeUndefined();
+    });
+
+    it.each([
+      [-1, 10],
+      [0, 0],
+      [1.5, 10],
+    ])('refuses %d bytes from %d', async (start, length) => {
+      await expect(bucket().readRange(key('x'), start, length)).rejects.toBeInstanceOf(RangeError);
+    });
+  });
+
   describe('exists and remove', () => {
     it('reports an object until it is removed', async () => {
       const keys = [key('a.csv'), key('b.csv')];
@@ -178,6 +231,16 @@ describe('ResultsBucket (against the S3 emulator)', () => {
         unpaidAccrualsCsv: `matching-runs/${runId}/unpaid-accruals.csv`,
         resultXlsx: `matching-runs/${runId}/result.xlsx`,
       });
+    });
+
+    it('adds the partition lookup outputs for a partitioned run, before result.json', () => {
+      const runId = newRunId();
+      const keys = runOutputKeys(runId, 'account');
+      expect(keys).toMatchObject({
+        partitionsJsonl: `matching-runs/${runId}/partitions.jsonl`,
+        partitionIndex: `matching-runs/${runId}/partition-index.jsonl`,
+      });
+      expect(Object.keys(keys).at(-1)).toBe('resultJson');
     });
 
     it.each(['', '../other', 'a/b', `${newRunId()}/..`])('refuses %j as a run id', (runId) => {

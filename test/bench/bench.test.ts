@@ -104,6 +104,7 @@ describe('the benchmark at a toy size', () => {
     'get-account-actions',
   ];
   args.push('--init-runs', '1', '--summary-sessions', '20', '--summary-control', '100', '--profile');
+  args.push('--lookup-size', '2e3', '--lookup-partitions', '100', '--lookups', '10');
   let results: BenchResults;
   let profileDir: string;
 
@@ -141,6 +142,15 @@ describe('the benchmark at a toy size', () => {
     expect(m?.writeMs).toBeGreaterThan(0);
     expect(m?.ledgerMs).toBeGreaterThan(0);
     expect(m?.matchMs).toBeGreaterThanOrEqual(0);
+  });
+
+  it('writes a partitioned run through the job and looks up random partitions of it', () => {
+    expect(results.lookup).toMatchObject({ size: 2000, partitions: 100, indexed: 100, lookups: 10 });
+    expect(results.lookup?.outputBytes.partitionIndex).toBeGreaterThan(0);
+    expect(results.lookup?.reads.min).toBeGreaterThanOrEqual(2);
+    expect(results.lookup?.bytes.max).toBeLessThan(1024 * 1024);
+    expect(results.lookup?.medianRecords).toBeGreaterThan(0);
+    expect(results.lookup?.service.medianMs).toBeGreaterThan(0);
   });
 
   it('times the actions summary, a bundle, its cold request and two CPU profiles', () => {

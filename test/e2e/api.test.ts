@@ -2,7 +2,8 @@ import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import type { Document } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LOCAL_CREDENTIALS } from '../../lib/aws/clients.js';
+import { createS3Client, dynamoDocumentClient, LOCAL_CREDENTIALS } from '../../lib/aws/clients.js';
+import { loadConfig } from '../../lib/config.js';
 import {
   type MatchOptions,
   type MatchResult,
@@ -13,6 +14,9 @@ import {
   unpaidAccrualsCsvChunks,
 } from '../../lib/matching/index.js';
 import { inputSort } from '../../lib/runs/job.js';
+import { RunLedger } from '../../lib/runs/ledger.js';
+import { PartitionLookups } from '../../lib/runs/partition-lookup.js';
+import { ResultsBucket } from '../../lib/runs/results-bucket.js';
 import { derivedRunId, newRunId } from '../../lib/runs/run-id.js';
 import { EmbeddedDocumentStore } from '../../lib/store/embedded-store.js';
 import { getAccountActions, listAccountActions } from '../../lib/summary/index.js';
@@ -478,4 +482,176 @@ describe('matching run by PaymentsImported event', () => {
       expect(answer.reason).toMatch(reason);
     },
   );
+});
+
+describe('GET /matching-runs/{runId}/partitions/{value}', () => {
+  let runId: string;
+  let result: MatchResult;
+  let unpartitionedRunId: string;
+
+  /** The result document's elements grouped by account, as the lookup should list them. */
+  function byAccount(document: MatchResult): Map<string, Record<string, unknown[]>> {
+    const groups = new Map<string, Record<string, unknown[]>>();
+    const add = (account: unknown, list: string, element: unknown): void => {
+      if (typeof account !== 'string') return;
+      let group = groups.get(account);
+      if (!group) {
+        group = { matches: [], unmatchedPayments: [], unpaidAccruals: [], rejected: [] };
+        groups.set(account, group);
+      }
+      group[list]?.push(element);
+    };
+    for (const match of document.matches) add(match.payment.account, 'matches', match);
+    for (const payment of document.unmatchedPayments) add(payment.account, 'unmatchedPayments', payment);
+    for (const accrual of document.unpaidAccruals) add(accrual.account, 'unpaidAccruals', accrual);
+    for (const rejected of document.rejected) {
+      add((rejected.record as { account?: unknown } | null)?.account, 'rejected', rejected);
+    }
+    return groups;
+  }
+
+  const partition = (run: string, value: string, query = '') =>
+    request(`/matching-runs/${run}/partitions/${value}${query}`);
+
+  beforeAll(async () => {
+    const [partitioned, unpartitioned] = await Promise.all([
+      post(JSON.stringify({ partitionBy: 'account' })),
+      post('{}'),
+    ]);
+    runId = String(partitioned.json.runId);
+    unpartitionedRunId = String(unpartitioned.json.runId);
+    const [run] = await Promise.all([waitForRun(runId), waitForRun(unpartitionedRunId)]);
+    expect(run.status).toBe('succeeded');
+    const outputs = run.outputs as Record<string, { key: string; url: string }>;
+    expect(outputs.partitionIndex?.key).toBe(`matching-runs/${runId}/partition-index.jsonl`);
+    result = (await (await fetch(String(outputs.resultJson?.url))).json()) as MatchResult;
+  }, 90_000);
+
+  it('gives accounts of a finished run over HTTP exactly their records of result.json', async () => {
+    const groups = [...byAccount(result)];
+    expect(groups.length).toBeGreaterThan(1000);
+    // Every 20th account, the first and the last, and those with rejected records: serverless-offline
+    // answers one request at a time per function, about 50 ms each here (all of them: below).
+    const sample = groups.filter(
+      ([, lists], i) => i % 20 === 0 || i === groups.length - 1 || (lists.rejected?.length ?? 0) > 0,
+    );
+    for (const [account, expected] of sample) {
+      const { status, json } = await partition(runId, account);
+      expect(status, account).toBe(200);
+      expect(json, account).toEqual({
+        runId,
+        partitionBy: 'account',
+        partition: account,
+        page: 1,
+        pages: 1,
+        ...expected,
+      });
+    }
+  }, 120_000);
+
+  it('gives every account of the run exactly its records, read as the function reads them', async () => {
+    const cfg = loadConfig({ DYNAMODB_ENDPOINT: stack.dynamodbEndpoint });
+    const s3 = createS3Client({ region: 'us-east-1', endpoint: stack.s3Endpoint });
+    try {
+      const lookups = new PartitionLookups({
+        ledger: new RunLedger(dynamoDocumentClient(cfg), stack.emulators.tables.runs),
+        reader: new ResultsBucket(s3, stack.emulators.bucket),
+      });
+      const queue = [...byAccount(result)];
+      const check = async (): Promise<void> => {
+        for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+          const [account, expected] = next;
+          const cost = { reads: 0, bytes: 0 };
+          const found = asJson(await lookups.lookUp(runId, { value: account, page: 1 }, cost));
+          expect(found, account).toEqual({
+            runId,
+            partitionBy: 'account',
+            partition: account,
+            page: 1,
+            pages: 1,
+            ...expected,
+          });
+          expect(cost.reads, account).toBeLessThanOrEqual(3);
+        }
+      };
+      await Promise.all(Array.from({ length: 8 }, check));
+    } finally {
+      s3.destroy();
+    }
+  }, 120_000);
+
+  it('lists the rejected records of an account with it, and those without an account nowhere', async () => {
+    const withAccount = result.rejected.filter(
+      (r) => typeof (r.record as { account?: unknown }).account === 'string',
+    );
+    expect(withAccount.length).toBeGreaterThan(0);
+    expect(withAccount.length).toBeLessThan(result.rejected.length);
+    const first = withAccount[0] as { record: { account: string } };
+    const { json } = await partition(runId, first.record.account);
+    expect(json.rejected).toContainEqual(first);
+  });
+
+  it.each<[string, string, number, RegExp]>([
+    [
+      'an account the run does not have',
+      '7899999999999',
+      404,
+      /^the run has no such partition \(account, whose values in this run are: string\)$/,
+    ],
+    // Problem details never repeat the value (they are logged), so decoding shows in lengths.
+    ['256 slashes sent as %2F: one value, decoded', '%2F'.repeat(256), 404, /^the run has no such partition/],
+    ['257 slashes sent as %2F', '%2F'.repeat(257), 400, /^value: must be at most 256 characters$/],
+    ['a value with slashes as they are', '78/01/02', 404, /^the run has no such partition/],
+    ['%2525 decoded once (to %25), not twice', '%2525'.repeat(128), 400, /^value: must be at most 256/],
+    [
+      'a page the account does not have',
+      '7800000000001?page=2',
+      404,
+      /^the partition has 1 page\(s\), not 2$/,
+    ],
+    ['a number the run cannot have', '7800000000001?type=number', 404, /\(account, number\)$/],
+    ['an unknown type', '7800000000001?type=date', 400, /^type: must be one of number, string, objectId$/],
+    ['page 0', '7800000000001?page=0', 400, /^page: must be an integer from 1 to 100000$/],
+    ['an unknown parameter', '7800000000001?limit=5', 400, /^limit: is not an accepted field$/],
+    ['a value over 256 characters', '7'.repeat(257), 400, /^value: must be at most 256 characters$/],
+    ['a control character', 'a%0Ab', 400, /^value: must not contain control characters$/],
+  ])('answers %s with %i', async (_case, path, status, detail) => {
+    const [value, query] = path.split('?');
+    const answer = await partition(runId, String(value), query === undefined ? '' : `?${query}`);
+    expect(answer.status).toBe(status);
+    expect(answer.headers.get('content-type')).toMatch(/^application\/problem\+json\b/);
+    expect(answer.json.detail).toMatch(detail);
+  });
+
+  it('answers 409 for a run that is not partitioned, or not succeeded yet', async () => {
+    const unpartitioned = await partition(unpartitionedRunId, '7800000000001');
+    expect(unpartitioned.status).toBe(409);
+    expect(unpartitioned.json.detail).toMatch(/is not partitioned/);
+
+    const queuedRunId = newRunId();
+    const ledger = new RunLedger(
+      dynamoDocumentClient(loadConfig({ DYNAMODB_ENDPOINT: stack.dynamodbEndpoint })),
+      stack.emulators.tables.runs,
+    );
+    await ledger.create({
+      runId: queuedRunId,
+      policy: 'chronological',
+      partitionBy: 'account',
+      trigger: 'http',
+    });
+    const queued = await partition(queuedRunId, '7800000000001');
+    expect(queued.status).toBe(409);
+    expect(queued.json.detail).toBe(
+      `matching run ${queuedRunId} is queued: its partitions can be looked up once it has succeeded`,
+    );
+  });
+
+  it.each<[string, number]>([
+    ['not-a-run-id', 400],
+    [newRunId(), 404],
+  ])('answers for run %s with %i', async (run, status) => {
+    const answer = await partition(run, '7800000000001');
+    expect(answer.status).toBe(status);
+    expect(answer.headers.get('content-type')).toMatch(/^application\/problem\+json\b/);
+  });
 });

@@ -51,10 +51,13 @@ describe('matching job and worker (against the emulators)', () => {
         'unmatched-payments.csv',
         'unpaid-accruals.csv',
         'result.xlsx',
+        'partitions.jsonl',
+        'partition-index.jsonl',
         'result.json',
       ]);
       const run = await ledger().get(runId);
-      expect(run).toMatchObject({ status: 'succeeded', attempts: 1, outputs: runOutputKeys(runId) });
+      expect(run).toMatchObject({ status: 'succeeded', attempts: 1 });
+      expect(run?.outputs).toEqual(runOutputKeys(runId, 'account'));
 
       const sort = inputSort('account');
       const direct = await matchPayments(
@@ -125,6 +128,21 @@ describe('matching job and worker (against the emulators)', () => {
       expect(retry.status).toBe('succeeded');
       expect(await ledger().get(runId)).toMatchObject({ status: 'succeeded', attempts: 2 });
       expect(await objectText(keys.resultJson)).toContain(runId);
+    });
+
+    it('deletes the partition lookup outputs too when a partitioned run fails at result.json', async () => {
+      const runId = await queuedRun({ partitionBy: 'account' });
+      const failing = bucket();
+      failing.failOn = 'result.json';
+      const outcome = await runMatchingJob(runId, { store: store(), ledger: ledger(), bucket: failing });
+      expect(outcome.status).toBe('failed');
+      expect(failing.uploaded).toEqual([
+        'matches.csv',
+        'unmatched-payments.csv',
+        'partitions.jsonl',
+        'partition-index.jsonl',
+      ]);
+      expect(await jobs.outputsOf(runId)).toEqual([]);
     });
 
     it('does not start reading when the deadline is already within the safety margin', async () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { reasonCounts } from '../../lib/matching/outcome.js';
 import { newRunId } from '../../lib/runs/ledger.js';
 import {
+  isPartitionedOnly,
   OUTPUTS_ADDED_LATER,
   RUN_OUTPUT_NAMES,
   type RunOutputName,
@@ -40,7 +41,7 @@ function fullRun(): MatchingRun {
       durationMs: 5,
     },
     error: 'an earlier attempt failed',
-    outputs: runOutputKeys(runId),
+    outputs: runOutputKeys(runId, 'account'),
     progress: { phase: 'writing', accrualsRead: 3, paymentsRead: 2, partitionsDone: 1 },
     owner: 'request-1',
   };
@@ -57,7 +58,7 @@ describe('the HTTP view of a run', () => {
 
   it('lists every output with its key, and its URL only when given one', () => {
     const run = fullRun();
-    const keys = runOutputKeys(run.runId);
+    const keys = runOutputKeys(run.runId, 'account');
     const urls = Object.fromEntries(
       RUN_OUTPUT_NAMES.map((name) => [name, `https://signed/${name}`]),
     ) as Record<RunOutputName, string>;
@@ -69,11 +70,22 @@ describe('the HTTP view of a run', () => {
     );
   });
 
+  it('lists only the outputs every run writes for a run without a partition field', () => {
+    const { partitionBy: _field, ...run } = { ...fullRun(), outputs: runOutputKeys(newRunId()) };
+    const names = Object.keys(toRunView(run, false).outputs);
+    expect(names).toEqual(RUN_OUTPUT_NAMES.filter((name) => !isPartitionedOnly(name)));
+    expect(names).toContain('resultJson');
+    expect(names).not.toContain('partitionIndex');
+  });
+
   it('shows where the outputs will be for a run that has recorded none yet', () => {
     const { outputs: _outputs, ...queued } = { ...fullRun(), status: 'queued' as const };
     expect(toRunView(queued, true)).toMatchObject({
       stale: true,
-      outputs: { resultJson: { key: runOutputKeys(queued.runId).resultJson } },
+      outputs: {
+        resultJson: { key: runOutputKeys(queued.runId).resultJson },
+        partitionIndex: { key: runOutputKeys(queued.runId, 'account').partitionIndex },
+      },
     });
   });
 
@@ -94,7 +106,12 @@ describe('the HTTP view of a run', () => {
         'resultJson',
         'unmatchedPaymentsCsv',
       ]);
-      expect(OUTPUTS_ADDED_LATER).toEqual(['unpaidAccrualsCsv', 'resultXlsx']);
+      expect(OUTPUTS_ADDED_LATER).toEqual([
+        'unpaidAccrualsCsv',
+        'resultXlsx',
+        'partitionsJsonl',
+        'partitionIndex',
+      ]);
     });
 
     it('is shown with only the outputs it recorded, each with its URL', () => {

@@ -83,6 +83,7 @@ describe('what a deployed bundle loads when it initialises', () => {
       'create-matching-run': false,
       'get-account-actions': true,
       'get-matching-run': false,
+      'get-matching-run-partition': false,
       'list-account-actions': true,
       'list-matching-runs': false,
       'matching-worker': false,

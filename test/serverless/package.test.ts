@@ -34,6 +34,7 @@ const FUNCTIONS = {
   createMatchingRun: 'functions/create-matching-run.mjs',
   listMatchingRuns: 'functions/list-matching-runs.mjs',
   getMatchingRun: 'functions/get-matching-run.mjs',
+  getMatchingRunPartition: 'functions/get-matching-run-partition.mjs',
   matchingWorker: 'functions/matching-worker.mjs',
   paymentsImportedWorker: 'functions/payments-imported-worker.mjs',
 } as const;
@@ -352,6 +353,18 @@ describe('least-privilege IAM, one role per function', () => {
       },
     ],
     [
+      'getMatchingRunPartition',
+      {
+        'logs:CreateLogStream': ownLogs('getMatchingRunPartition'),
+        'logs:PutLogEvents': ownLogs('getMatchingRunPartition'),
+        'dynamodb:GetItem': ['RunsTable'],
+        's3:GetObject': [
+          'ResultsBucket/matching-runs/*/partition-index.jsonl',
+          'ResultsBucket/matching-runs/*/partitions.jsonl',
+        ],
+      },
+    ],
+    [
       'matchingWorker',
       {
         'logs:CreateLogStream': ownLogs('matchingWorker'),
@@ -419,6 +432,7 @@ describe('HTTP API', () => {
       'GET /accounts/{number}/actions',
       'GET /matching-runs',
       'GET /matching-runs/{runId}',
+      'GET /matching-runs/{runId}/partitions/{value+}',
       'POST /matching-runs',
     ]);
     for (const [, route] of routes) {
@@ -446,6 +460,7 @@ describe('security baseline', () => {
   }
 
   it('uses a wildcard in a resource only for object keys under matching-runs/, own log streams, or KMS through SSM', () => {
+    const runOutputs = /^ResultsBucket\/matching-runs\/\*(\/[a-z-]+\.[a-z]+)?$/;
     const wildcards = statements().flatMap(({ role, statement }) =>
       (Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource])
         .map(resourceName)
@@ -455,7 +470,7 @@ describe('security baseline', () => {
     expect(wildcards.length).toBeGreaterThan(0);
     for (const { role, name, statement } of wildcards) {
       const actions = [statement.Action].flat();
-      if (name === 'ResultsBucket/matching-runs/*') {
+      if (runOutputs.test(name)) {
         expect(
           actions.every((a) => a.startsWith('s3:')),
           role,
@@ -681,6 +696,7 @@ describe('bundles', () => {
     'createMatchingRun',
     'getMatchingRun',
     'listMatchingRuns',
+    'getMatchingRunPartition',
   ] as const)('%s initialises in a fresh Node process', async (key) => {
     const { file } = await extract(key);
     const script = `const m = await import(${JSON.stringify(`file://${file}`)}); process.stdout.write(typeof m.handler);`;

@@ -1,0 +1,1 @@
+export { getMatchingRunPartitionHandler as handler } from '../lib/http/partition-routes.js';
