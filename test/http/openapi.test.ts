@@ -36,7 +36,7 @@ async function serverlessRoutes(): Promise<Routes> {
 describe('openapi.yaml', () => {
   it('describes exactly the HTTP routes serverless.yml deploys', async () => {
     const [documented, deployed] = await Promise.all([openapiRoutes(), serverlessRoutes()]);
-    expect(deployed).toHaveLength(5);
+    expect(deployed).toHaveLength(6);
     expect(documented).toEqual(deployed);
   });
 

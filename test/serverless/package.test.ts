@@ -183,7 +183,7 @@ describe('functions', () => {
 
   it('creates no shared default execution role', () => {
     expect(resources).not.toHaveProperty('IamRoleLambdaExecution');
-    expect(ofType('AWS::IAM::Role')).toHaveLength(7);
+    expect(ofType('AWS::IAM::Role')).toHaveLength(8);
   });
 });
 
@@ -544,7 +544,7 @@ describe('security baseline', () => {
 
   it('routes nothing without the JWT authorizer (no $default or unauthenticated route)', () => {
     const routes = ofType('AWS::ApiGatewayV2::Route');
-    expect(routes.length).toBe(5);
+    expect(routes.length).toBe(6);
     expect(routes.filter(([, r]) => r.Properties.AuthorizationType !== 'JWT')).toEqual([]);
     expect(routes.map(([, r]) => r.Properties.RouteKey)).not.toContain('$default');
   });
