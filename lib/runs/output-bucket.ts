@@ -22,7 +22,7 @@ export interface OutputBucket {
 /**
  * An {@link OutputBucket} that obtains the real one at each call, from `open`. The workers use it
  * so that the S3 client (about 20 ms of a cold start on top of the DynamoDB client) loads when a
- * run first writes, not at initialisation: see the README, "Cold starts".
+ * run first writes, not at initialisation: see docs/decisions.md, "Cold starts".
  *
  * @example
  * ```ts

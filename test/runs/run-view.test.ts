@@ -129,6 +129,19 @@ describe('the HTTP view of a run', () => {
       });
     });
 
+    it('is read and shown without stats.reasons when it succeeded before reasons existed', () => {
+      const run = fullRun();
+      const { reasons: _absent, ...stats } = run.stats ?? expect.fail('fullRun has stats');
+      const older = parseRun(JSON.parse(JSON.stringify({ ...run, stats })));
+      expect(older.stats).toEqual(stats);
+      expect(toRunView(older, false).stats).not.toHaveProperty('reasons');
+    });
+
+    it('is not read when its stats lack a figure every run records', () => {
+      const { matched: _dropped, ...stats } = fullRun().stats ?? expect.fail('fullRun has stats');
+      expect(() => parseRun({ ...fullRun(), stats })).toThrow(/matched/);
+    });
+
     it('is not read when an output every run has is missing', () => {
       const { resultJson: _dropped, ...keys } = runOutputKeys(newRunId());
       expect(() => parseRun({ ...fullRun(), outputs: keys })).toThrow(/resultJson/);
