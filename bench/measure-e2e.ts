@@ -31,6 +31,10 @@ export interface E2eRun {
   readonly matchMs: number;
   readonly writeMs: number;
   readonly ledgerMs: number;
+  /** Write time of each output (rendering and upload), by file name. */
+  readonly writeByOutput: Readonly<Record<string, number>>;
+  /** CPU time of this process during the run (user + system); the emulators run in another. */
+  readonly cpuMs: number;
   /** The matcher's own `stats.durationMs` (its stopwatch pauses while waiting for input). */
   readonly matcherReportedMs: number;
   readonly baselineRssBytes: number;
@@ -87,8 +91,17 @@ function timedDeps(dataDir: string) {
     close: () => files.close(),
   };
   const s3 = new ResultsBucket();
+  const writeByOutput: Record<string, number> = {};
   const bucket: OutputBucket = {
-    upload: (key, chunks, contentType) => clocks.write.time(() => s3.upload(key, chunks, contentType)),
+    upload: async (key, chunks, contentType) => {
+      const started = performance.now();
+      try {
+        return await clocks.write.time(() => s3.upload(key, chunks, contentType));
+      } finally {
+        const file = key.slice(key.lastIndexOf('/') + 1);
+        writeByOutput[file] = (writeByOutput[file] ?? 0) + performance.now() - started;
+      }
+    },
     remove: (keys) => clocks.write.time(() => s3.remove(keys)),
   };
   // The state transitions (markRunning, markSucceeded, markFailed) are what the job calls.
@@ -99,7 +112,7 @@ function timedDeps(dataDir: string) {
       return (...args: unknown[]) => clocks.ledger.time(() => value.apply(target, args));
     },
   });
-  return { clocks, deps: { store, bucket, ledger } };
+  return { clocks, writeByOutput, deps: { store, bucket, ledger } };
 }
 
 /** The job's log lines stay off stdout (the result channel); failures still reach stderr. */
@@ -127,15 +140,17 @@ interface RunResult {
 }
 
 async function measureRun(dataDir: string, size: number, peak: PeakRss): Promise<RunResult> {
-  const { clocks, deps } = timedDeps(dataDir);
+  const { clocks, writeByOutput, deps } = timedDeps(dataDir);
   const runId = newRunId();
   await new RunLedger().create({ runId, policy: 'chronological', trigger: 'http' });
   settleHeap();
   peak.reset();
   const baselineRssBytes = residentBytes();
+  const cpu = process.cpuUsage();
   const start = performance.now();
   const outcome = await runMatchingJob(runId, { ...deps, logger: quietLogger });
   const totalMs = performance.now() - start;
+  const used = process.cpuUsage(cpu);
   const peakRssBytes = peak.peakBytes();
   await deps.store.close();
   if (outcome.status !== 'succeeded') throw new Error(`matching run ${outcome.status}: ${outcome.reason}`);
@@ -149,6 +164,8 @@ async function measureRun(dataDir: string, size: number, peak: PeakRss): Promise
     writeMs,
     ledgerMs,
     matchMs: totalMs - readMs - writeMs - ledgerMs,
+    writeByOutput,
+    cpuMs: (used.user + used.system) / 1000,
     matcherReportedMs: durationMs,
     baselineRssBytes,
     peakRssBytes,
