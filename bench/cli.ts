@@ -306,9 +306,9 @@ export function renderCommandLine(m: CliMeasurement | undefined): string[] {
       `Worker end to end (embedded store → S3 and DynamoDB emulators, every output): ${fixed(e.totalMs)} ms, ` +
         `${fixed(ratio, 2)}× \`match --out DIR\` (the same outputs as files; target ≤ ${CLI_E2E_RATIO}×: ` +
         `**${ratio <= CLI_E2E_RATIO ? 'pass' : 'FAIL'}**), ${fixed(e.totalMs / m.cli.wallMs, 2)}× \`match\` (result.json only). ` +
-        `Phases: read ${fixed(e.readMs)} ms (store cursors, timed per \`next()\` by the bench's wrapper, which itself costs a promise per document),` +
+        `Phases: read ${fixed(e.readMs)} ms (in the store cursors' \`next()\`: file load, parse, sort, copies),` +
         ` match ${fixed(e.matchMs)} ms, write ${fixed(e.writeMs)} ms (${writes} ms: rendering and the multipart upload of each), ledger ${fixed(e.ledgerMs)} ms;` +
-        ` CPU ${fixed(e.cpuMs)} ms (the worker's process, not the emulators'); peak RSS ${fixed(e.peakRssBytes / MIB)} MiB.`,
+        ` CPU ${fixed(e.cpuMs)} ms, ${fixed(e.cpuMs / m.cliOut.cpuMs, 2)}× \`match --out DIR\`'s (the worker's process, not the emulators'); peak RSS ${fixed(e.peakRssBytes / MIB)} MiB.`,
     );
   }
   return lines;
