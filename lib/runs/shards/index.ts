@@ -8,7 +8,20 @@
  * Contract between the steps and the state machine: notes/shards-contract.md.
  */
 import type { MatchStats } from '../../matching/index.js';
+import type { MatchingJobDeps } from '../job.js';
 import type { MatchingJobOutcome } from '../job-outcome.js';
+import type { ResultsBucket } from '../results-bucket.js';
+import type { ShardOptions } from './plan.js';
+
+/**
+ * What every step gets: the matching job's dependencies (store, ledger, now, deadline, owner,
+ * logger…) with the results bucket itself (ranged reads, part copies), and for the plan how
+ * `shards: 'auto'` decides (default DEFAULT_SHARD_OPTIONS, lib/runs/shards/plan.ts).
+ */
+export interface ShardStepDeps extends MatchingJobDeps {
+  readonly bucket: ResultsBucket;
+  readonly shardOptions?: ShardOptions;
+}
 
 /** One item of the Map state: which shard of which run. */
 export interface ShardItem {
@@ -49,4 +62,16 @@ export interface FailInput {
   readonly error?: StepError;
 }
 
+export { planKey, shardItemsKey, shardManifestKey, shardOutputKeys, shardPrefix } from './keys.js';
+export {
+  DEFAULT_SHARD_OPTIONS,
+  parsePlan,
+  type ShardOptions,
+  type ShardPlan,
+  shardFilter,
+  shardOf,
+} from './plan.js';
+export { planMatchingRun } from './plan-step.js';
+export { runMatchingShard, type ShardManifest, shardManifestSchema } from './shard-job.js';
+export { TransientError } from './transient.js';
 export type { MatchingJobOutcome };
