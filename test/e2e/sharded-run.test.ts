@@ -1,8 +1,10 @@
 import { Decimal128, Long, ObjectId } from 'bson';
 import type { Document } from 'mongodb';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { NotFoundError } from '../../lib/errors.js';
 import { runMatchingJob } from '../../lib/runs/job.js';
 import { runOutputKeys } from '../../lib/runs/outputs.js';
+import { PartitionLookups } from '../../lib/runs/partition-lookup.js';
 import {
   parsePlan,
   planKey,
@@ -19,6 +21,10 @@ import { EmbeddedDocumentStore } from '../../lib/store/embedded-store.js';
 import { generateDemoData } from '../../scripts/demo-data.js';
 import { useEmulators } from '../support/emulators.js';
 import { jobHarness } from '../support/job-harness.js';
+
+vi.hoisted(() => {
+  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+});
 
 const BASE = 7_800_000_000_000;
 const NOW = new Date('2025-01-15T10:00:00Z');
@@ -260,7 +266,7 @@ describe('sharded matching run: plan and shards (against the emulators)', () => 
 
       // Stats summed over the shards are the run's (but its duration).
       const { durationMs: _, ...expectedStats } = expected.result.stats as unknown as Record<string, unknown>;
-      const summed = sumStats(results.map((result) => result.stats));
+      const summed = sumStats(results.map((result) => ({ ...result.stats })));
       expect(summed).toEqual(expectedStats);
 
       const run = await jobs.ledger().get(runId);
@@ -281,6 +287,45 @@ describe('sharded matching run: plan and shards (against the emulators)', () => 
       expect(retried.outputs.matchesCsv).toEqual(manifests[0]?.outputs.matchesCsv);
     },
   );
+
+  it('the partition lookup of a sharded run reads plan.json, then the one shard holding the value', async () => {
+    const expected = await reference();
+    const runId = await jobs.queuedRun({ partitionBy: 'account', shards: 3 });
+    const planned = await planMatchingRun(runId, deps());
+    const results = await Promise.all(planned.shards.map((item) => runMatchingShard(item, deps())));
+    // The merge (not this part) records success; the run record lists no run-level lookup files.
+    await jobs.ledger().markSucceeded(runId, results[0]?.stats as never, runOutputKeys(runId));
+    const lookups = new PartitionLookups({ ledger: jobs.ledger(), reader: jobs.bucket() });
+    const lines = expected.jsonl
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { partition: number | string | { $oid: string }; page: number });
+    let most = { reads: 0, bytes: 0 };
+    for (const { partition, page } of lines) {
+      const type =
+        typeof partition === 'number' ? 'number' : typeof partition === 'string' ? 'string' : 'objectId';
+      const value = typeof partition === 'object' ? partition.$oid : String(partition);
+      const address = { value, type, page } as const;
+      const cost = { reads: 0, bytes: 0 };
+      const sharded = await lookups.lookUp(runId, address, cost);
+      const whole = await lookups.lookUp(expected.runId, address);
+      expect({ ...sharded, runId: '', next: sharded.next?.replace(runId, '') }).toEqual({
+        ...whole,
+        runId: '',
+        next: whole.next?.replace(expected.runId, ''),
+      });
+      // plan.json, the shard's index head (small indexes: no further index page), one data line.
+      expect(cost.reads).toBe(3);
+      if (cost.bytes > most.bytes) most = cost;
+    }
+    expect(lines.length).toBeGreaterThan(30);
+    // Without a type: a value only one kind can be is found in its shard.
+    const unicode = lines.find(({ partition }) => typeof partition === 'string' && partition.startsWith('é'));
+    const found = await lookups.lookUp(runId, { value: unicode?.partition as string, page: 1 });
+    expect(found.partition).toBe(unicode?.partition);
+    await expect(lookups.lookUp(runId, { value: 'no such account', page: 1 })).rejects.toThrow(NotFoundError);
+    console.log(`largest sharded lookup: ${most.reads} reads, ${most.bytes} bytes`);
+  });
 
   it('a run that is not claimable is not planned; a shard of a run that is not running is not run', async () => {
     const runId = await jobs.queuedRun({ partitionBy: 'account', shards: 2 });

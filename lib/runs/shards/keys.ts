@@ -17,6 +17,12 @@ export function planKey(runId: string): string {
   return `${runPrefix(runId)}plan.json`;
 }
 
+/**
+ * plan.json is read whole with one ranged GET of at most this many bytes (1,000 shards of even
+ * 1 KiB boundaries are 2 MiB; a plan this large is refused).
+ */
+export const MAX_PLAN_BYTES = 16 * 1024 * 1024;
+
 /** `shard-items.json`: the ShardItems as a JSON array (the Distributed Map's ItemReader). */
 export function shardItemsKey(runId: string): string {
   return `${runPrefix(runId)}shard-items.json`;

@@ -13,14 +13,11 @@ import { runStatsSchema } from '../run-record.js';
 import type { ResultJsonLayout } from '../spill.js';
 import { tapped } from '../tapped.js';
 import type { ShardItem, ShardResult, ShardStepDeps } from './index.js';
-import { planKey, shardManifestKey, shardOutputKeys } from './keys.js';
+import { MAX_PLAN_BYTES, planKey, shardManifestKey, shardOutputKeys } from './keys.js';
 import { parsePlan, type ShardPlan, shardFilter } from './plan.js';
 import { stepError } from './transient.js';
 
 const JSON_TEXT = 'application/json; charset=utf-8';
-
-/** plan.json is read whole with one ranged GET of at most this many bytes. */
-export const MAX_PLAN_BYTES = 64 * 1024 * 1024;
 
 const range = z.tuple([z.number().int().nonnegative(), z.number().int().nonnegative()]);
 const sized = z.object({ key: z.string(), bytes: z.number().int().nonnegative() });
