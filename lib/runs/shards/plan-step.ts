@@ -4,7 +4,6 @@ import { sampleField, sampleSizeFor } from '../../store/sample-field.js';
 import { ACCRUAL_COLLECTION, PAYMENT_COLLECTION } from '../job.js';
 import type { MatchingRun } from '../ledger.js';
 import { isRunId } from '../run-id.js';
-import type { PlanResult, ShardItem, ShardStepDeps } from './index.js';
 import { planKey, shardItemsKey } from './keys.js';
 import {
   type CollectionSample,
@@ -16,6 +15,7 @@ import {
   shardRanges,
 } from './plan.js';
 import { stepError } from './transient.js';
+import type { PlanResult, ShardItem, ShardStepDeps } from './types.js';
 
 const JSON_TEXT = 'application/json; charset=utf-8';
 

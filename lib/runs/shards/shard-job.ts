@@ -12,10 +12,10 @@ import { isRunId } from '../run-id.js';
 import { runStatsSchema } from '../run-record.js';
 import type { ResultJsonLayout } from '../spill.js';
 import { tapped } from '../tapped.js';
-import type { ShardItem, ShardResult, ShardStepDeps } from './index.js';
 import { MAX_PLAN_BYTES, planKey, shardManifestKey, shardOutputKeys } from './keys.js';
 import { parsePlan, type ShardPlan, shardFilter } from './plan.js';
 import { stepError } from './transient.js';
+import type { ShardItem, ShardResult, ShardStepDeps } from './types.js';
 
 const JSON_TEXT = 'application/json; charset=utf-8';
 
