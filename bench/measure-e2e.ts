@@ -99,6 +99,7 @@ function timedDeps(dataDir: string) {
       timedCursor(files.find<T>(collection, filter, options), clocks.read),
     aggregate: <T extends Document>(collection: string, pipeline: readonly Document[]) =>
       timedCursor(files.aggregate<T>(collection, pipeline), clocks.read),
+    estimatedCount: (collection: string) => files.estimatedCount(collection),
     close: () => files.close(),
   };
   const s3 = new ResultsBucket();

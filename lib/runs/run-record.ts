@@ -61,6 +61,12 @@ const requestedFields = {
   idempotencyKey: z.string().optional(),
   /** The import batch of an event-triggered run (`detail.importId` of PaymentsImported). */
   importId: z.string().optional(),
+  /**
+   * A sharded run (issue 12, only with `partitionBy`): `auto` or how many shards were asked for
+   * (lib/runs/request.ts validates the limit). Such a run is planned, matched shard by shard and
+   * merged by the state machine (lib/runs/shards/).
+   */
+  shards: z.union([z.literal('auto'), z.number().int().positive()]).optional(),
 };
 
 /**
@@ -70,8 +76,12 @@ const requestedFields = {
  * inputs have passed it, so most of its matching happens during `reading` (`partitionsDone`
  * counts it) and `matching` is only the last partition; a run without a partition field reads
  * everything, then matches it all in `matching`.
+ *
+ * A sharded run (`shards`) is `planning` while its key ranges are computed, `reading` while its
+ * shards run (each reads, matches and writes its range), then `merging` while the run's outputs
+ * are assembled from the shards'.
  */
-export const RUN_PHASES = ['reading', 'matching', 'writing'] as const;
+export const RUN_PHASES = ['planning', 'reading', 'matching', 'writing', 'merging'] as const;
 export type RunPhase = (typeof RUN_PHASES)[number];
 
 /**
@@ -85,6 +95,12 @@ export const runProgressSchema = z.object({
   accrualsRead: z.number().int().nonnegative(),
   paymentsRead: z.number().int().nonnegative(),
   partitionsDone: z.number().int().nonnegative(),
+  /**
+   * A sharded run: how many shards its plan has, and how many have finished. The counts above are
+   * then the sums the finished shards reported (each adds its own once, as it finishes).
+   */
+  shardsTotal: z.number().int().nonnegative().optional(),
+  shardsDone: z.number().int().nonnegative().optional(),
 });
 export type RunProgress = z.infer<typeof runProgressSchema>;
 
