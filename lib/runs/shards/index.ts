@@ -8,7 +8,23 @@
  * Contract between the steps and the state machine: notes/shards-contract.md.
  */
 import type { MatchStats } from '../../matching/index.js';
+import type { MatchingJobDeps } from '../job.js';
 import type { MatchingJobOutcome } from '../job-outcome.js';
+import type { ResultsBucket } from '../results-bucket.js';
+
+/**
+ * What every step is given: the matching job's dependencies, with the results bucket itself (the
+ * steps read plans and manifests, ranges of shard outputs, and copy parts), plus the plan's tuning.
+ */
+export interface ShardStepDeps extends Omit<MatchingJobDeps, 'bucket'> {
+  readonly bucket: ResultsBucket;
+  /** From config (SHARD_AUTO_THRESHOLD_RECORDS, SHARD_RECORDS, MAX_SHARDS); the plan step needs it. */
+  readonly shardOptions?: {
+    readonly autoThresholdRecords: number;
+    readonly recordsPerShard: number;
+    readonly maxShards: number;
+  };
+}
 
 /** One item of the Map state: which shard of which run. */
 export interface ShardItem {
@@ -49,4 +65,6 @@ export interface FailInput {
   readonly error?: StepError;
 }
 
+export { failShardedRun } from './fail.js';
+export { mergeMatchingRun } from './merge.js';
 export type { MatchingJobOutcome };
