@@ -24,12 +24,19 @@ export async function failShardedRun(input: FailInput, deps: ShardStepDeps): Pro
       ? cause(input)
       : `shard ${shard} of ${await shardCount(runId, deps)} failed: ${cause(input)}`,
   );
+  const skipped = (why: string): MatchingJobOutcome => {
+    log.info('sharded run not failed: no longer running', { runId, reason, why });
+    return { status: 'skipped', runId, reason: why };
+  };
+  const current = await deps.ledger.get(runId);
+  if (current?.status !== 'running') return skipped(`run is ${current?.status ?? 'unknown'}`);
   try {
-    await deps.ledger.markFailed(runId, reason, ['running']);
+    // markFailed answers a run already failed with that run: another failure won meanwhile.
+    const failed = await deps.ledger.markFailed(runId, reason, ['running']);
+    if (failed.error !== reason) return skipped(`run already failed: ${failed.error}`);
   } catch (error) {
     if (!(error instanceof ConflictError || error instanceof NotFoundError)) throw error;
-    log.info('sharded run not failed: no longer running', { runId, reason, status: error.message });
-    return { status: 'skipped', runId, reason: error.message };
+    return skipped(error.message);
   }
   log.error('sharded run failed', { runId, shard, reason });
   await discardOutputs(deps.bucket, shardedRunOutputKeys(runId), log, runId);

@@ -32,7 +32,13 @@ export const planSchema = z.looseObject({
   partitionBy: z.string(),
   estimatedRecords: z.number().optional(),
   shards: z
-    .array(z.looseObject({ shard: z.number().int().nonnegative(), from: z.unknown(), to: z.unknown() }))
+    .array(
+      z.looseObject({
+        shard: z.number().int().nonnegative(),
+        from: z.unknown().optional(),
+        to: z.unknown().optional(),
+      }),
+    )
     .min(1),
 });
 export type ShardPlan = z.infer<typeof planSchema>;
