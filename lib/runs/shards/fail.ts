@@ -4,8 +4,8 @@ import type { MatchingJobOutcome } from '../job-outcome.js';
 import { sanitizeFailureReason } from '../ledger.js';
 import { discardOutputs } from '../output-bucket.js';
 import { shardedRunOutputKeys } from '../outputs.js';
-import type { FailInput, ShardStepDeps } from './index.js';
 import { planKey, planSchema } from './layout.js';
+import type { FailInput, ShardStepDeps } from './types.js';
 
 /**
  * The fail step of a sharded run (the state machine's Catch of a shard, of the plan or of the

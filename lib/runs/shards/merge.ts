@@ -13,7 +13,6 @@ import { discardOutputs } from '../output-bucket.js';
 import { RUN_OUTPUTS, type ShardedRunOutputKeys, shardedRunOutputKeys } from '../outputs.js';
 import type { ResultsBucket } from '../results-bucket.js';
 import { settleUnrecordedSuccess } from '../unrecorded-success.js';
-import type { ShardStepDeps } from './index.js';
 import {
   planKey,
   planSchema,
@@ -23,6 +22,7 @@ import {
   shardManifestSchema,
   shardPrefix,
 } from './layout.js';
+import type { ShardStepDeps } from './types.js';
 
 /** Shard manifests read at once: small objects, many shards. */
 const MANIFEST_READS_IN_FLIGHT = 16;
