@@ -5,7 +5,7 @@ import { dynamoDocumentClient } from '../aws/dynamodb-client.js';
 import { config } from '../config.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import { sanitizeFailureReason } from './failure-reason.js';
-import { RUN_OUTPUT_NAMES, type RunOutputKeys } from './outputs.js';
+import { type AnyRunOutputKeys, RUN_OUTPUT_NAMES } from './outputs.js';
 import { assertRunId, isRunId } from './run-id.js';
 import {
   listKey,
@@ -77,7 +77,7 @@ const SHARDS_COUNTED = 'shardsCounted';
  */
 const RETURN_REFUSED_ITEM = { ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } as const;
 
-function sameOutputs(a: RecordedOutputKeys | undefined, b: RunOutputKeys): boolean {
+function sameOutputs(a: RecordedOutputKeys | undefined, b: AnyRunOutputKeys): boolean {
   return a !== undefined && RUN_OUTPUT_NAMES.every((name) => a[name] === b[name]);
 }
 
@@ -260,7 +260,7 @@ export class RunLedger {
    * `running` → `succeeded` with the final stats and the keys of outputs that are fully written.
    * A run already succeeded with the same outputs is returned as it is (a retried write).
    */
-  async markSucceeded(runId: string, stats: RunStats, outputs: RunOutputKeys): Promise<MatchingRun> {
+  async markSucceeded(runId: string, stats: RunStats, outputs: AnyRunOutputKeys): Promise<MatchingRun> {
     const now = this.#now().toISOString();
     return this.#transition(runId, 'succeeded', ['running'], {
       alreadyDone: (current) => current.status === 'succeeded' && sameOutputs(current.outputs, outputs),

@@ -16,7 +16,7 @@ import {
   type PartitionKind,
   readKey,
 } from './partition-index.js';
-import { MAX_PLAN_BYTES, planKey, shardOutputKeys } from './shards/keys.js';
+import { MAX_PLAN_BYTES, planKey, shardOutputKeys } from './shards/layout.js';
 import { parsePlan, shardOfSlot } from './shards/plan.js';
 
 /** Ranged reads of the results bucket (lib/runs/results-bucket.ts `ResultsBucket`). */

@@ -20,8 +20,8 @@ export const RUN_TRIGGERS = ['http', 'event'] as const;
 /** What started the run: `POST /matching-runs` or a `PaymentsImported` event. */
 export type RunTrigger = (typeof RUN_TRIGGERS)[number];
 
-/** A run's figures, as the matcher reports them (`MatchStats`) and the ledger stores them. */
-export const runStatsSchema = z.object({
+/** A run's figures as the matcher reports them (`MatchStats`): what a shard records in `shard.json`. */
+export const matchStatsSchema = z.object({
   accruals: z.number(),
   payments: z.number(),
   matched: z.number(),
@@ -30,24 +30,21 @@ export const runStatsSchema = z.object({
   unmatched: z.number(),
   unpaid: z.number(),
   rejected: z.number(),
-  /** Absent only on runs that succeeded before reasons existed (they are read, not rewritten). */
-  reasons: z
-    .object({
-      unmatchedPayments: z.record(z.enum(UNMATCHED_PAYMENT_REASONS), z.number()),
-      unpaidAccruals: z.record(z.enum(UNPAID_ACCRUAL_REASONS), z.number()),
-    })
-    .optional(),
+  reasons: z.object({
+    unmatchedPayments: z.record(z.enum(UNMATCHED_PAYMENT_REASONS), z.number()),
+    unpaidAccruals: z.record(z.enum(UNPAID_ACCRUAL_REASONS), z.number()),
+  }),
   durationMs: z.number(),
 });
+
+/** A run's figures as the ledger stores them: `reasons` is absent only on runs that succeeded before reasons existed. */
+export const runStatsSchema = matchStatsSchema.extend({ reasons: matchStatsSchema.shape.reasons.optional() });
 export type RunStats = z.infer<typeof runStatsSchema>;
 
 /** True only when `A` and `B` are assignable both ways. */
 type Agree<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 // Fails to compile when MatchStats (lib/matching/types.ts) gains or loses a field the schema does not.
-const _statsSchemaAgreesWithMatcher: Agree<
-  RunStats,
-  Omit<MatchStats, 'reasons'> & Partial<Pick<MatchStats, 'reasons'>>
-> = true;
+const _statsSchemaAgreesWithMatcher: Agree<z.infer<typeof matchStatsSchema>, MatchStats> = true;
 
 const runId = z.string();
 

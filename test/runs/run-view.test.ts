@@ -3,10 +3,12 @@ import { reasonCounts } from '../../lib/matching/outcome.js';
 import { newRunId } from '../../lib/runs/ledger.js';
 import {
   isPartitionedOnly,
+  isShardedOnly,
   OUTPUTS_ADDED_LATER,
   RUN_OUTPUT_NAMES,
   type RunOutputName,
   runOutputKeys,
+  shardedRunOutputKeys,
 } from '../../lib/runs/outputs.js';
 import { type MatchingRun, parseRun } from '../../lib/runs/run-record.js';
 import { toRunView } from '../../lib/runs/service.js';
@@ -62,12 +64,33 @@ describe('the HTTP view of a run', () => {
     const urls = Object.fromEntries(
       RUN_OUTPUT_NAMES.map((name) => [name, `https://signed/${name}`]),
     ) as Record<RunOutputName, string>;
+    // Every output but the manifest, which sharded runs alone write (the next test).
+    const written = RUN_OUTPUT_NAMES.filter((name) => !isShardedOnly(name));
+    expect(written).toHaveLength(RUN_OUTPUT_NAMES.length - 1);
     expect(toRunView(run, false).outputs).toEqual(
-      Object.fromEntries(RUN_OUTPUT_NAMES.map((name) => [name, { key: keys[name] }])),
+      Object.fromEntries(written.map((name) => [name, { key: keys[name] }])),
     );
     expect(toRunView(run, false, urls).outputs).toEqual(
-      Object.fromEntries(RUN_OUTPUT_NAMES.map((name) => [name, { key: keys[name], url: urls[name] }])),
+      Object.fromEntries(written.map((name) => [name, { key: keys[name], url: urls[name] }])),
     );
+  });
+
+  it('lists the run-level outputs of a sharded run, its manifest among them, each with its URL', () => {
+    const run = { ...fullRun(), outputs: shardedRunOutputKeys(newRunId()) };
+    const keys = run.outputs;
+    const names = [
+      'matchesCsv',
+      'unmatchedPaymentsCsv',
+      'unpaidAccrualsCsv',
+      'manifest',
+      'resultJson',
+    ] as const;
+    expect(Object.keys(keys)).toEqual(names);
+    const urls = Object.fromEntries(names.map((name) => [name, `https://signed/${name}`]));
+    expect(toRunView(parseRun(run), false, urls).outputs).toEqual(
+      Object.fromEntries(names.map((name) => [name, { key: keys[name], url: urls[name] }])),
+    );
+    expect(keys.manifest).toBe(`matching-runs/${run.outputs.resultJson.split('/')[1]}/manifest.json`);
   });
 
   it('lists only the outputs every run writes for a run without a partition field', () => {
@@ -111,6 +134,7 @@ describe('the HTTP view of a run', () => {
         'resultXlsx',
         'partitionsJsonl',
         'partitionIndex',
+        'manifest',
       ]);
     });
 

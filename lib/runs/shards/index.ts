@@ -8,14 +8,19 @@
  * Contract between the steps and the state machine: notes/shards-contract.md.
  */
 
+export { failShardedRun } from './fail.js';
 export {
   MAX_PLAN_BYTES,
   planKey,
+  readPlan,
+  type ShardManifest,
   shardItemsKey,
   shardManifestKey,
+  shardManifestSchema,
   shardOutputKeys,
   shardPrefix,
-} from './keys.js';
+} from './layout.js';
+export { mergeMatchingRun } from './merge.js';
 export {
   DEFAULT_SHARD_OPTIONS,
   parsePlan,
@@ -25,7 +30,7 @@ export {
   shardOf,
 } from './plan.js';
 export { planMatchingRun } from './plan-step.js';
-export { runMatchingShard, type ShardManifest, shardManifestSchema } from './shard-job.js';
+export { runMatchingShard } from './shard-job.js';
 export { TransientError } from './transient.js';
 export type {
   FailInput,

@@ -4,7 +4,7 @@ import { sampleField, sampleSizeFor } from '../../store/sample-field.js';
 import { ACCRUAL_COLLECTION, PAYMENT_COLLECTION } from '../job.js';
 import type { MatchingRun } from '../ledger.js';
 import { isRunId } from '../run-id.js';
-import { planKey, shardItemsKey } from './keys.js';
+import { planKey, shardItemsKey } from './layout.js';
 import {
   type CollectionSample,
   DEFAULT_SHARD_OPTIONS,

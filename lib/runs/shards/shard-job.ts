@@ -1,4 +1,3 @@
-import * as z from 'zod';
 import { NotFoundError } from '../../errors.js';
 import { logger as defaultLogger } from '../../logger.js';
 import { leftoversCsvHeader, type MatchOutcome, matchesCsvHeader } from '../../matching/index.js';
@@ -9,49 +8,14 @@ import type { OutputChunk, OutputChunks } from '../output-bucket.js';
 import type { RunOutputName } from '../outputs.js';
 import { isPartition, type ProgressInput } from '../progress.js';
 import { isRunId } from '../run-id.js';
-import { runStatsSchema } from '../run-record.js';
 import type { ResultJsonLayout } from '../spill.js';
 import { tapped } from '../tapped.js';
-import { MAX_PLAN_BYTES, planKey, shardManifestKey, shardOutputKeys } from './keys.js';
-import { parsePlan, type ShardPlan, shardFilter } from './plan.js';
+import { readPlan, type ShardManifest, shardManifestKey, shardOutputKeys } from './layout.js';
+import { type ShardPlan, shardFilter } from './plan.js';
 import { stepError } from './transient.js';
 import type { ShardItem, ShardResult, ShardStepDeps } from './types.js';
 
 const JSON_TEXT = 'application/json; charset=utf-8';
-
-const range = z.tuple([z.number().int().nonnegative(), z.number().int().nonnegative()]);
-const sized = z.object({ key: z.string(), bytes: z.number().int().nonnegative() });
-const csv = sized.extend({ headerBytes: z.number().int().nonnegative() });
-
-/** `shard.json` (notes/shards-contract.md): what the merge needs of one complete shard. */
-export const shardManifestSchema = z.object({
-  runId: z.string(),
-  shard: z.number().int().nonnegative(),
-  stats: runStatsSchema,
-  counts: z.object({
-    accrualsRead: z.number().int().nonnegative(),
-    paymentsRead: z.number().int().nonnegative(),
-    partitionsDone: z.number().int().nonnegative(),
-  }),
-  outputs: z.object({
-    matchesCsv: csv,
-    unmatchedPaymentsCsv: csv,
-    unpaidAccrualsCsv: csv,
-    resultXlsx: sized,
-    partitionsJsonl: sized,
-    partitionIndex: sized,
-    resultJson: sized.extend({
-      elements: z.object({
-        matches: range,
-        unmatchedPayments: range,
-        unpaidAccruals: range,
-        rejectedAccruals: range,
-        rejectedPayments: range,
-      }),
-    }),
-  }),
-});
-export type ShardManifest = z.infer<typeof shardManifestSchema>;
 
 /** A shard counts what it reads and matches for itself; the run's progress gets the sums once, at the end. */
 class ShardCounts implements ReadCounter {
@@ -73,16 +37,6 @@ class ShardCounts implements ReadCounter {
 
 function byteLength(chunk: OutputChunk): number {
   return typeof chunk === 'string' ? Buffer.byteLength(chunk, 'utf8') : chunk.byteLength;
-}
-
-/** The plan of a run, read whole from `plan.json`. */
-export async function readPlan(deps: Pick<ShardStepDeps, 'bucket'>, runId: string): Promise<ShardPlan> {
-  const bytes = await deps.bucket.readRange(planKey(runId), 0, MAX_PLAN_BYTES);
-  if (bytes === undefined) throw new NotFoundError(`matching run ${runId} has no plan.json`);
-  if (bytes.byteLength >= MAX_PLAN_BYTES) throw new Error(`plan.json of matching run ${runId} is too large`);
-  const plan = parsePlan(bytes.toString('utf8'));
-  if (plan.runId !== runId) throw new Error(`plan.json of matching run ${runId} names run ${plan.runId}`);
-  return plan;
 }
 
 /**
