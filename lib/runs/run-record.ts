@@ -55,6 +55,11 @@ const requestedFields = {
   idempotencyKey: z.string().optional(),
   /** The import batch of an event-triggered run (`detail.importId` of PaymentsImported). */
   importId: z.string().optional(),
+  /**
+   * Sharded runs only (issue 12): as asked, `auto` or a number of shards. Such a run is executed
+   * by the state machine (plan, shards, merge), not by the matching worker.
+   */
+  shards: z.union([z.literal('auto'), z.number().int().positive()]).optional(),
 };
 
 /**

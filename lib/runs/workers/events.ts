@@ -1,5 +1,11 @@
 import * as z from 'zod';
-import { limitationPeriodSchema, partitionFieldSchema, policySchema } from '../request.js';
+import {
+  limitationPeriodSchema,
+  partitionFieldSchema,
+  policySchema,
+  refuseShardsWithoutPartition,
+  shardsSchema,
+} from '../request.js';
 import { describeIssues, isEventObject } from './invocation.js';
 
 /**
@@ -25,8 +31,10 @@ export const paymentsImportedDetailSchema = z.object({
   partitionBy: partitionFieldSchema.optional(),
   /** ISO 8601 years and/or months (SPEC §7), canonical once parsed (`P36M` → `P3Y`). */
   limitationPeriod: limitationPeriodSchema.optional(),
+  /** `auto` or 1..MAX_SHARDS, only with partitionBy: the run goes through the state machine (issue 12). */
+  shards: shardsSchema.optional(),
   paymentCount: z.number().int().nonnegative().optional(),
-});
+}).superRefine(refuseShardsWithoutPartition);
 
 export type PaymentsImportedDetail = z.infer<typeof paymentsImportedDetailSchema>;
 
