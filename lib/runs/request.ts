@@ -1,7 +1,7 @@
 import * as z from 'zod';
+import { config } from '../config.js';
 import { canonicalLimitationPeriod, limitationPeriodProblem } from '../matching/index.js';
 import { DEFAULT_POLICY, POLICIES, type Policy } from '../matching/types.js';
-import { config } from '../config.js';
 
 /**
  * The fields a matching run is asked for, shared by `POST /matching-runs` (lib/http/schemas.ts)
@@ -49,13 +49,15 @@ export const limitationPeriodSchema = z
  * collections' estimated size, SHARD_AUTO_THRESHOLD_RECORDS and SHARD_RECORDS) or a number from 1
  * to MAX_SHARDS (read when a request is parsed, so the limit is the deployed configuration's).
  */
-export const shardsSchema = z.union([z.literal('auto'), z.number().int()], {
-  error: 'must be "auto" or an integer',
-}).superRefine((shards, ctx) => {
-  const max = config().MAX_SHARDS;
-  if (shards !== 'auto' && (shards < 1 || shards > max))
-    ctx.addIssue(`must be "auto" or an integer from 1 to ${max}`);
-});
+export const shardsSchema = z
+  .union([z.literal('auto'), z.number().int()], {
+    error: 'must be "auto" or an integer',
+  })
+  .superRefine((shards, ctx) => {
+    const max = config().MAX_SHARDS;
+    if (shards !== 'auto' && (shards < 1 || shards > max))
+      ctx.addIssue(`must be "auto" or an integer from 1 to ${max}`);
+  });
 
 export type Shards = z.infer<typeof shardsSchema>;
 

@@ -8,7 +8,9 @@
  * Contract between the steps and the state machine: notes/shards-contract.md.
  */
 import type { MatchStats } from '../../matching/index.js';
+import type { MatchingJobDeps } from '../job.js';
 import type { MatchingJobOutcome } from '../job-outcome.js';
+import type { ResultsBucket } from '../results-bucket.js';
 
 /** One item of the Map state: which shard of which run. */
 export interface ShardItem {
@@ -50,3 +52,42 @@ export interface FailInput {
 }
 
 export type { MatchingJobOutcome };
+
+/** Sharding settings from the configuration (SHARD_AUTO_THRESHOLD_RECORDS, SHARD_RECORDS, MAX_SHARDS). */
+export interface ShardOptions {
+  readonly autoThresholdRecords: number;
+  readonly recordsPerShard: number;
+  readonly maxShards: number;
+}
+
+/** What every step is given: the matching job's dependencies, with the results bucket itself (ranged reads, part copies). */
+export interface ShardStepDeps extends MatchingJobDeps {
+  readonly bucket: ResultsBucket;
+  /** For the plan (lib/runs/workers/shard-workers.ts always passes it). */
+  readonly shardOptions?: ShardOptions;
+}
+
+// The four steps. Their implementations live in the plan/shard (shard-data) and merge/fail
+// (shard-merge) branches; this branch (the orchestration) only declares them, and the lead
+// replaces these bodies when merging.
+const NOT_IMPLEMENTED = 'not implemented in this branch';
+
+/** Claims the run, splits its partition key space into shards, writes plan.json and shard-items.json. */
+export async function planMatchingRun(_runId: string, _deps: ShardStepDeps): Promise<PlanResult> {
+  throw new Error(NOT_IMPLEMENTED);
+}
+
+/** Matches one shard's key range and writes its outputs and shard.json under shards/{NNNN}/. */
+export async function runMatchingShard(_item: ShardItem, _deps: ShardStepDeps): Promise<ShardResult> {
+  throw new Error(NOT_IMPLEMENTED);
+}
+
+/** Assembles the run's outputs from the shards' in S3, sums the stats, records the run succeeded. */
+export async function mergeMatchingRun(_runId: string, _deps: ShardStepDeps): Promise<MatchingJobOutcome> {
+  throw new Error(NOT_IMPLEMENTED);
+}
+
+/** Records the run failed (naming the shard when one failed) and removes its partial outputs. */
+export async function failShardedRun(_input: FailInput, _deps: ShardStepDeps): Promise<MatchingJobOutcome> {
+  throw new Error(NOT_IMPLEMENTED);
+}

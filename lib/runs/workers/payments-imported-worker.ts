@@ -8,11 +8,11 @@ import type { ResponseHook } from '@aws-lambda-powertools/idempotency/types';
 import type { Context } from 'aws-lambda';
 import { config } from '../../config.js';
 import { logger } from '../../logger.js';
+import { StepFunctionsDispatcher, type WorkerDispatcher } from '../dispatcher.js';
 import { runMatchingJob } from '../job.js';
 import type { MatchingRun } from '../ledger.js';
 import { describeRequest, requestDifferences, runRequest } from '../request.js';
 import { derivedRunId } from '../run-id.js';
-import { StepFunctionsDispatcher, type WorkerDispatcher } from '../dispatcher.js';
 import { type PaymentsImportedDetail, parsePaymentsImportedInput } from './events.js';
 import { idempotencyConfig, idempotencyPersistenceLayer } from './idempotency.js';
 import {
