@@ -38,7 +38,12 @@ beforeAll(async () => {
   sfn = await startLocalStepFunctions({
     name: 'test-matchingRun',
     definition: { StartAt: 'Hold', States: { Hold: { Type: 'Task', Resource: 'hold', End: true } } },
-    taskHandlers: { Hold: async (input) => (await gate, input) },
+    taskHandlers: {
+      Hold: async (input) => {
+        await gate;
+        return input;
+      },
+    },
   });
 });
 

@@ -213,7 +213,11 @@ describe('the state machine, run locally', () => {
     expect(of('fail')).toEqual([
       {
         step: 'fail',
-        input: { runId: RUN_ID, shard: 2, error: { Error: 'RangeError', Cause: 'RangeError: shard 2 broke' } },
+        input: {
+          runId: RUN_ID,
+          shard: 2,
+          error: { Error: 'RangeError', Cause: 'RangeError: shard 2 broke' },
+        },
       },
     ]);
     expect(of('merge')).toEqual([]);

@@ -50,11 +50,12 @@ const WORKERS = ['matchingWorker', 'paymentsImportedWorker'] as const;
 /** The steps of a sharded run, invoked by the state machine. */
 const STEPS = ['planMatchingRun', 'matchingShard', 'mergeMatchingRun', 'failMatchingRun'] as const;
 const STATE_MACHINE = 'MatchingRunStateMachine';
+/** The state machine's ARN as the template builds it (`Fn::Sub`; see cfn below for the `#{…}`). */
 const STATE_MACHINE_ARN =
-  'arn:$' +
-  '{AWS::Partition}:states:$' +
-  '{AWS::Region}:$' +
-  '{AWS::AccountId}:stateMachine:zhkh-billing-prod-matchingRun';
+  'arn:#{AWS::Partition}:states:#{AWS::Region}:#{AWS::AccountId}:stateMachine:zhkh-billing-prod-matchingRun'.replaceAll(
+    '#{',
+    '$' + '{',
+  );
 
 let packageDir: string;
 let bundleDir: string;
@@ -542,7 +543,7 @@ describe('state machine of sharded runs', () => {
     const sub = (resource(STATE_MACHINE).Properties.DefinitionString as Json)['Fn::Sub'] as [string, Json];
     const [text, params] = sub;
     const functions = Object.fromEntries(
-      Object.entries(params).map(([name, value]) => [`$` + `{${name}}`, resourceName(value)]),
+      Object.entries(params).map(([name, value]) => [cfn(`#{${name}}`), resourceName(value)]),
     );
     return { definition: JSON.parse(text) as Definition, functions };
   }
