@@ -101,6 +101,18 @@ describe('the HTTP view of a run', () => {
     expect(names).not.toContain('partitionIndex');
   });
 
+  it('shows where the run-level outputs will be for a sharded run that has recorded none yet', () => {
+    const { outputs: _outputs, ...queued } = {
+      ...fullRun(),
+      status: 'queued' as const,
+      shards: 'auto' as const,
+    };
+    const outputs = toRunView(queued, false).outputs;
+    expect(Object.keys(outputs)).toEqual(Object.keys(shardedRunOutputKeys(queued.runId)));
+    expect(outputs).toHaveProperty('manifest');
+    expect(outputs).not.toHaveProperty('partitionIndex');
+  });
+
   it('shows where the outputs will be for a run that has recorded none yet', () => {
     const { outputs: _outputs, ...queued } = { ...fullRun(), status: 'queued' as const };
     expect(toRunView(queued, true)).toMatchObject({

@@ -77,6 +77,12 @@ export async function mergeMatchingRun(runId: string, deps: ShardStepDeps): Prom
     return { status: 'skipped', runId, reason };
   }
   const keys = shardedRunOutputKeys(runId);
+  if (run.progress !== undefined) {
+    // Best effort, as progress always is: the merge itself is guarded by markSucceeded's condition.
+    await deps.ledger.recordProgress(run, { ...run.progress, phase: 'merging' }).catch((error: unknown) => {
+      log.warn('progress of a sharded run not recorded', { runId, error });
+    });
+  }
   const now = deps.now?.() ?? new Date();
   const started = performance.now();
   let stats: MatchStats;
