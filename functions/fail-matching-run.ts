@@ -1,3 +1,3 @@
-import { failMatchingRunHandler } from '../lib/runs/workers/shard-workers.js';
+import { failMatchingRunHandler } from '../lib/runs/workers/fail-step-worker.js';
 
 export const handler = failMatchingRunHandler();

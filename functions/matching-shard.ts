@@ -1,3 +1,3 @@
-import { matchingShardHandler } from '../lib/runs/workers/shard-workers.js';
+import { matchingShardHandler } from '../lib/runs/workers/shard-step-worker.js';
 
 export const handler = matchingShardHandler();

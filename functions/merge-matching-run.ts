@@ -1,3 +1,3 @@
-import { mergeMatchingRunHandler } from '../lib/runs/workers/shard-workers.js';
+import { mergeMatchingRunHandler } from '../lib/runs/workers/merge-step-worker.js';
 
 export const handler = mergeMatchingRunHandler();

@@ -1,3 +1,3 @@
-import { planMatchingRunHandler } from '../lib/runs/workers/shard-workers.js';
+import { planMatchingRunHandler } from '../lib/runs/workers/plan-step-worker.js';
 
 export const handler = planMatchingRunHandler();

@@ -103,7 +103,7 @@ describe('what a deployed bundle loads when it initialises', () => {
   // exceljs' workbook writer is built into a file beside the worker bundles
   // (serverless/esbuild-plugins.cjs): a bundle that imported it at initialisation could not even
   // load without that file.
-  it.each(['matching-worker', 'payments-imported-worker'])(
+  it.each(['matching-worker', 'payments-imported-worker', 'matching-shard'])(
     '%s initialises without the workbook writer, which it loads only when a run writes its workbook',
     async (name) => {
       const alone = path.join(dir, `${name}-alone`);

@@ -46,7 +46,8 @@ type FunctionKey = keyof typeof FUNCTIONS;
 
 /** exceljs' workbook writer, built beside the bundles that import it (serverless/esbuild-plugins.cjs). */
 const WORKBOOK_WRITER = 'functions/exceljs-workbook-writer.mjs';
-const WORKERS = ['matchingWorker', 'paymentsImportedWorker'] as const;
+// The functions that write workbooks: the two workers and a sharded run's shard step.
+const WORKERS = ['matchingWorker', 'paymentsImportedWorker', 'matchingShard'] as const;
 /** The steps of a sharded run, invoked by the state machine. */
 const STEPS = ['planMatchingRun', 'matchingShard', 'mergeMatchingRun', 'failMatchingRun'] as const;
 const STATE_MACHINE = 'MatchingRunStateMachine';

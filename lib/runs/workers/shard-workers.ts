@@ -12,17 +12,8 @@ import type { MatchingJobOutcome } from '../job-outcome.js';
 import { RunLedger } from '../ledger.js';
 import { ResultsBucket } from '../results-bucket.js';
 import { runIdSchema } from '../run-id.js';
-import {
-  type FailInput,
-  failShardedRun,
-  mergeMatchingRun,
-  type PlanResult,
-  planMatchingRun,
-  runMatchingShard,
-  type ShardOptions,
-  type ShardResult,
-  type ShardStepDeps,
-} from '../shards/index.js';
+import type { ShardOptions } from '../shards/plan.js';
+import type { FailInput, PlanResult, ShardResult, ShardStepDeps } from '../shards/types.js';
 import { describeIssues } from './invocation.js';
 import type { WorkerDeps } from './worker-core.js';
 
@@ -68,13 +59,6 @@ export interface ShardSteps {
   readonly merge: (runId: string, deps: ShardStepDeps) => Promise<MatchingJobOutcome>;
   readonly fail: (input: FailInput, deps: ShardStepDeps) => Promise<MatchingJobOutcome>;
 }
-
-const PRODUCTION_STEPS: ShardSteps = {
-  plan: planMatchingRun,
-  shard: runMatchingShard,
-  merge: mergeMatchingRun,
-  fail: failShardedRun,
-};
 
 export interface ShardWorkerDeps extends Omit<WorkerDeps, 'bucket' | 'lambdaRetries'> {
   readonly bucket: ResultsBucket;
@@ -148,7 +132,7 @@ function causeText(cause: unknown): string | undefined {
 }
 
 /** The handlers' logic, independent of Lambda plumbing. */
-export function createShardWorkers(deps: ShardWorkerDeps, steps: ShardSteps = PRODUCTION_STEPS) {
+export function createShardWorkers(deps: ShardWorkerDeps, steps: ShardSteps) {
   async function step<T>(work: () => Promise<T>): Promise<T> {
     try {
       return await work();
@@ -217,15 +201,16 @@ export function createShardWorkers(deps: ShardWorkerDeps, steps: ShardSteps = PR
 
 type ShardWorkers = ReturnType<typeof createShardWorkers>;
 
-/** One step as a Lambda handler: Powertools context in every log line; dependencies built at cold start. */
-function stepHandler<K extends keyof ShardWorkers>(key: K, deps?: ShardWorkerDeps) {
-  const handle = createShardWorkers(deps ?? productionShardWorkerDeps())[key];
+/**
+ * One step as a Lambda handler: Powertools context in every log line; dependencies built at cold
+ * start. Each function's entry module (plan-step-worker.ts, …) passes its own step, so a bundle
+ * carries that step's code alone (the shard's, which writes workbooks, stays out of the others).
+ */
+export function stepHandler<K extends keyof ShardSteps>(key: K, step: ShardSteps[K], deps?: ShardWorkerDeps) {
+  const missing = () => Promise.reject(new Error(`the ${key} function runs the ${key} step only`));
+  const steps = { plan: missing, shard: missing, merge: missing, fail: missing, [key]: step } as ShardSteps;
+  const handle = createShardWorkers(deps ?? productionShardWorkerDeps(), steps)[key];
   return middy<unknown, Awaited<ReturnType<ShardWorkers[K]>>>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .handler(handle as (event: unknown, context: Context) => Promise<Awaited<ReturnType<ShardWorkers[K]>>>);
 }
-
-export const planMatchingRunHandler = (deps?: ShardWorkerDeps) => stepHandler('plan', deps);
-export const matchingShardHandler = (deps?: ShardWorkerDeps) => stepHandler('shard', deps);
-export const mergeMatchingRunHandler = (deps?: ShardWorkerDeps) => stepHandler('merge', deps);
-export const failMatchingRunHandler = (deps?: ShardWorkerDeps) => stepHandler('fail', deps);
