@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { NotFoundError } from '../../errors.js';
-import { RUN_OUTPUTS, RUN_OUTPUTS_PREFIX, type RunOutputKeys } from '../outputs.js';
+import { isShardedOnly, RUN_OUTPUTS, RUN_OUTPUTS_PREFIX, type RunOutputKeys } from '../outputs.js';
 import type { ResultsBucket } from '../results-bucket.js';
 import { assertRunId } from '../run-id.js';
 import { matchStatsSchema } from '../run-record.js';
@@ -46,11 +46,17 @@ export function shardPrefix(runId: string, shard: number): string {
   return `${runPrefix(runId)}shards/${String(shard).padStart(4, '0')}/`;
 }
 
-/** The outputs of one shard: those of a partitioned run, under the shard's prefix. */
+/**
+ * The outputs of one shard: those of an unsharded partitioned run, under the shard's prefix (not
+ * the run's manifest, which the merge alone writes).
+ */
 export function shardOutputKeys(runId: string, shard: number): Required<RunOutputKeys> {
   const prefix = shardPrefix(runId, shard);
   return Object.fromEntries(
-    RUN_OUTPUTS.map(({ name, file }) => [name, `${prefix}${file}`]),
+    RUN_OUTPUTS.filter(({ name }) => !isShardedOnly(name)).map(({ name, file }) => [
+      name,
+      `${prefix}${file}`,
+    ]),
   ) as Required<RunOutputKeys>;
 }
 
