@@ -16,6 +16,12 @@ const optionalMillis = z.preprocess(
 /** Worker Lambda timeout (serverless.yml) plus a margin: a `running` run older than this has lost its worker. */
 export const DEFAULT_RUN_STALE_AFTER_SECONDS = 960;
 
+/**
+ * A sharded run's execution may take this long (the state machine's TimeoutSeconds,
+ * serverless/matching-state-machine.yml): a sharded run `running` for longer has lost it.
+ */
+export const SHARDED_RUN_TIMEOUT_SECONDS = 7_200;
+
 /** A running run's progress is written at most this often, besides its phase changes (SPEC §9). */
 export const DEFAULT_RUN_PROGRESS_INTERVAL_MS = 5_000;
 
@@ -61,6 +67,15 @@ export const configSchema = z.object({
    * may be claimed again. Must exceed the worker's Lambda timeout, or two workers could run one run.
    */
   RUN_STALE_AFTER_SECONDS: z.coerce.number().int().positive().default(DEFAULT_RUN_STALE_AFTER_SECONDS),
+  /**
+   * The same for sharded runs: longer than the state machine's own timeout (plus a margin), so a
+   * live execution is never taken over by a repeated request or event.
+   */
+  SHARDED_RUN_STALE_AFTER_SECONDS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(SHARDED_RUN_TIMEOUT_SECONDS + 60),
   /**
    * A run `queued` for longer than this was never started (the dispatch was lost, or it failed and
    * could not be recorded): a repeated POST with the same Idempotency-Key dispatches it again.

@@ -10,6 +10,7 @@ import {
   type ResultMeta,
 } from '../matching/index.js';
 import type { DocumentStore, SortSpec } from '../store/document-store.js';
+import { ACCRUAL_COLLECTION, PAYMENT_COLLECTION } from './collections.js';
 import { Deadline, DeadlineError, untilAborted } from './deadline.js';
 import type { JobLogger, MatchingJobOutcome } from './job-outcome.js';
 import { describeFailure, type MatchingRun, type RunLedger } from './ledger.js';
@@ -20,9 +21,7 @@ import { type ProgressInput, ProgressReporter } from './progress.js';
 import { SpilledOutputs } from './spill.js';
 import { settleUnrecordedSuccess } from './unrecorded-success.js';
 
-/** Collections the matcher reads (SPEC §3). */
-export const ACCRUAL_COLLECTION = 'accrual';
-export const PAYMENT_COLLECTION = 'payment';
+export { ACCRUAL_COLLECTION, PAYMENT_COLLECTION };
 
 /** Time kept in reserve before the Lambda limit: enough to delete partial outputs and record the failure. */
 export const DEFAULT_SAFETY_MARGIN_MS = 15_000;

@@ -56,6 +56,11 @@ export interface RunLedgerOptions {
    */
   readonly staleAfterMs?: number;
   /**
+   * The same for a sharded run (default SHARDED_RUN_STALE_AFTER_SECONDS): its execution may run
+   * for as long as the state machine allows, far past one Lambda's timeout.
+   */
+  readonly shardedStaleAfterMs?: number;
+  /**
    * How long a run may stay `queued` before it counts as never started (default
    * QUEUED_RUN_STALE_AFTER_SECONDS): see {@link RunLedger.isStuckInQueue}.
    */
@@ -91,6 +96,7 @@ const RESERVED_NAMES: Readonly<Record<string, string>> = {
   '#status': 'status',
   '#error': 'error',
   '#owner': 'owner',
+  '#shards': 'shards',
 };
 
 function attributeNames(...expressions: string[]): Record<string, string> {
@@ -136,6 +142,7 @@ export class RunLedger {
   readonly #client: DynamoDBDocumentClient;
   readonly #tableName: string;
   readonly #staleAfterMs: number;
+  readonly #shardedStaleAfterMs: number;
   readonly #queuedStaleAfterMs: number;
   readonly #now: () => Date;
 
@@ -143,6 +150,8 @@ export class RunLedger {
     this.#client = client ?? dynamoDocumentClient();
     this.#tableName = tableName ?? config().RUNS_TABLE;
     this.#staleAfterMs = options.staleAfterMs ?? config().RUN_STALE_AFTER_SECONDS * 1000;
+    this.#shardedStaleAfterMs =
+      options.shardedStaleAfterMs ?? config().SHARDED_RUN_STALE_AFTER_SECONDS * 1000;
     this.#queuedStaleAfterMs = options.queuedStaleAfterMs ?? config().QUEUED_RUN_STALE_AFTER_SECONDS * 1000;
     this.#now = options.now ?? (() => new Date());
   }
@@ -152,12 +161,17 @@ export class RunLedger {
    * presumed dead and {@link markRunning} will let another worker claim it.
    */
   isStale(run: MatchingRun): boolean {
-    return run.status === 'running' && run.startedAt !== undefined && run.startedAt < this.#staleBefore();
+    return (
+      run.status === 'running' &&
+      run.startedAt !== undefined &&
+      run.startedAt < this.#staleBefore(run.shards !== undefined)
+    );
   }
 
   /** ISO timestamps sort as text; a `running` run that started before this one is stale. */
-  #staleBefore(): string {
-    return new Date(this.#now().getTime() - this.#staleAfterMs).toISOString();
+  #staleBefore(sharded: boolean): string {
+    const after = sharded ? this.#shardedStaleAfterMs : this.#staleAfterMs;
+    return new Date(this.#now().getTime() - after).toISOString();
   }
 
   /**
@@ -249,9 +263,10 @@ export class RunLedger {
       orCondition: {
         // `startedAt < :staleBefore` is false when the attribute is missing, so only a dated run is taken over.
         expression:
-          '(#status = :to AND startedAt < :staleBefore)' +
+          '(#status = :to AND attribute_not_exists(#shards) AND startedAt < :staleBefore)' +
+          ' OR (#status = :to AND attribute_exists(#shards) AND startedAt < :shardedStaleBefore)' +
           (owner === undefined ? '' : ' OR (#status = :to AND #owner = :owner)'),
-        values: { ':staleBefore': this.#staleBefore() },
+        values: { ':staleBefore': this.#staleBefore(false), ':shardedStaleBefore': this.#staleBefore(true) },
       },
     });
   }

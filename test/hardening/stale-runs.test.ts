@@ -62,6 +62,28 @@ describe('stale running runs (against the DynamoDB and S3 emulators)', () => {
       await expect(ledgerAt().markRunning(runId)).rejects.toBeInstanceOf(ConflictError);
     });
 
+    it('takes over a sharded run only after the sharded threshold: its execution outlives one Lambda', async () => {
+      const sharded = (ageMs: number) => ledgerAt(-ageMs, { shardedStaleAfterMs: STALE_AFTER_MS * 10 });
+      const runId = newRunId();
+      await sharded(STALE_AFTER_MS * 5).create({
+        runId,
+        policy: 'chronological',
+        partitionBy: 'account',
+        shards: 'auto',
+        trigger: 'http',
+      });
+      await sharded(STALE_AFTER_MS * 5).markRunning(runId, 'execution-1');
+      const now = sharded(0);
+      const run = await now.get(runId);
+      // Five plain thresholds old: a plain run would be stale, a sharded one is not.
+      expect(run && now.isStale(run)).toBe(false);
+      await expect(now.markRunning(runId, 'execution-2')).rejects.toBeInstanceOf(ConflictError);
+      // Past its own threshold it is.
+      const later = ledgerAt(STALE_AFTER_MS * 6, { shardedStaleAfterMs: STALE_AFTER_MS * 10 });
+      expect(run && later.isStale(run)).toBe(true);
+      expect(await later.markRunning(runId, 'execution-2')).toMatchObject({ status: 'running', attempts: 2 });
+    });
+
     it('lets exactly one of several concurrent workers take over a stale run', async () => {
       const runId = await orphanedRun(STALE_AFTER_MS * 2);
       const results = await Promise.allSettled(

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configSchema, SHARDED_RUN_TIMEOUT_SECONDS } from '../../lib/config.js';
 import { readWorkbook } from '../support/workbook-reader.js';
 
 /**
@@ -408,6 +409,7 @@ describe('least-privilege IAM, one role per function', () => {
         's3:GetObject': [
           'ResultsBucket/matching-runs/*/partition-index.jsonl',
           'ResultsBucket/matching-runs/*/partitions.jsonl',
+          'ResultsBucket/matching-runs/*/plan.json',
         ],
       },
     ],
@@ -535,6 +537,7 @@ describe('state machine of sharded runs', () => {
     [field: string]: unknown;
   }
   interface Definition {
+    TimeoutSeconds?: number;
     StartAt: string;
     States: Record<string, State>;
   }
@@ -581,6 +584,9 @@ describe('state machine of sharded runs', () => {
     ]);
     const fn = (state: State | undefined) => functions[state?.Resource ?? ''];
     expect(fn(states.Plan)).toBe('PlanMatchingRunLambdaFunction');
+    // The ledger presumes a sharded run lost only once its execution has timed out.
+    expect(definition.TimeoutSeconds).toBe(SHARDED_RUN_TIMEOUT_SECONDS);
+    expect(SHARDED_RUN_TIMEOUT_SECONDS).toBeLessThan(configSchema.parse({}).SHARDED_RUN_STALE_AFTER_SECONDS);
     expect(states.Plan).toMatchObject({
       // The execution is the run's owner, so a retried Plan task may take its own claim back.
       Parameters: { 'runId.$': '$.runId', 'owner.$': '$$.Execution.Name' },

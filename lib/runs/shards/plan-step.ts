@@ -1,7 +1,7 @@
 import { ConflictError, NotFoundError } from '../../errors.js';
 import { logger as defaultLogger } from '../../logger.js';
 import { sampleField, sampleSizeFor } from '../../store/sample-field.js';
-import { ACCRUAL_COLLECTION, PAYMENT_COLLECTION } from '../job.js';
+import { ACCRUAL_COLLECTION, PAYMENT_COLLECTION } from '../collections.js';
 import type { MatchingRun } from '../ledger.js';
 import { isRunId } from '../run-id.js';
 import { planKey, shardItemsKey } from './layout.js';
