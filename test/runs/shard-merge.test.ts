@@ -33,8 +33,8 @@ vi.hoisted(() => {
 
 /**
  * The merge and fail steps of sharded runs (lib/runs/shards/), against the DynamoDB and S3
- * emulators. Shard outputs are written as the contract (notes/shards-contract.md) says, with the
- * matcher's own output functions over each shard's partitions; the merged outputs are compared
+ * emulators. Shard outputs are written as docs/decisions.md ("The S3 layout of a sharded run")
+ * says, with the matcher's own output functions over each shard's partitions; the merged outputs are compared
  * with those of an unsharded run of the same data, written by the matching job.
  */
 

@@ -5,7 +5,7 @@
  *
  *   plan → Map over the shards (each: match one shard) → merge;  any failure → fail.
  *
- * Contract between the steps and the state machine: notes/shards-contract.md.
+ * The steps, the state machine and the S3 layout: docs/decisions.md, "Sharded runs".
  */
 
 export { failShardedRun } from './fail.js';

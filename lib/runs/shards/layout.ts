@@ -8,10 +8,10 @@ import { parsePlan, type ShardPlan } from './plan.js';
 
 /**
  * Where a sharded run keeps its plan and its shards' outputs in the results bucket
- * (notes/shards-contract.md), all under `matching-runs/{runId}/`: the plan, the Map's items, and
- * per shard `shards/{NNNN}/` every output a partitioned run writes plus `shard.json`; and the
- * shapes of `plan.json` (lib/runs/shards/plan.ts) and `shard.json` as the steps read them. The run
- * id is validated before it is spliced into a key.
+ * (docs/decisions.md, "The S3 layout of a sharded run"), all under `matching-runs/{runId}/`: the
+ * plan, the Map's items, and per shard `shards/{NNNN}/` every output a partitioned run writes plus
+ * `shard.json`; and the shapes of `plan.json` (lib/runs/shards/plan.ts) and `shard.json` as the
+ * steps read them. The run id is validated before it is spliced into a key.
  */
 
 function runPrefix(runId: string): string {
@@ -46,18 +46,15 @@ export function shardPrefix(runId: string, shard: number): string {
   return `${runPrefix(runId)}shards/${String(shard).padStart(4, '0')}/`;
 }
 
-/**
- * The outputs of one shard: those of an unsharded partitioned run, under the shard's prefix (not
- * the run's manifest, which the merge alone writes).
- */
-export function shardOutputKeys(runId: string, shard: number): Required<RunOutputKeys> {
+/** The outputs of one shard: those of a partitioned run (not the run's manifest), under the shard's prefix. */
+export function shardOutputKeys(runId: string, shard: number): Required<Omit<RunOutputKeys, 'manifest'>> {
   const prefix = shardPrefix(runId, shard);
   return Object.fromEntries(
     RUN_OUTPUTS.filter(({ name }) => !isShardedOnly(name)).map(({ name, file }) => [
       name,
       `${prefix}${file}`,
     ]),
-  ) as Required<RunOutputKeys>;
+  ) as Required<Omit<RunOutputKeys, 'manifest'>>;
 }
 
 /** `shard.json`, the shard's manifest, written last: its presence means the shard is complete. */
@@ -69,7 +66,7 @@ const range = z.tuple([z.number().int().nonnegative(), z.number().int().nonnegat
 const sized = z.object({ key: z.string(), bytes: z.number().int().nonnegative() });
 const csv = sized.extend({ headerBytes: z.number().int().nonnegative() });
 
-/** `shard.json` (notes/shards-contract.md): what the merge needs of one complete shard. */
+/** `shard.json` (docs/decisions.md, "The S3 layout of a sharded run"): what the merge needs of one shard. */
 export const shardManifestSchema = z.object({
   runId: z.string(),
   shard: z.number().int().nonnegative(),

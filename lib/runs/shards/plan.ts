@@ -14,9 +14,10 @@ import {
 } from '../../matching/index.js';
 
 /**
- * The plan of a sharded run (issue 12, notes/shards-contract.md): the partition key space cut
- * into contiguous ranges of roughly equal record counts, and the MongoDB filter of each range.
- * Pure: the store reads (estimates, `$sample`) are in plan-step.ts.
+ * The plan of a sharded run (issue 12; docs/decisions.md, "The plan: sampled quantiles, never a
+ * full scan"): the partition key space cut into contiguous ranges of roughly equal record
+ * counts, and the MongoDB filter of each range. Pure: the store reads (estimates, `$sample`) are
+ * in plan-step.ts.
  *
  * Partition values the matcher accepts ("usable": finite numbers, int64 within ±(2^53 − 1),
  * strings, ObjectIds) are cut at quantiles of a sample, in MongoDB's order (numbers < strings <
@@ -52,7 +53,7 @@ export interface ShardRange {
   readonly to?: Boundary;
 }
 
-/** `plan.json` (notes/shards-contract.md), with its boundaries as values. */
+/** `plan.json` (docs/decisions.md, "The S3 layout of a sharded run"), with its boundaries as values. */
 export interface ShardPlan {
   readonly runId: string;
   readonly partitionBy: string;

@@ -3,8 +3,8 @@ import { describeFailure } from '../failure-reason.js';
 
 /**
  * A step failed because a dependency is out (DynamoDB, S3 or MongoDB unreachable or throttling):
- * the state machine retries errors of this name (notes/shards-contract.md). Its message is one
- * line, as Step Functions shows it as the `Cause`.
+ * the state machine retries errors of this name (docs/decisions.md, "The state machine"). Its
+ * message is one line, as Step Functions shows it as the `Cause`.
  */
 export class TransientError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {

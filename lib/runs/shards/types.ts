@@ -1,5 +1,5 @@
 /**
- * The types the steps of a sharded run share with the state machine (notes/shards-contract.md).
+ * The types the steps of a sharded run share with the state machine (docs/decisions.md, "The state machine").
  * Kept apart from index.ts, which re-exports them with the steps, so a step can import them
  * without a cycle through index.ts.
  */
