@@ -6,7 +6,6 @@ import { isOutage } from '../../aws/aws-errors.js';
 import { config } from '../../config.js';
 import { logger } from '../../logger.js';
 import { getDocumentStore } from '../../store/get-document-store.js';
-import { lazyDocumentStore } from '../../store/lazy-store.js';
 import { describeFailure } from '../failure-reason.js';
 import type { MatchingJobOutcome } from '../job-outcome.js';
 import { RunLedger } from '../ledger.js';
@@ -15,7 +14,7 @@ import { runIdSchema } from '../run-id.js';
 import type { ShardOptions } from '../shards/plan.js';
 import type { FailInput, PlanResult, ShardResult, ShardStepDeps } from '../shards/types.js';
 import { describeIssues } from './invocation.js';
-import type { WorkerDeps } from './worker-core.js';
+import { jobDeps, type WorkerDeps } from './worker-core.js';
 
 /**
  * The four Lambda functions of the matching state machine (serverless/matching-state-machine.yml):
@@ -82,18 +81,9 @@ export function productionShardWorkerDeps(): ShardWorkerDeps {
   };
 }
 
-/** One invocation's step dependencies (as lib/runs/workers/worker-core.ts's jobDeps, with the ResultsBucket). */
+/** One invocation's step dependencies: the matching job's (worker-core.ts), with the ResultsBucket and the plan's options. */
 function stepDeps(deps: ShardWorkerDeps, context: Context): ShardStepDeps {
-  return {
-    store: lazyDocumentStore(deps.store),
-    ledger: deps.ledger,
-    bucket: deps.bucket,
-    deadline: () => context.getRemainingTimeInMillis(),
-    owner: context.awsRequestId,
-    shardOptions: deps.shardOptions,
-    ...(deps.safetyMarginMs === undefined ? {} : { safetyMarginMs: deps.safetyMarginMs }),
-    ...(deps.progressIntervalMs === undefined ? {} : { progressIntervalMs: deps.progressIntervalMs }),
-  };
+  return { ...jobDeps(deps, context), bucket: deps.bucket, shardOptions: deps.shardOptions };
 }
 
 const runInput = z.object({ runId: runIdSchema });

@@ -65,7 +65,7 @@ export function productionWorkerDeps(): WorkerDeps {
 }
 
 /** The matching job's dependencies for one invocation. */
-export function jobDeps(deps: WorkerDeps, context: Context): MatchingJobDeps {
+export function jobDeps(deps: Omit<WorkerDeps, 'lambdaRetries'>, context: Context): MatchingJobDeps {
   return {
     // Connected on first read, inside the job: an unreachable database then fails the run with
     // that reason (recorded, retried) instead of failing the invocation before anything is recorded.
