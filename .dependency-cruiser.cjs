@@ -27,7 +27,7 @@ module.exports = {
       from: { path: '^functions/' },
       to: {
         path: '^lib/',
-        pathNot: ['^lib/http/[^/]+-routes[.]ts$', '^lib/runs/workers/[^/]+-worker[.]ts$'],
+        pathNot: ['^lib/http/[^/]+-routes[.]ts$', '^lib/runs/workers/[^/]+-workers?[.]ts$'],
       },
     },
     {

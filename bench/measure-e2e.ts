@@ -6,9 +6,9 @@
  * (so every run reads and parses the files) into the S3 emulator.
  *
  * The job's three dependencies are wrapped to time them from outside, splitting the run without
- * changing the job: read = while a store cursor's `next()` is pending (file load, parse, sort,
- * streaming), write = inside `ResultsBucket.upload` (serialising and the multipart upload), ledger
- * = the DynamoDB transitions; match is what remains.
+ * changing the job: read = in a store cursor's `next()` (file load, parse, sort, streaming),
+ * write = inside `ResultsBucket.upload` (serialising and the multipart upload), ledger = the
+ * DynamoDB transitions; match is what remains.
  */
 import { parseArgs } from 'node:util';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
@@ -31,6 +31,10 @@ export interface E2eRun {
   readonly matchMs: number;
   readonly writeMs: number;
   readonly ledgerMs: number;
+  /** Write time of each output (rendering and upload), by file name. */
+  readonly writeByOutput: Readonly<Record<string, number>>;
+  /** CPU time of this process during the run (user + system); the emulators run in another. */
+  readonly cpuMs: number;
   /** The matcher's own `stats.durationMs` (its stopwatch pauses while waiting for input). */
   readonly matcherReportedMs: number;
   readonly baselineRssBytes: number;
@@ -62,15 +66,26 @@ class PhaseClock {
   }
 }
 
-/** `source` with the time its `next()` calls are pending counted on `clock`. */
+/**
+ * `source` with the time of its `next()` calls counted on `clock`. A call that answers at once
+ * (the stores answer all but the first this way, lib/store/embedded-store.ts) is timed around the
+ * call and passed on as it is: wrapping it in a promise would add a promise per document to the
+ * run being measured.
+ */
 function timedCursor<T>(source: AsyncIterable<T>, clock: PhaseClock): AsyncIterable<T> {
   return {
     [Symbol.asyncIterator]: () => {
       const iterator = source[Symbol.asyncIterator]();
       return {
-        next: () => clock.time(() => iterator.next()),
+        next: () => {
+          const started = performance.now();
+          const step = iterator.next();
+          if (step instanceof Promise) return clock.time(() => step);
+          clock.ms += performance.now() - started;
+          return step;
+        },
         return: async () => (await iterator.return?.()) ?? { done: true, value: undefined },
-      };
+      } as AsyncIterator<T>;
     },
   };
 }
@@ -84,11 +99,21 @@ function timedDeps(dataDir: string) {
       timedCursor(files.find<T>(collection, filter, options), clocks.read),
     aggregate: <T extends Document>(collection: string, pipeline: readonly Document[]) =>
       timedCursor(files.aggregate<T>(collection, pipeline), clocks.read),
+    estimatedCount: (collection: string) => files.estimatedCount(collection),
     close: () => files.close(),
   };
   const s3 = new ResultsBucket();
+  const writeByOutput: Record<string, number> = {};
   const bucket: OutputBucket = {
-    upload: (key, chunks, contentType) => clocks.write.time(() => s3.upload(key, chunks, contentType)),
+    upload: async (key, chunks, contentType) => {
+      const started = performance.now();
+      try {
+        return await clocks.write.time(() => s3.upload(key, chunks, contentType));
+      } finally {
+        const file = key.slice(key.lastIndexOf('/') + 1);
+        writeByOutput[file] = (writeByOutput[file] ?? 0) + performance.now() - started;
+      }
+    },
     remove: (keys) => clocks.write.time(() => s3.remove(keys)),
   };
   // The state transitions (markRunning, markSucceeded, markFailed) are what the job calls.
@@ -99,7 +124,7 @@ function timedDeps(dataDir: string) {
       return (...args: unknown[]) => clocks.ledger.time(() => value.apply(target, args));
     },
   });
-  return { clocks, deps: { store, bucket, ledger } };
+  return { clocks, writeByOutput, deps: { store, bucket, ledger } };
 }
 
 /** The job's log lines stay off stdout (the result channel); failures still reach stderr. */
@@ -127,15 +152,17 @@ interface RunResult {
 }
 
 async function measureRun(dataDir: string, size: number, peak: PeakRss): Promise<RunResult> {
-  const { clocks, deps } = timedDeps(dataDir);
+  const { clocks, writeByOutput, deps } = timedDeps(dataDir);
   const runId = newRunId();
   await new RunLedger().create({ runId, policy: 'chronological', trigger: 'http' });
   settleHeap();
   peak.reset();
   const baselineRssBytes = residentBytes();
+  const cpu = process.cpuUsage();
   const start = performance.now();
   const outcome = await runMatchingJob(runId, { ...deps, logger: quietLogger });
   const totalMs = performance.now() - start;
+  const used = process.cpuUsage(cpu);
   const peakRssBytes = peak.peakBytes();
   await deps.store.close();
   if (outcome.status !== 'succeeded') throw new Error(`matching run ${outcome.status}: ${outcome.reason}`);
@@ -149,6 +176,8 @@ async function measureRun(dataDir: string, size: number, peak: PeakRss): Promise
     writeMs,
     ledgerMs,
     matchMs: totalMs - readMs - writeMs - ledgerMs,
+    writeByOutput,
+    cpuMs: (used.user + used.system) / 1000,
     matcherReportedMs: durationMs,
     baselineRssBytes,
     peakRssBytes,

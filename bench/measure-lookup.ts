@@ -116,6 +116,7 @@ async function main(): Promise<void> {
     aggregate: () => {
       throw new Error('not used');
     },
+    estimatedCount: async (collection: string) => inputs[collection as keyof typeof inputs]?.length ?? 0,
     close: async () => undefined,
   };
 

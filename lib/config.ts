@@ -75,6 +75,21 @@ export const configSchema = z.object({
    * run writes about (duration / this) + 2 progress updates, whatever its size.
    */
   RUN_PROGRESS_INTERVAL_MS: z.coerce.number().int().positive().default(DEFAULT_RUN_PROGRESS_INTERVAL_MS),
+  /**
+   * Sharded runs (issue 12). `shards: "auto"` shards a partitioned run when the collections'
+   * estimated size reaches SHARD_AUTO_THRESHOLD_RECORDS (accruals + payments), with about
+   * SHARD_RECORDS records per shard; no run has more than MAX_SHARDS shards (requests asking for
+   * more are refused).
+   */
+  SHARD_AUTO_THRESHOLD_RECORDS: z.coerce.number().int().positive().default(2_000_000),
+  SHARD_RECORDS: z.coerce.number().int().positive().default(1_000_000),
+  MAX_SHARDS: z.coerce.number().int().min(1).max(10_000).default(1000),
+  /** How many shards of one run run at once (the Map state's MaxConcurrency, given in the execution input). */
+  SHARD_MAX_CONCURRENCY: z.coerce.number().int().min(1).max(10_000).default(100),
+  /** The state machine that runs sharded runs (serverless.yml `matchingRun`); unset: sharded runs cannot start. */
+  MATCHING_STATE_MACHINE_ARN: z.string().min(1).optional(),
+  /** A local Step Functions endpoint (scripts/local-step-functions.ts); unset in AWS. */
+  SFN_ENDPOINT: optionalUrl,
   /** Set to `true` by serverless-offline: no Lambda retries there (see lib/runs/workers/matching-worker.ts). */
   IS_OFFLINE: z
     .string()

@@ -7,11 +7,14 @@ import { LOCAL_CREDENTIALS } from '../lib/aws/client-cache.js';
 import { config } from '../lib/config.js';
 import { type DemoDataOptions, writeDemoData } from './demo-data.js';
 import { type Emulators, startEmulators } from './emulators.js';
+import { type LocalStepFunctions, startLocalStepFunctions } from './local-step-functions.js';
+import { loadStateMachineDefinition, localDefinition } from './state-machine.js';
 
 /**
  * The one-command local stack (`npm start`): DynamoDB and S3 emulators, demo data for the embedded
- * store (unless MONGODB_URI is set), and `serverless offline` with every function, all on
- * 127.0.0.1. Prints the base URL and ready-to-paste commands; Ctrl-C stops everything, removes
+ * store (unless MONGODB_URI is set), `serverless offline` with every function, and a local Step
+ * Functions endpoint running the sharded-run state machine against serverless offline's functions
+ * (scripts/local-step-functions.ts), all on 127.0.0.1. Prints the base URL and ready-to-paste commands; Ctrl-C stops everything, removes
  * what it created and exits 0.
  *
  * Also the library behind test/support/offline.ts, so tests run exactly what `npm start` runs.
@@ -36,7 +39,11 @@ export type FunctionKey =
   | 'getMatchingRun'
   | 'getMatchingRunPartition'
   | 'matchingWorker'
-  | 'paymentsImportedWorker';
+  | 'paymentsImportedWorker'
+  | 'planMatchingRun'
+  | 'matchingShard'
+  | 'mergeMatchingRun'
+  | 'failMatchingRun';
 
 const LOCAL_FUNCTION_PREFIX = 'zhkh-billing-local-';
 
@@ -145,6 +152,8 @@ export interface LocalStack {
   readonly lambdaEndpoint: string;
   readonly dynamodbEndpoint: string;
   readonly s3Endpoint: string;
+  /** The local Step Functions endpoint (SFN_ENDPOINT of the functions) and its executions. */
+  readonly stepFunctions: LocalStepFunctions;
   readonly dataDir: string;
   readonly emulators: Emulators;
   /** Everything serverless offline (and the functions in it) wrote so far. */
@@ -212,6 +221,18 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     const lambdaEndpoint = `http://${HOST}:${lambdaPort}`;
     const workFolder = opts.workFolder ?? '.esbuild';
 
+    // Sharded runs: the deployed definition, its Distributed Map made inline, its tasks invoking
+    // serverless offline's functions by name.
+    const stepFunctions = await startLocalStepFunctions({
+      name: `${LOCAL_FUNCTION_PREFIX}matchingRun`,
+      definition: localDefinition(await loadStateMachineDefinition(), (key) =>
+        localFunctionName(key as FunctionKey),
+      ),
+      lambdaEndpoint,
+    });
+    cleanups.push(() => stepFunctions.stop());
+    signal?.throwIfAborted();
+
     const child = spawn(
       process.execPath,
       [
@@ -234,6 +255,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
           ...emulators.env(),
           DATA_DIR: dataDir,
           LAMBDA_ENDPOINT: lambdaEndpoint,
+          SFN_ENDPOINT: stepFunctions.endpoint,
+          MATCHING_STATE_MACHINE_ARN: stepFunctions.stateMachineArn,
           AWS_REGION: config().AWS_REGION,
           AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
           AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
@@ -273,6 +296,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       lambdaEndpoint,
       dynamodbEndpoint: emulators.dynamodbEndpoint,
       s3Endpoint: emulators.s3Endpoint,
+      stepFunctions,
       dataDir,
       emulators,
       output: () => output,
@@ -293,6 +317,9 @@ export interface StackState {
   readonly lambdaEndpoint: string;
   readonly dynamodbEndpoint: string;
   readonly s3Endpoint: string;
+  /** The local Step Functions endpoint and the state machine of sharded runs. */
+  readonly stepFunctionsEndpoint: string;
+  readonly stateMachineArn: string;
   /** `matchingWorker`: asynchronous invocations from `POST /matching-runs`. */
   readonly workerFunctionName: string;
   /** `paymentsImportedWorker`: PaymentsImported events (`npm run event:payments-imported`). */
@@ -373,11 +400,13 @@ function banner(stack: LocalStack, usesMongo: boolean): string {
     `  curl -s '${url}/accounts/actions?limit=3&after=7800000000003'`,
     `  curl -s -i -X POST ${url}/matching-runs -H 'content-type: application/json' -H 'Idempotency-Key: demo-1' -d '{"policy":"chronological"}'`,
     `  curl -s ${url}/matching-runs/<runId>          # poll until "succeeded", then open the outputs' url`,
+    `  curl -s -i -X POST ${url}/matching-runs -H 'content-type: application/json' -d '{"partitionBy":"account","shards":3}'   # a sharded run (state machine)`,
     `  curl -s '${url}/matching-runs?limit=5'       # the latest runs; &status=running shows their progress`,
     '  npm run event:payments-imported -- --import-id import-1   # the PaymentsImported event path',
     '',
     `AWS SDK endpoints (credentials: ${LOCAL_CREDENTIALS.accessKeyId} / ${LOCAL_CREDENTIALS.secretAccessKey}):`,
     `  Lambda ${stack.lambdaEndpoint} (functions ${LOCAL_FUNCTION_PREFIX}<function>)   DynamoDB ${stack.dynamodbEndpoint}   S3 ${stack.s3Endpoint}`,
+    `  Step Functions ${stack.stepFunctions.endpoint} (state machine ${stack.stepFunctions.stateMachineArn})`,
     '',
     'Ctrl-C stops everything.',
     '',
@@ -456,6 +485,8 @@ async function main(): Promise<number> {
       lambdaEndpoint: stack.lambdaEndpoint,
       dynamodbEndpoint: stack.dynamodbEndpoint,
       s3Endpoint: stack.s3Endpoint,
+      stepFunctionsEndpoint: stack.stepFunctions.endpoint,
+      stateMachineArn: stack.stepFunctions.stateMachineArn,
       workerFunctionName: localFunctionName('matchingWorker'),
       paymentsImportedWorkerFunctionName: localFunctionName('paymentsImportedWorker'),
       pid: process.pid,
@@ -472,7 +503,7 @@ async function main(): Promise<number> {
     }
   }
   process.stdout.write(
-    `Local stack stopped: serverless offline and both emulators are down, ${path.relative(SERVICE_DIR, stateFile)} and the S3 emulator's files removed.\n`,
+    `Local stack stopped: serverless offline, the Step Functions endpoint and both emulators are down, ${path.relative(SERVICE_DIR, stateFile)} and the S3 emulator's files removed.\n`,
   );
   return 0;
 }

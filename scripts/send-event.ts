@@ -20,7 +20,7 @@ import { localFunctionName, readStackState, stackStateFile } from './local-stack
  * stack through serverless offline's Lambda API, and prints what the worker did with it:
  *
  *   npm run event:payments-imported -- [--import-id ID] [--policy chronological|month-first]
- *     [--partition-by FIELD] [--payment-count N] [--async] [--lambda-endpoint URL]
+ *     [--partition-by FIELD [--shards auto|N]] [--payment-count N] [--async] [--lambda-endpoint URL]
  *
  * The same --import-id always maps to the same run: send it twice to see the duplicate ignored.
  * Exit codes: 0 the run succeeded (or was a duplicate of one), 1 the event was discarded, the run
@@ -28,7 +28,8 @@ import { localFunctionName, readStackState, stackStateFile } from './local-stack
  */
 
 const USAGE = `usage: npm run event:payments-imported -- [--import-id ID] [--policy chronological|month-first]
-         [--partition-by FIELD] [--payment-count N] [--async] [--lambda-endpoint URL]
+         [--partition-by FIELD [--shards auto|N]] [--payment-count N] [--async] [--lambda-endpoint URL]
+  --shards auto|N       a sharded run, executed by the state machine (needs --partition-by)
   --import-id ID        the import batch; one import id is one run (default: a new one)
   --async               deliver as EventBridge does, without waiting for the worker's answer
   --lambda-endpoint URL a Lambda API other than the running npm start's`;
@@ -46,6 +47,7 @@ const OPTIONS = {
   'import-id': { type: 'string' },
   policy: { type: 'string' },
   'partition-by': { type: 'string' },
+  shards: { type: 'string' },
   'payment-count': { type: 'string' },
   'lambda-endpoint': { type: 'string' },
   async: { type: 'boolean', default: false },
@@ -74,6 +76,9 @@ function parseOptions(args: string[]): Options | 'help' {
     ...(values.policy === undefined ? {} : { policy: values.policy }),
     ...(values['partition-by'] === undefined ? {} : { partitionBy: values['partition-by'] }),
     ...(count === undefined ? {} : { paymentCount: Number(count) }),
+    ...(values.shards === undefined
+      ? {}
+      : { shards: /^\d+$/.test(values.shards) ? Number(values.shards) : values.shards }),
   });
   if (!detail.success) {
     throw new UsageError(
@@ -147,6 +152,11 @@ function outcome(
       };
     case 'discarded':
       return { lines: [`discarded, no run started: ${result.reason}`], code: 1 };
+    case 'dispatched':
+      return {
+        lines: [`sharded run ${result.runId} started on the state machine`, pollLine(result.runId)],
+        code: 0,
+      };
   }
 }
 

@@ -1,7 +1,7 @@
 import { AppError, ServiceUnavailableError } from '../errors.js';
 
 /** The AWS services this project talks to, as named in error messages. */
-export type AwsService = 'DynamoDB' | 'S3' | 'Lambda';
+export type AwsService = 'DynamoDB' | 'S3' | 'Lambda' | 'Step Functions';
 
 /**
  * An AWS call failed for a reason that is not an outage (access denied, missing table or bucket,

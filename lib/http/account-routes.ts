@@ -1,7 +1,7 @@
 import { NotFoundError } from '../errors.js';
 import { getAccountActions, listAccountActions } from '../summary/index.js';
 // Evaluated at initialisation on purpose: every valid request of these routes reads MongoDB, and
-// a 512 MB function runs its requests on a fraction of a vCPU (README, "Cold starts").
+// a 512 MB function runs its requests on a fraction of a vCPU (docs/decisions.md, "Cold starts").
 import '../store/connect-mongo.js';
 import { getDocumentStore } from '../store/get-document-store.js';
 import { httpHandler } from './http-handler.js';

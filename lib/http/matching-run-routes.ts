@@ -1,5 +1,5 @@
 import { config } from '../config.js';
-import { LambdaWorkerDispatcher } from '../runs/dispatcher.js';
+import { RunDispatcher } from '../runs/dispatcher.js';
 import { newRunId, RunLedger } from '../runs/ledger.js';
 import { ResultsBucket } from '../runs/results-bucket.js';
 import { MatchingRuns, runPath } from '../runs/service.js';
@@ -13,7 +13,7 @@ export function matchingRuns(): MatchingRuns {
   service ??= new MatchingRuns({
     ledger: new RunLedger(),
     bucket: new ResultsBucket(),
-    dispatcher: new LambdaWorkerDispatcher(),
+    dispatcher: new RunDispatcher(),
     presignTtlSeconds: config().PRESIGNED_URL_TTL_SECONDS,
     newRunId: () => newRunId(),
   });

@@ -1,7 +1,13 @@
 import * as z from 'zod';
 import { Account } from '../account.js';
 import { ValidationError } from '../errors.js';
-import { limitationPeriodSchema, partitionFieldSchema, policySchema } from '../runs/request.js';
+import {
+  limitationPeriodSchema,
+  partitionFieldSchema,
+  policySchema,
+  refuseShardsWithoutPartition,
+  shardsSchema,
+} from '../runs/request.js';
 import { runIdSchema } from '../runs/run-id.js';
 import { decodeRunCursor } from '../runs/run-index.js';
 import { RUN_STATUSES, RUN_TRIGGERS } from '../runs/run-record.js';
@@ -98,9 +104,11 @@ export const createMatchingRunRequest = {
         policy: policySchema.optional(),
         partitionBy: partitionFieldSchema.optional(),
         limitationPeriod: limitationPeriodSchema.optional(),
+        shards: shardsSchema.optional(),
       },
       { error: objectIssueMessage },
     )
+    .superRefine(refuseShardsWithoutPartition)
     .optional()
     .transform((body) => body ?? {}),
 };

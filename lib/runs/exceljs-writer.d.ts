@@ -33,8 +33,11 @@ declare module 'exceljs/lib/stream/xlsx/workbook-writer.js' {
     addRow(values: readonly unknown[]): XlsxRow;
     /** Writes the rest of the sheet (autofilter, …) and ends its XML stream. */
     commit(): void;
-    /** Internal: the sheet's XML buffer; `pipes[0]` is the zip entry's input. */
-    readonly stream: { readonly pipes: readonly BufferedStream[] };
+    /**
+     * Internal: the sheet's XML buffer; `pipes[0]` is the zip entry's input. `write` is what the
+     * sheet writes a committed row's XML with (lib/runs/workbook.ts writes data rows the same way).
+     */
+    readonly stream: { readonly pipes: readonly BufferedStream[]; write(xml: string): unknown };
   }
 
   interface SheetView {
@@ -66,6 +69,11 @@ declare module 'exceljs/lib/stream/xlsx/workbook-writer.js' {
     addWorksheet(name: string, options?: { views?: SheetView[] }): XlsxSheet;
     /** Commits what is left, writes the workbook's parts, finalises the zip; resolves once `stream` finished. */
     commit(): Promise<unknown>;
+    /**
+     * Internal: the workbook's styles (`xl/styles.xml`): the id of a style object, registered on
+     * first sight (by identity) as a cell of `cellType` (exceljs' `Enums.ValueType`).
+     */
+    readonly styles: { addStyleModel(style: object, cellType?: number): number };
     /** Internal: the archiver instance every part is appended to. */
     readonly zip: ZipArchive;
     /** Called by the constructor, after `zip` is set: adds the theme. */
@@ -81,4 +89,11 @@ declare module 'exceljs/lib/stream/xlsx/workbook-writer.js' {
   }
 
   export = WorkbookWriter;
+}
+
+// exceljs' XML text escaping (`<>&'"` as entities, characters XML cannot hold dropped): data rows
+// written directly (lib/runs/workbook.ts) escape text exactly as exceljs' own cells do.
+declare module 'exceljs/lib/utils/utils.js' {
+  const utils: { xmlEncode(text: string): string };
+  export = utils;
 }

@@ -1,9 +1,12 @@
 import type { logger } from '../logger.js';
-import type { MatchStats } from '../matching/index.js';
+import type { RunStats } from './run-record.js';
 
-/** How a job invocation ended. `skipped`: another invocation owns the run, or it does not exist. */
+/**
+ * How a job invocation ended. `skipped`: another invocation owns the run, or it does not exist.
+ * `stats` are as the ledger holds them (a run found already succeeded may predate `reasons`).
+ */
 export type MatchingJobOutcome =
-  | { readonly status: 'succeeded'; readonly runId: string; readonly stats: MatchStats }
+  | { readonly status: 'succeeded'; readonly runId: string; readonly stats: RunStats }
   | {
       readonly status: 'failed';
       readonly runId: string;

@@ -2,14 +2,20 @@ import type { Document } from 'mongodb';
 import { isOutage } from '../aws/aws-errors.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import { logger as defaultLogger } from '../logger.js';
-import { type MatchStats, matchPayments, matchPaymentsByPartition } from '../matching/index.js';
+import {
+  type MatchOutcome,
+  type MatchStats,
+  matchPayments,
+  matchPaymentsByPartition,
+  type ResultMeta,
+} from '../matching/index.js';
 import type { DocumentStore, SortSpec } from '../store/document-store.js';
 import { Deadline, DeadlineError, untilAborted } from './deadline.js';
 import type { JobLogger, MatchingJobOutcome } from './job-outcome.js';
 import { describeFailure, type MatchingRun, type RunLedger } from './ledger.js';
-import { discardOutputs, type OutputBucket } from './output-bucket.js';
+import { discardOutputs, type OutputBucket, type OutputChunks } from './output-bucket.js';
 import { type OutputSource, outcomeOutputs } from './output-source.js';
-import { RUN_OUTPUTS, type RunOutputKeys, runOutputKeys } from './outputs.js';
+import { RUN_OUTPUTS, type RunOutputKeys, type RunOutputName, runOutputKeys } from './outputs.js';
 import { type ProgressInput, ProgressReporter } from './progress.js';
 import { SpilledOutputs } from './spill.js';
 import { settleUnrecordedSuccess } from './unrecorded-success.js';
@@ -135,6 +141,14 @@ async function produceAndUpload(job: Job, deadline: Deadline): Promise<Written> 
   }
 }
 
+/** What counts the records a job reads: the run's ProgressReporter, or a shard's own counts (lib/runs/shards/). */
+export interface ReadCounter {
+  /** Re-yields `input`, counting each record into `field`. */
+  counted<T>(field: ProgressInput, input: AsyncIterable<T>): AsyncIterable<T>;
+  /** Counts a partition the matcher handed on. */
+  partitionDone(part: MatchOutcome): void;
+}
+
 /**
  * Reads and matches the run's inputs, counting what is read into the run's progress. A
  * partitioned run goes one partition at a time: each partition's outputs are spilled to
@@ -143,22 +157,46 @@ async function produceAndUpload(job: Job, deadline: Deadline): Promise<Written> 
  */
 async function produce({ run, deps, progress }: Job, signal: AbortSignal): Promise<OutputSource> {
   const { policy, partitionBy, limitationPeriod } = run;
+  if (partitionBy !== undefined) {
+    return producePartitioned({ ...run, partitionBy }, deps.store, progress, signal);
+  }
   const sort = inputSort(partitionBy);
   const read = (collection: string, counter: ProgressInput) =>
     progress.counted(counter, untilAborted(deps.store.find<Document>(collection, {}, { sort }), signal));
-  const accruals = read(ACCRUAL_COLLECTION, 'accrualsRead');
-  const payments = read(PAYMENT_COLLECTION, 'paymentsRead');
-  const options = { policy, limitationPeriod };
-  if (partitionBy === undefined) return outcomeOutputs(await matchPayments(accruals, payments, options));
+  return outcomeOutputs(
+    await matchPayments(read(ACCRUAL_COLLECTION, 'accrualsRead'), read(PAYMENT_COLLECTION, 'paymentsRead'), {
+      policy,
+      limitationPeriod,
+    }),
+  );
+}
+
+/**
+ * The partitioned job's reading and matching, over the records `filter` selects (all of them, or
+ * one shard's key range): both collections streamed in `(partition, date, id)` order, matched
+ * partition by partition, each partition's outputs spilled as it closes. The caller disposes of
+ * the outputs.
+ */
+export async function producePartitioned(
+  run: Pick<MatchingRun, 'policy' | 'limitationPeriod'> & { readonly partitionBy: string },
+  store: DocumentStore,
+  counter: ReadCounter,
+  signal: AbortSignal,
+  filter: Readonly<Document> = {},
+): Promise<SpilledOutputs> {
+  const { policy, partitionBy, limitationPeriod } = run;
+  const sort = inputSort(partitionBy);
+  const read = (collection: string, field: ProgressInput) =>
+    counter.counted(field, untilAborted(store.find<Document>(collection, filter, { sort }), signal));
   const spilled = await SpilledOutputs.create(policy, partitionBy, limitationPeriod);
   try {
     const { stats } = await matchPaymentsByPartition(
-      accruals,
-      payments,
-      { ...options, partitionBy },
+      read(ACCRUAL_COLLECTION, 'accrualsRead'),
+      read(PAYMENT_COLLECTION, 'paymentsRead'),
+      { policy, limitationPeriod, partitionBy },
       (part) => {
         spilled.add(part);
-        progress.partitionDone(part);
+        counter.partitionDone(part);
       },
     );
     spilled.close(stats);
@@ -172,13 +210,33 @@ async function produce({ run, deps, progress }: Job, signal: AbortSignal): Promi
 /** Uploads every output the run writes in RUN_OUTPUTS order (`result.json` last); `generatedAt` is when writing starts. */
 async function upload(job: Job, outputs: OutputSource, deadline: Deadline): Promise<void> {
   const meta = { runId: job.run.runId, generatedAt: (job.deps.now?.() ?? new Date()).toISOString() };
+  await uploadOutputs(job.deps.bucket, job.keys, outputs, meta, deadline);
+}
+
+/**
+ * Uploads the outputs that have a key in `keys`, in RUN_OUTPUTS order, each stopping once the
+ * deadline passes. `render` may supply an output's chunks instead of `outputs` (a shard counts
+ * the bytes it writes this way).
+ */
+export async function uploadOutputs(
+  bucket: OutputBucket,
+  keys: Partial<Record<RunOutputName, string>>,
+  outputs: OutputSource,
+  meta: ResultMeta,
+  deadline: Deadline,
+  render?: (name: RunOutputName, chunks: OutputChunks) => OutputChunks,
+): Promise<void> {
   for (const { name, contentType } of RUN_OUTPUTS) {
-    const key = job.keys[name];
+    const key = keys[name];
     // Not an output of this run (one only partitioned runs write).
     if (key === undefined) continue;
     const chunks = outputs[name]?.(meta);
     if (chunks === undefined) throw new Error(`the outputs of the run have no ${name}`);
-    await job.deps.bucket.upload(key, untilAborted(chunks, deadline.signal), contentType);
+    await bucket.upload(
+      key,
+      untilAborted(render ? render(name, chunks) : chunks, deadline.signal),
+      contentType,
+    );
     deadline.check();
   }
 }

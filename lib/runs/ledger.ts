@@ -5,7 +5,7 @@ import { dynamoDocumentClient } from '../aws/dynamodb-client.js';
 import { config } from '../config.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import { sanitizeFailureReason } from './failure-reason.js';
-import { RUN_OUTPUT_NAMES, type RunOutputKeys } from './outputs.js';
+import { type AnyRunOutputKeys, RUN_OUTPUT_NAMES } from './outputs.js';
 import { assertRunId, isRunId } from './run-id.js';
 import {
   listKey,
@@ -65,12 +65,19 @@ export interface RunLedgerOptions {
 }
 
 /**
+ * The shards of a sharded run whose counts are in its progress (a number set; internal, not part
+ * of the run record): {@link RunLedger.recordShardDone} adds each once. Cleared when the run is
+ * claimed again.
+ */
+const SHARDS_COUNTED = 'shardsCounted';
+
+/**
  * Asked of every conditional write: a refused write's exception then carries the item as it was
  * (absent when there is none), so learning why it was refused costs no second read.
  */
 const RETURN_REFUSED_ITEM = { ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } as const;
 
-function sameOutputs(a: RecordedOutputKeys | undefined, b: RunOutputKeys): boolean {
+function sameOutputs(a: RecordedOutputKeys | undefined, b: AnyRunOutputKeys): boolean {
   return a !== undefined && RUN_OUTPUT_NAMES.every((name) => a[name] === b[name]);
 }
 
@@ -218,20 +225,25 @@ export class RunLedger {
    * holds it (Lambda retrying the invocation that crashed); otherwise, and for a succeeded run,
    * this throws ConflictError (a duplicate delivery), so exactly one live worker does the work.
    * Without `owner` the claim has none, and no invocation can take it back early.
+   * `options.progress`: the progress to start with (a sharded run's plan starts at `planning`).
    */
-  async markRunning(runId: string, owner?: string): Promise<MatchingRun> {
+  async markRunning(
+    runId: string,
+    owner?: string,
+    options: { readonly progress?: RunProgress } = {},
+  ): Promise<MatchingRun> {
     const now = this.#now().toISOString();
     return this.#transition(runId, 'running', ['queued', 'failed'], {
       UpdateExpression:
         'SET #status = :to, startedAt = :now, updatedAt = :now, attempts = if_not_exists(attempts, :zero) + :one, progress = :progress' +
         (owner === undefined
-          ? ' REMOVE #error, finishedAt, stats, outputs, #owner'
-          : ', #owner = :owner REMOVE #error, finishedAt, stats, outputs'),
+          ? ` REMOVE #error, finishedAt, stats, outputs, #owner, ${SHARDS_COUNTED}`
+          : `, #owner = :owner REMOVE #error, finishedAt, stats, outputs, ${SHARDS_COUNTED}`),
       ExpressionAttributeValues: {
         ':now': now,
         ':zero': 0,
         ':one': 1,
-        ':progress': INITIAL_PROGRESS,
+        ':progress': { ...(options.progress ?? INITIAL_PROGRESS) },
         ...(owner === undefined ? {} : { ':owner': owner }),
       },
       orCondition: {
@@ -248,7 +260,7 @@ export class RunLedger {
    * `running` → `succeeded` with the final stats and the keys of outputs that are fully written.
    * A run already succeeded with the same outputs is returned as it is (a retried write).
    */
-  async markSucceeded(runId: string, stats: RunStats, outputs: RunOutputKeys): Promise<MatchingRun> {
+  async markSucceeded(runId: string, stats: RunStats, outputs: AnyRunOutputKeys): Promise<MatchingRun> {
     const now = this.#now().toISOString();
     return this.#transition(runId, 'succeeded', ['running'], {
       alreadyDone: (current) => current.status === 'succeeded' && sameOutputs(current.outputs, outputs),
@@ -297,7 +309,7 @@ export class RunLedger {
         new UpdateCommand({
           TableName: this.#tableName,
           Key: { runId: seen.runId },
-          UpdateExpression: 'SET #status = :to, updatedAt = :now REMOVE #error, finishedAt, #owner, progress',
+          UpdateExpression: `SET #status = :to, updatedAt = :now REMOVE #error, finishedAt, #owner, progress, ${SHARDS_COUNTED}`,
           ConditionExpression: '#status = :seenStatus AND updatedAt = :seenUpdatedAt',
           ExpressionAttributeNames: attributeNames('#status #error #owner'),
           ExpressionAttributeValues: {
@@ -349,6 +361,64 @@ export class RunLedger {
     } catch (error) {
       if (error instanceof Error && error.name === 'ConditionalCheckFailedException') return false;
       throw toAppError('DynamoDB', error);
+    }
+  }
+
+  /**
+   * A shard of a sharded run finished: adds its counts and 1 to `shardsDone` in the run's
+   * progress, in one conditional write, once per shard (a retried shard that already counted
+   * changes nothing: `'already counted'`). The run must be `running` with a sharded progress (the
+   * plan wrote `shardsTotal`); otherwise RunConflictError (the run failed or ended meanwhile),
+   * NotFoundError for an unknown run.
+   */
+  async recordShardDone(
+    runId: string,
+    shard: number,
+    counts: Pick<RunProgress, 'accrualsRead' | 'paymentsRead' | 'partitionsDone'>,
+  ): Promise<'counted' | 'already counted'> {
+    if (!isRunId(runId)) throw new NotFoundError(`matching run ${runId} does not exist`);
+    try {
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: { runId },
+          // ADD works on top-level attributes only: the nested counts are incremented with SET.
+          UpdateExpression:
+            'SET progress.accrualsRead = progress.accrualsRead + :accruals, ' +
+            'progress.paymentsRead = progress.paymentsRead + :payments, ' +
+            'progress.partitionsDone = progress.partitionsDone + :partitions, ' +
+            'progress.shardsDone = progress.shardsDone + :one, updatedAt = :now ' +
+            `ADD ${SHARDS_COUNTED} :shardSet`,
+          ConditionExpression: `#status = :running AND attribute_exists(progress.shardsDone) AND NOT contains(${SHARDS_COUNTED}, :shard)`,
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':accruals': counts.accrualsRead,
+            ':payments': counts.paymentsRead,
+            ':partitions': counts.partitionsDone,
+            ':one': 1,
+            ':now': this.#now().toISOString(),
+            ':running': 'running',
+            ':shard': shard,
+            ':shardSet': new Set([shard]),
+          },
+          ...RETURN_REFUSED_ITEM,
+        }),
+      );
+      return 'counted';
+    } catch (error) {
+      if (!(error instanceof Error) || error.name !== 'ConditionalCheckFailedException') {
+        throw toAppError('DynamoDB', error);
+      }
+      const { Item } = error as { Item?: Parameters<typeof unmarshall>[0] };
+      const item = Item === undefined ? undefined : unmarshall(Item);
+      if (item === undefined) throw new NotFoundError(`matching run ${runId} does not exist`);
+      const counted = item[SHARDS_COUNTED];
+      if (item.status === 'running' && counted instanceof Set && counted.has(shard)) return 'already counted';
+      const run = parseRun(item);
+      throw new RunConflictError(
+        `matching run ${runId} is ${run.status}${run.status === 'running' ? ' without a shard plan' : ''}; shard ${shard} cannot be counted`,
+        run,
+      );
     }
   }
 

@@ -1,5 +1,5 @@
 import type { JobLogger } from './job-outcome.js';
-import type { RunOutputKeys } from './outputs.js';
+import type { AnyRunOutputKeys } from './outputs.js';
 
 /** One piece of an output: text (written as UTF-8) or bytes (the workbook). */
 export type OutputChunk = string | Uint8Array;
@@ -22,7 +22,7 @@ export interface OutputBucket {
 /**
  * An {@link OutputBucket} that obtains the real one at each call, from `open`. The workers use it
  * so that the S3 client (about 20 ms of a cold start on top of the DynamoDB client) loads when a
- * run first writes, not at initialisation: see the README, "Cold starts".
+ * run first writes, not at initialisation: see docs/decisions.md, "Cold starts".
  *
  * @example
  * ```ts
@@ -42,12 +42,12 @@ export function lazyOutputBucket(open: () => Promise<OutputBucket>): OutputBucke
  */
 export async function discardOutputs(
   bucket: OutputBucket,
-  keys: RunOutputKeys,
+  keys: AnyRunOutputKeys,
   log: JobLogger,
   runId: string,
 ): Promise<void> {
   try {
-    await bucket.remove(Object.values(keys));
+    await bucket.remove(Object.values(keys).filter((key) => key !== undefined));
   } catch (error) {
     log.warn('could not delete partial outputs of a failed run', { runId, error });
   }

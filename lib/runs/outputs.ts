@@ -11,15 +11,37 @@ const JSON_LINES = 'application/x-ndjson; charset=utf-8';
  * {@link OUTPUTS_ADDED_LATER}); the type checker then asks each output source
  * (lib/runs/output-source.ts) for its chunks. Outputs marked `partitionedOnly` are written by
  * partitioned runs only (the partition lookup's data and index, lib/runs/partition-index.ts):
- * {@link runOutputKeys} leaves them out for other runs.
+ * {@link runOutputKeys} leaves them out for other runs. Sharded runs (lib/runs/shards/) are
+ * partitioned runs whose outputs are merged from their shards' (lib/runs/shards/merge.ts): outputs
+ * marked `perShard` stay with each shard and are not written at the run level, and the one marked
+ * `shardedOnly` (the run's manifest: every shard's key range and outputs) is written by them alone.
  */
 export const RUN_OUTPUTS = [
   { name: 'matchesCsv', file: 'matches.csv', contentType: CSV },
   { name: 'unmatchedPaymentsCsv', file: 'unmatched-payments.csv', contentType: CSV },
   { name: 'unpaidAccrualsCsv', file: 'unpaid-accruals.csv', contentType: CSV },
-  { name: 'resultXlsx', file: 'result.xlsx', contentType: XLSX },
-  { name: 'partitionsJsonl', file: 'partitions.jsonl', contentType: JSON_LINES, partitionedOnly: true },
-  { name: 'partitionIndex', file: 'partition-index.jsonl', contentType: JSON_LINES, partitionedOnly: true },
+  { name: 'resultXlsx', file: 'result.xlsx', contentType: XLSX, perShard: true },
+  {
+    name: 'partitionsJsonl',
+    file: 'partitions.jsonl',
+    contentType: JSON_LINES,
+    partitionedOnly: true,
+    perShard: true,
+  },
+  {
+    name: 'partitionIndex',
+    file: 'partition-index.jsonl',
+    contentType: JSON_LINES,
+    partitionedOnly: true,
+    perShard: true,
+  },
+  {
+    name: 'manifest',
+    file: 'manifest.json',
+    contentType: JSON_TEXT,
+    partitionedOnly: true,
+    shardedOnly: true,
+  },
   { name: 'resultJson', file: 'result.json', contentType: JSON_TEXT },
 ] as const;
 
@@ -44,6 +66,7 @@ export const OUTPUTS_ADDED_LATER = [
   'resultXlsx',
   'partitionsJsonl',
   'partitionIndex',
+  'manifest',
 ] as const satisfies readonly RunOutputName[];
 
 /** The output names, in upload order. */
@@ -57,17 +80,39 @@ export function isPartitionedOnly(name: RunOutputName): name is PartitionedOnlyO
   return RUN_OUTPUTS.some((output) => output.name === name && 'partitionedOnly' in output);
 }
 
-/** S3 keys of the outputs of one matching run: those of partitioned runs only when it is one. */
+/** True for the outputs a sharded run keeps per shard instead of writing at the run level. */
+export function isPerShard(name: RunOutputName): boolean {
+  return RUN_OUTPUTS.some((output) => output.name === name && 'perShard' in output);
+}
+
+/** True for the outputs only sharded runs write. */
+export function isShardedOnly(name: RunOutputName): name is ShardedOnlyOutputName {
+  return RUN_OUTPUTS.some((output) => output.name === name && 'shardedOnly' in output);
+}
+
+/** S3 keys of the outputs of one unsharded matching run: those of partitioned runs only when it is one. */
 export type RunOutputKeys = Readonly<Record<EveryRunOutputName, string>> &
   Readonly<Partial<Record<PartitionedOnlyOutputName, string>>>;
+
+/** The outputs sharded runs keep per shard (not written at the run level). */
+export type PerShardOutputName = Extract<RunOutput, { perShard: true }>['name'];
+
+/** The outputs only sharded runs write. */
+export type ShardedOnlyOutputName = Extract<RunOutput, { shardedOnly: true }>['name'];
+
+/** S3 keys of the run-level outputs of a sharded run (lib/runs/shards/merge.ts). */
+export type ShardedRunOutputKeys = Readonly<Record<Exclude<RunOutputName, PerShardOutputName>, string>>;
+
+/** The output keys of any run, as the ledger records them (the outputs a run lacks are absent). */
+export type AnyRunOutputKeys = Readonly<Partial<Record<RunOutputName, string>>>;
 
 /** Prefix under which every run's outputs live; the bucket's lifecycle rule targets it too. */
 export const RUN_OUTPUTS_PREFIX = 'matching-runs/';
 
 /**
- * The output keys of a run, with or without a partition field (`partitionBy`): the outputs it
- * writes, in upload order. The id is validated first so that nothing but a run id can ever be
- * spliced into a key (no `../` or `/` tricks).
+ * The output keys of an unsharded run, with or without a partition field (`partitionBy`): the
+ * outputs it writes, in upload order. The id is validated first so that
+ * nothing but a run id can ever be spliced into a key (no `../` or `/` tricks).
  *
  * @example
  * ```ts
@@ -76,11 +121,29 @@ export const RUN_OUTPUTS_PREFIX = 'matching-runs/';
  * ```
  */
 export function runOutputKeys(runId: string, partitionBy?: string): RunOutputKeys {
+  return outputKeys(
+    runId,
+    (name) => (partitionBy !== undefined || !isPartitionedOnly(name)) && !isShardedOnly(name),
+  );
+}
+
+/**
+ * The keys of the outputs a sharded run writes at the run level (its per-shard outputs are listed
+ * in its manifest), in upload order.
+ *
+ * @example
+ * ```ts
+ * shardedRunOutputKeys(runId).manifest; // 'matching-runs/01JDQ…/manifest.json'
+ * ```
+ */
+export function shardedRunOutputKeys(runId: string): ShardedRunOutputKeys {
+  return outputKeys(runId, (name) => !isPerShard(name)) as ShardedRunOutputKeys;
+}
+
+function outputKeys(runId: string, written: (name: RunOutputName) => boolean): RunOutputKeys {
   assertRunId(runId);
   const prefix = `${RUN_OUTPUTS_PREFIX}${runId}/`;
   return Object.fromEntries(
-    RUN_OUTPUTS.filter(({ name }) => partitionBy !== undefined || !isPartitionedOnly(name)).map(
-      ({ name, file }) => [name, `${prefix}${file}`],
-    ),
+    RUN_OUTPUTS.filter(({ name }) => written(name)).map(({ name, file }) => [name, `${prefix}${file}`]),
   ) as RunOutputKeys;
 }

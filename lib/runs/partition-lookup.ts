@@ -16,6 +16,8 @@ import {
   type PartitionKind,
   readKey,
 } from './partition-index.js';
+import { MAX_PLAN_BYTES, planKey, shardOutputKeys } from './shards/layout.js';
+import { parsePlan, shardOfSlot } from './shards/plan.js';
 
 /** Ranged reads of the results bucket (lib/runs/results-bucket.ts `ResultsBucket`). */
 export interface RangeReader {
@@ -167,6 +169,78 @@ const dataLineSchema = z.object({
   rejected: z.array(z.unknown()),
 });
 
+/** The head of a partition index (one read of {@link INDEX_HEAD_BYTES}) and its header line. */
+async function readIndexHead(
+  bucket: CountingReader,
+  index: string,
+): Promise<{ head: Buffer; header: IndexHeader; newline: number }> {
+  const head = await bucket.read(index, 0, INDEX_HEAD_BYTES);
+  const newline = head.indexOf(0x0a);
+  if (newline < 0) throw new Error('partition index has no header line');
+  const header = indexHeaderSchema.parse(parseJson(head.subarray(0, newline), 'partition index header'));
+  if (header.outOfOrderRejections > 0) {
+    throw new ConflictError(
+      `partitions cannot be looked up in this run: its inputs were not in partition order, so ${header.outOfOrderRejections} rejected record(s) could not be placed in their partition; see result.json`,
+    );
+  }
+  return { head, header, newline };
+}
+
+/**
+ * The partition lookup files that hold the partition an address names, in a sharded run (issue
+ * 12): each shard wrote its own, so the run's `plan.json` (one GET, at most MAX_PLAN_BYTES) says
+ * which shard's key range holds the value. When the text could name keys of several kinds (`3`: a
+ * number or a string) in different shards and no `type` says which, each such shard's index head
+ * is read (at most three reads of INDEX_HEAD_BYTES): a kind counts only if that shard has values
+ * of it, and more than one such kind is ambiguous (400), none not found (404), as in an unsharded
+ * run (whose single index knows every kind of the run).
+ *
+ * Returns the shard's lookup keys, and the address with its `type` set when it had to be told.
+ */
+async function shardLookupKeys(
+  reader: RangeReader,
+  runId: string,
+  address: PartitionAddress,
+  cost: LookupCost,
+): Promise<{ keys: { index: string; data: string }; address: PartitionAddress }> {
+  const bucket = new CountingReader(reader, cost);
+  const planBytes = await bucket.read(planKey(runId), 0, MAX_PLAN_BYTES);
+  if (planBytes.byteLength >= MAX_PLAN_BYTES)
+    throw new Error(`plan.json of matching run ${runId} is too large`);
+  const plan = parsePlan(planBytes.toString('utf8'));
+  const keysOf = (shard: number) => {
+    const keys = shardOutputKeys(runId, shard);
+    return { index: keys.partitionIndex, data: keys.partitionsJsonl };
+  };
+  const kinds = address.type === undefined ? PARTITION_KINDS : [address.type];
+  const candidates: { kind: PartitionKind; shard: number }[] = [];
+  for (const kind of kinds) {
+    const slot = newIdSlot();
+    if (readAs(address.value, kind, slot)) candidates.push({ kind, shard: shardOfSlot(plan, slot) });
+  }
+  const shards = new Set(candidates.map(({ shard }) => shard));
+  const [first] = candidates;
+  // One shard to ask (or none: the address is refused by the usual rules, against shard 0's index).
+  if (first === undefined || shards.size === 1) return { keys: keysOf(first?.shard ?? 0), address };
+  const present: typeof candidates = [];
+  for (const candidate of candidates) {
+    const { header } = await readIndexHead(bucket, keysOf(candidate.shard).index);
+    if (header.kinds[candidate.kind] > 0) present.push(candidate);
+  }
+  const [only] = present;
+  if (only === undefined) {
+    throw new NotFoundError(`the run has no such partition (${plan.partitionBy})`);
+  }
+  if (present.length > 1) {
+    const fits = present.map(({ kind }) => kind);
+    throw new ValidationError(
+      'type',
+      `is required: this run's partition values include ${fits.join(' and ')} values the value could be; say which with type=${fits.join(' or type=')}`,
+    );
+  }
+  return { keys: keysOf(only.shard), address: { ...address, type: only.kind } };
+}
+
 /**
  * Reads one page of one partition of a run (format: lib/runs/partition-index.ts): the index head
  * (one read of {@link INDEX_HEAD_BYTES}, which also holds the first pages of a small index), one
@@ -184,15 +258,7 @@ export async function readPartitionPage(
   cost: LookupCost = { reads: 0, bytes: 0 },
 ): Promise<PartitionPage> {
   const bucket = new CountingReader(reader, cost);
-  const head = await bucket.read(keys.index, 0, INDEX_HEAD_BYTES);
-  const newline = head.indexOf(0x0a);
-  if (newline < 0) throw new Error('partition index has no header line');
-  const header = indexHeaderSchema.parse(parseJson(head.subarray(0, newline), 'partition index header'));
-  if (header.outOfOrderRejections > 0) {
-    throw new ConflictError(
-      `partitions cannot be looked up in this run: its inputs were not in partition order, so ${header.outOfOrderRejections} rejected record(s) could not be placed in their partition; see result.json`,
-    );
-  }
+  const { head, header, newline } = await readIndexHead(bucket, keys.index);
   const key = newIdSlot();
   const type = resolveKey(address, header, key);
   const bodyStart = newline + 1;
@@ -293,14 +359,22 @@ export class PartitionLookups {
         `matching run ${runId} is not partitioned (it has no partitionBy): see its result.json`,
       );
     }
-    const index = run.outputs?.partitionIndex;
-    const data = run.outputs?.partitionsJsonl;
-    if (index === undefined || data === undefined) {
-      throw new ConflictError(
-        `matching run ${runId} has no partition index (it was written before partition lookups existed): see its result.json`,
-      );
+    const spent = cost ?? { reads: 0, bytes: 0 };
+    let found: PartitionPage;
+    if (run.shards !== undefined) {
+      // A sharded run: each shard wrote the lookup files of its key range.
+      const shard = await shardLookupKeys(this.deps.reader, runId, address, spent);
+      found = await readPartitionPage(this.deps.reader, shard.keys, shard.address, spent);
+    } else {
+      const index = run.outputs?.partitionIndex;
+      const data = run.outputs?.partitionsJsonl;
+      if (index === undefined || data === undefined) {
+        throw new ConflictError(
+          `matching run ${runId} has no partition index (it was written before partition lookups existed): see its result.json`,
+        );
+      }
+      found = await readPartitionPage(this.deps.reader, { index, data }, address, spent);
     }
-    const found = await readPartitionPage(this.deps.reader, { index, data }, address, cost);
     const { partition, page, pages } = found;
     return {
       runId,

@@ -98,8 +98,7 @@ export class ProgressReporter {
    * Calls that carry only rejected records (read between partitions) are not partitions.
    */
   partitionDone(part: MatchOutcome): void {
-    const { matched, unmatched, unpaid } = part.stats;
-    if (matched + unmatched + unpaid === 0) return;
+    if (!isPartition(part)) return;
     this.#progress.partitionsDone++;
     this.#due();
   }
@@ -164,6 +163,15 @@ export class ProgressReporter {
       }
     }
   }
+}
+
+/**
+ * Whether a part the matcher handed on (`matchPaymentsByPartition`'s sink) is a partition: one
+ * with a valid record. Parts that carry only rejected records (read between partitions) are not.
+ */
+export function isPartition(part: MatchOutcome): boolean {
+  const { matched, unmatched, unpaid } = part.stats;
+  return matched + unmatched + unpaid > 0;
 }
 
 /** Resolves after the event loop has turned once (pending I/O and timers get their turn). */

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { config } from '../config.js';
 import { canonicalLimitationPeriod, limitationPeriodProblem } from '../matching/index.js';
 import { DEFAULT_POLICY, POLICIES, type Policy } from '../matching/types.js';
 
@@ -43,14 +44,53 @@ export const limitationPeriodSchema = z
   })
   .transform((text) => canonicalLimitationPeriod(text));
 
-/** What decides a run's result, once defaults are applied and the period is canonical. */
+/**
+ * How many shards a partitioned run is split into (issue 12): `auto` (the plan decides from the
+ * collections' estimated size, SHARD_AUTO_THRESHOLD_RECORDS and SHARD_RECORDS) or a number from 1
+ * to MAX_SHARDS (read when a request is parsed, so the limit is the deployed configuration's).
+ */
+export const shardsSchema = z
+  .union([z.literal('auto'), z.number().int()], {
+    error: 'must be "auto" or an integer',
+  })
+  .superRefine((shards, ctx) => {
+    const max = config().MAX_SHARDS;
+    if (shards !== 'auto' && (shards < 1 || shards > max))
+      ctx.addIssue(`must be "auto" or an integer from 1 to ${max}`);
+  });
+
+export type Shards = z.infer<typeof shardsSchema>;
+
+/** Why `shards` needs `partitionBy`: said in the 400 and in the rejected event's reason. */
+export const SHARDS_NEED_PARTITION =
+  'requires partitionBy: only partitioned matching can be sharded (global matching is sequential and runs in one Lambda)';
+
+/**
+ * Refuses `shards` without `partitionBy`, on the field `shards`. Applied to the object schemas of
+ * `POST /matching-runs` and of the PaymentsImported detail.
+ */
+export function refuseShardsWithoutPartition(
+  fields: { readonly shards?: Shards | undefined; readonly partitionBy?: string | undefined },
+  ctx: z.RefinementCtx,
+): void {
+  if (fields.shards !== undefined && fields.partitionBy === undefined)
+    ctx.addIssue({ code: 'custom', path: ['shards'], message: SHARDS_NEED_PARTITION });
+}
+
+/** What decides a run's result, once defaults are applied and the period is canonical; and `shards`, which does not. */
 export interface RunRequest {
   readonly policy: Policy;
   readonly partitionBy?: string;
   readonly limitationPeriod?: string;
+  /**
+   * How the run is executed, not what it computes (a sharded run's outputs equal an unsharded
+   * one's): not compared by {@link requestDifferences}, so a reused Idempotency-Key or importId
+   * with another `shards` is the recorded run, run as it was first asked.
+   */
+  readonly shards?: Shards;
 }
 
-/** The fields of {@link RunRequest}, in the order conflicts name them. */
+/** The fields of {@link RunRequest} that make a run's identity, in the order conflicts name them (not `shards`). */
 const REQUEST_FIELDS = ['policy', 'partitionBy', 'limitationPeriod'] as const;
 
 /**
@@ -62,6 +102,7 @@ export function runRequest(asked: {
   readonly policy?: Policy | undefined;
   readonly partitionBy?: string | undefined;
   readonly limitationPeriod?: string | undefined;
+  readonly shards?: Shards | undefined;
 }): RunRequest {
   return {
     policy: asked.policy ?? DEFAULT_POLICY,
@@ -69,6 +110,7 @@ export function runRequest(asked: {
     ...(asked.limitationPeriod === undefined
       ? {}
       : { limitationPeriod: canonicalLimitationPeriod(asked.limitationPeriod) }),
+    ...(asked.shards === undefined ? {} : { shards: asked.shards }),
   };
 }
 

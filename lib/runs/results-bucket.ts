@@ -1,11 +1,25 @@
 import { Readable } from 'node:stream';
-import { DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  type S3Client,
+  UploadPartCommand,
+  UploadPartCopyCommand,
+} from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { AwsDependencyError, awsErrorName, toAppError } from '../aws/aws-errors.js';
 import { s3Client } from '../aws/s3-client.js';
 import { config } from '../config.js';
+import { type ConcatPiece, type PlannedPart, planConcat } from './concat.js';
 import type { OutputBucket, OutputChunk, OutputChunks } from './output-bucket.js';
+
+export type { ConcatPiece } from './concat.js';
 
 export { RUN_OUTPUTS_PREFIX, type RunOutputKeys, runOutputKeys } from './outputs.js';
 
@@ -16,6 +30,8 @@ export const UPLOAD_QUEUE_SIZE = 2;
 /** Upper bound for presigned URL lifetimes (SPEC: short-lived, at most 15 minutes). */
 export const MAX_PRESIGN_TTL_SECONDS = 900;
 const MAX_KEYS_PER_DELETE = 1000;
+/** Parts of one concatenation in flight at once: copies are quick server-side; uploads hold ≤ 10 MiB each. */
+export const CONCAT_CONCURRENCY = 4;
 
 /**
  * The chunks as buffers: text as UTF-8, bytes as they are. Only errors thrown by the caller's
@@ -163,6 +179,127 @@ export class ResultsBucket implements OutputBucket {
       throw new Error(`S3 answered ${answer.contentRange ?? 'with the whole object'} to ${range}`);
     }
     return answer.bytes.subarray(0, length);
+  }
+
+  /** The whole object at `key`, or undefined when there is none (small objects: plans, manifests). */
+  async read(key: string): Promise<Buffer | undefined> {
+    try {
+      const { Body } = await this.#client.send(new GetObjectCommand({ Bucket: this.#bucket, Key: key }));
+      return Buffer.from((await Body?.transformToByteArray()) ?? []);
+    } catch (error) {
+      if (awsErrorName(error) === 'NoSuchKey') return undefined;
+      throw toAppError('S3', error);
+    }
+  }
+
+  /**
+   * Writes the concatenation of `pieces` (literal bytes, byte ranges of objects in this bucket) to
+   * `key` (SSE-S3 encrypted) without reading the ranges through this process: one multipart upload
+   * whose large ranges are copied inside S3 (UploadPartCopy); small pieces, and the head of a large
+   * range that tops a pending part up to S3's 5 MiB minimum, are read and uploaded (lib/runs/concat.ts).
+   * A result of one small part, or none, is a plain PutObject. On failure the multipart upload is
+   * aborted (no object appears at `key`) before the error is thrown. Returns the planned parts.
+   */
+  async concat(
+    key: string,
+    pieces: Iterable<ConcatPiece>,
+    contentType: string,
+  ): Promise<readonly PlannedPart[]> {
+    const parts = planConcat(pieces);
+    const target = { Bucket: this.#bucket, Key: key };
+    const only = parts.length === 1 && parts[0]?.kind === 'upload' ? parts[0] : undefined;
+    if (parts.length === 0 || only !== undefined) {
+      const body = only === undefined ? Buffer.alloc(0) : await this.#partBytes(only);
+      try {
+        await this.#client.send(
+          new PutObjectCommand({
+            ...target,
+            Body: body,
+            ContentType: contentType,
+            ServerSideEncryption: 'AES256',
+          }),
+        );
+      } catch (error) {
+        throw toAppError('S3', error);
+      }
+      return parts;
+    }
+    let uploadId: string | undefined;
+    try {
+      ({ UploadId: uploadId } = await this.#client.send(
+        new CreateMultipartUploadCommand({
+          ...target,
+          ContentType: contentType,
+          ServerSideEncryption: 'AES256',
+        }),
+      ));
+      const id = uploadId;
+      if (id === undefined) throw new Error('S3 started a multipart upload without an upload id');
+      const etags = new Array<string>(parts.length);
+      let next = 0;
+      const worker = async () => {
+        for (let index = next++; index < parts.length; index = next++) {
+          etags[index] = await this.#sendPart(key, id, index + 1, parts[index] as PlannedPart);
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(CONCAT_CONCURRENCY, parts.length) }, worker));
+      await this.#client.send(
+        new CompleteMultipartUploadCommand({
+          ...target,
+          UploadId: id,
+          MultipartUpload: { Parts: etags.map((ETag, index) => ({ ETag, PartNumber: index + 1 })) },
+        }),
+      );
+      return parts;
+    } catch (error) {
+      if (uploadId !== undefined) {
+        // Best effort: an upload left behind is removed by the bucket's lifecycle rule.
+        await this.#client
+          .send(new AbortMultipartUploadCommand({ ...target, UploadId: uploadId }))
+          .catch(() => undefined);
+      }
+      throw toAppError('S3', error);
+    }
+  }
+
+  /** Sends one planned part of a multipart upload; its ETag. */
+  async #sendPart(key: string, uploadId: string, partNumber: number, part: PlannedPart): Promise<string> {
+    const target = { Bucket: this.#bucket, Key: key, UploadId: uploadId, PartNumber: partNumber };
+    if (part.kind === 'upload') {
+      const body = await this.#partBytes(part);
+      const { ETag } = await this.#client.send(new UploadPartCommand({ ...target, Body: body }));
+      if (ETag === undefined) throw new Error(`S3 answered part ${partNumber} of ${key} without an ETag`);
+      return ETag;
+    }
+    const { source } = part;
+    const { CopyPartResult } = await this.#client.send(
+      new UploadPartCopyCommand({
+        ...target,
+        CopySource: `${this.#bucket}/${source.key.split('/').map(encodeURIComponent).join('/')}`,
+        CopySourceRange: `bytes=${source.start}-${source.end - 1}`,
+      }),
+    );
+    const etag = CopyPartResult?.ETag;
+    if (etag === undefined) throw new Error(`S3 answered part copy ${partNumber} of ${key} without an ETag`);
+    return etag;
+  }
+
+  /** The bytes of an uploaded part: its literal segments, and its ranges read with ranged GETs. */
+  async #partBytes(part: Extract<PlannedPart, { kind: 'upload' }>): Promise<Buffer> {
+    const buffers = await Promise.all(
+      part.segments.map(async (segment) => {
+        if ('bytes' in segment) return segment.bytes;
+        const length = segment.end - segment.start;
+        const bytes = await this.readRange(segment.key, segment.start, length);
+        if (bytes === undefined || bytes.length !== length) {
+          throw new Error(
+            `${segment.key} has ${bytes === undefined ? 'no object' : `${bytes.length} bytes`} where [${segment.start}, ${segment.end}) was expected`,
+          );
+        }
+        return bytes;
+      }),
+    );
+    return Buffer.concat(buffers, part.size);
   }
 
   /** True when an object exists at `key`. */

@@ -20,8 +20,8 @@ export const RUN_TRIGGERS = ['http', 'event'] as const;
 /** What started the run: `POST /matching-runs` or a `PaymentsImported` event. */
 export type RunTrigger = (typeof RUN_TRIGGERS)[number];
 
-/** A run's figures, as the matcher reports them (`MatchStats`) and the ledger stores them. */
-export const runStatsSchema = z.object({
+/** A run's figures as the matcher reports them (`MatchStats`): what a shard records in `shard.json`. */
+export const matchStatsSchema = z.object({
   accruals: z.number(),
   payments: z.number(),
   matched: z.number(),
@@ -36,12 +36,15 @@ export const runStatsSchema = z.object({
   }),
   durationMs: z.number(),
 });
+
+/** A run's figures as the ledger stores them: `reasons` is absent only on runs that succeeded before reasons existed. */
+export const runStatsSchema = matchStatsSchema.extend({ reasons: matchStatsSchema.shape.reasons.optional() });
 export type RunStats = z.infer<typeof runStatsSchema>;
 
 /** True only when `A` and `B` are assignable both ways. */
 type Agree<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 // Fails to compile when MatchStats (lib/matching/types.ts) gains or loses a field the schema does not.
-const _statsSchemaAgreesWithMatcher: Agree<RunStats, MatchStats> = true;
+const _statsSchemaAgreesWithMatcher: Agree<z.infer<typeof matchStatsSchema>, MatchStats> = true;
 
 const runId = z.string();
 
@@ -55,6 +58,12 @@ const requestedFields = {
   idempotencyKey: z.string().optional(),
   /** The import batch of an event-triggered run (`detail.importId` of PaymentsImported). */
   importId: z.string().optional(),
+  /**
+   * A sharded run (issue 12, only with `partitionBy`): `auto` or how many shards were asked for
+   * (lib/runs/request.ts validates the limit). Such a run is planned, matched shard by shard and
+   * merged by the state machine (lib/runs/shards/).
+   */
+  shards: z.union([z.literal('auto'), z.number().int().positive()]).optional(),
 };
 
 /**
@@ -64,8 +73,12 @@ const requestedFields = {
  * inputs have passed it, so most of its matching happens during `reading` (`partitionsDone`
  * counts it) and `matching` is only the last partition; a run without a partition field reads
  * everything, then matches it all in `matching`.
+ *
+ * A sharded run (`shards`) is `planning` while its key ranges are computed, `reading` while its
+ * shards run (each reads, matches and writes its range), then `merging` while the run's outputs
+ * are assembled from the shards'.
  */
-export const RUN_PHASES = ['reading', 'matching', 'writing'] as const;
+export const RUN_PHASES = ['planning', 'reading', 'matching', 'writing', 'merging'] as const;
 export type RunPhase = (typeof RUN_PHASES)[number];
 
 /**
@@ -79,6 +92,12 @@ export const runProgressSchema = z.object({
   accrualsRead: z.number().int().nonnegative(),
   paymentsRead: z.number().int().nonnegative(),
   partitionsDone: z.number().int().nonnegative(),
+  /**
+   * A sharded run: how many shards its plan has, and how many have finished. The counts above are
+   * then the sums the finished shards reported (each adds its own once, as it finishes).
+   */
+  shardsTotal: z.number().int().nonnegative().optional(),
+  shardsDone: z.number().int().nonnegative().optional(),
 });
 export type RunProgress = z.infer<typeof runProgressSchema>;
 

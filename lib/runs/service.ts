@@ -3,8 +3,8 @@ import { ConflictError, NotFoundError, ServiceUnavailableError } from '../errors
 import type { Policy } from '../matching/types.js';
 import type { WorkerDispatcher } from './dispatcher.js';
 import { describeFailure, type MatchingRun, type RunLedger, type RunStatus } from './ledger.js';
-import { RUN_OUTPUT_NAMES, type RunOutputName, runOutputKeys } from './outputs.js';
-import { requestDifferences, runRequest } from './request.js';
+import { RUN_OUTPUT_NAMES, type RunOutputName, runOutputKeys, shardedRunOutputKeys } from './outputs.js';
+import { requestDifferences, runRequest, type Shards } from './request.js';
 import type { ResultsBucket } from './results-bucket.js';
 import { derivedRunId } from './run-id.js';
 import { encodeRunCursor, type RunListFilters, type RunListQuery } from './run-index.js';
@@ -62,6 +62,8 @@ export interface StartRunRequest {
   readonly partitionBy?: string;
   /** An ISO 8601 period of whole years and/or months (SPEC §7); equal periods may be spelt differently. */
   readonly limitationPeriod?: string;
+  /** `auto` or a number of shards (only with partitionBy): the run goes through the state machine. */
+  readonly shards?: Shards;
   /** From the `Idempotency-Key` header: repeated requests with one key give one run. */
   readonly idempotencyKey?: string;
 }
@@ -147,7 +149,8 @@ export class MatchingRuns {
       return { runId, status: run.status, url: runPath(runId), created };
     }
     try {
-      await dispatcher.dispatch(runId);
+      // The recorded run decides how it runs: a repeat that asks for other shards is that same run.
+      await dispatcher.dispatch(runId, current);
     } catch (error) {
       await this.#recordDispatchFailure(runId, error);
       throw new ServiceUnavailableError('the matching worker could not be started', 5, { cause: error });
@@ -222,7 +225,9 @@ export async function listRunViews(ledger: RunLedger, query: RunListQuery): Prom
  * outputs the run has are listed (runs recorded before an output was added lack it).
  */
 export function toRunView(run: MatchingRun, stale: boolean, urls?: OutputUrls): MatchingRunView {
-  const keys: RecordedOutputKeys = run.outputs ?? runOutputKeys(run.runId, run.partitionBy);
+  const keys: RecordedOutputKeys =
+    run.outputs ??
+    (run.shards === undefined ? runOutputKeys(run.runId, run.partitionBy) : shardedRunOutputKeys(run.runId));
   const outputs = Object.fromEntries(
     presentOutputs(keys).map(([name, key]) => {
       const url = urls?.[name];

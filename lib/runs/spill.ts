@@ -23,6 +23,19 @@ import type { OutputOptions, OutputSource } from './output-source.js';
 import { PartitionIndexWriter } from './partition-index-writer.js';
 import { runWorkbook, workbookChunks } from './workbook.js';
 
+/**
+ * Where each array's elements are in result.json: byte ranges `[start, end)` of the compact,
+ * comma-separated elements without brackets (empty when there are none). `rejected` is rejected
+ * accruals, then rejected payments: two ranges.
+ */
+export interface ResultJsonLayout {
+  matches: [number, number];
+  unmatchedPayments: [number, number];
+  unpaidAccruals: [number, number];
+  rejectedAccruals: [number, number];
+  rejectedPayments: [number, number];
+}
+
 /** Text buffered per file before one synchronous write. */
 const WRITE_BUFFER_CHARS = 256 * 1024;
 /** Read size when a file is streamed back. */
@@ -284,19 +297,43 @@ export class SpilledOutputs implements OutputSource {
     return this.partitions.indexChunks();
   }
 
+  /**
+   * Where each array's elements were in the result.json last written whole
+   * ({@link resultJson}): a sharded run's merge copies these byte ranges (lib/runs/shards/).
+   */
+  get resultJsonLayout(): ResultJsonLayout | undefined {
+    return this.#layout;
+  }
+
+  #layout: ResultJsonLayout | undefined;
+
+  /** result.json, recording where each array's elements are in its bytes as they go ({@link resultJsonLayout}). */
   async *resultJson(meta: ResultMeta): AsyncGenerator<string> {
     const frame = resultJsonFrame(this.policy, meta, this.stats, this.limitationPeriod);
-    yield frame[0];
-    yield* this.matches.read();
-    yield frame[1];
-    yield* this.unmatched.read();
-    yield frame[2];
-    yield* this.unpaid.read();
-    yield frame[3];
-    yield* this.rejectedAccruals.read();
-    if (this.rejectedAccruals.nonEmpty && this.rejectedPayments.nonEmpty) yield ',';
-    yield* this.rejectedPayments.read();
-    yield frame[4];
+    const layout: Partial<ResultJsonLayout> = {};
+    let at = 0;
+    const text = (chunk: string): string => {
+      at += Buffer.byteLength(chunk, 'utf8');
+      return chunk;
+    };
+    async function* section(name: keyof ResultJsonLayout, file: SpillFile): AsyncGenerator<string> {
+      const start = at;
+      for await (const chunk of file.read()) yield text(chunk);
+      layout[name] = [start, at];
+    }
+    this.#layout = undefined;
+    yield text(frame[0]);
+    yield* section('matches', this.matches);
+    yield text(frame[1]);
+    yield* section('unmatchedPayments', this.unmatched);
+    yield text(frame[2]);
+    yield* section('unpaidAccruals', this.unpaid);
+    yield text(frame[3]);
+    yield* section('rejectedAccruals', this.rejectedAccruals);
+    if (this.rejectedAccruals.nonEmpty && this.rejectedPayments.nonEmpty) yield text(',');
+    yield* section('rejectedPayments', this.rejectedPayments);
+    yield text(frame[4]);
+    this.#layout = layout as ResultJsonLayout;
   }
 
   /** Closes and removes the files (best effort: a leftover in /tmp goes with the sandbox). */

@@ -2,7 +2,7 @@ import { isOutage } from '../aws/aws-errors.js';
 import type { JobLogger, MatchingJobOutcome } from './job-outcome.js';
 import { describeFailure, type MatchingRun, RunConflictError, type RunLedger } from './ledger.js';
 import { discardOutputs, type OutputBucket } from './output-bucket.js';
-import type { RunOutputKeys } from './outputs.js';
+import type { AnyRunOutputKeys } from './outputs.js';
 
 /**
  * `markSucceeded` failed after all outputs were written. Its write may have landed (only the
@@ -16,7 +16,7 @@ import type { RunOutputKeys } from './outputs.js';
  */
 export async function settleUnrecordedSuccess(args: {
   readonly run: MatchingRun;
-  readonly keys: RunOutputKeys;
+  readonly keys: AnyRunOutputKeys;
   readonly error: unknown;
   readonly succeeded: MatchingJobOutcome;
   readonly ledger: RunLedger;

@@ -23,7 +23,7 @@ export interface MongoConnection {
 /**
  * Connects a {@link MongoDocumentStore}. This module is the only one that loads the MongoDB driver
  * at run time, and lib/store/get-document-store.ts reaches it through `await import()`: the
- * driver is evaluated when a store is first opened, not at cold start (see README, "Cold starts").
+ * driver is evaluated when a store is first opened, not at cold start (see docs/decisions.md, "Cold starts").
  *
  * An unreachable cluster rejects with `ServiceUnavailableError` within about
  * `serverSelectionTimeoutMS`; a URI the driver cannot parse rejects without echoing it.

@@ -27,6 +27,12 @@ export interface DocumentStore {
     filter: Readonly<Document>,
     options?: FindOptions,
   ): AsyncIterable<T>;
+  /**
+   * About how many documents `collection` holds, cheaply: MongoDB's `estimatedDocumentCount`
+   * (collection metadata, no scan; it may be off after an unclean shutdown or with orphaned
+   * documents on a sharded cluster), the embedded store's exact count. 0 for a missing collection.
+   */
+  estimatedCount(collection: string): Promise<number>;
   /** Releases connections or file handles. Safe to call twice. */
   close(): Promise<void>;
 }

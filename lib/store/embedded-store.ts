@@ -197,6 +197,12 @@ export class EmbeddedDocumentStore implements DocumentStore {
     });
   }
 
+  /** Exact: the collection is in memory once read. */
+  async estimatedCount(collection: string): Promise<number> {
+    this.assertOpen();
+    return (await this.documents(collection)).length;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     this.loaded.clear();

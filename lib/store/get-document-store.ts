@@ -35,7 +35,7 @@ function mongoUri(cfg: Config): Promise<string> {
 async function openMongoStore(cfg: Config): Promise<DocumentStore> {
   const uri = await mongoUri(cfg);
   // The driver (about half of a function bundle) is evaluated here, when a store is first opened,
-  // not at cold start: see README, "Cold starts".
+  // not at cold start: see docs/decisions.md, "Cold starts".
   const { connectMongoStore } = await import('./connect-mongo.js');
   return connectMongoStore({
     uri,

@@ -39,3 +39,4 @@ export { lazyDocumentStore } from './lazy-store.js';
 export { MONGO_COMPATIBLE_CONTEXT, mingoOptions } from './mingo-context.js';
 export { toStoreError } from './mongo-errors.js';
 export { DEFAULT_FIND_BATCH_SIZE, MongoDocumentStore } from './mongo-store.js';
+export { SAMPLE_WHOLE_BELOW, sampleField, sampleFieldPipeline, sampleSizeFor } from './sample-field.js';

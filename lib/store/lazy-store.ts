@@ -30,6 +30,9 @@ export function lazyDocumentStore(open: () => Promise<DocumentStore>): DocumentS
     ) {
       yield* (await store()).find<T>(collection, filter, options);
     },
+    async estimatedCount(collection: string) {
+      return (await store()).estimatedCount(collection);
+    },
     /** Does nothing: the underlying store belongs to whoever `open` gets it from (one per container). */
     async close() {},
   };

@@ -86,6 +86,15 @@ export class MongoDocumentStore implements DocumentStore {
     });
   }
 
+  async estimatedCount(collection: string): Promise<number> {
+    if (this.closed) throw new Error('MongoDocumentStore is closed');
+    try {
+      return await this.client.db(this.dbName).collection(collection).estimatedDocumentCount();
+    } catch (error) {
+      throw toStoreError(error);
+    }
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -206,6 +206,18 @@ const BAD_REQUESTS: BadRequest[] = [
   ),
   post('an empty partition field', '{"partitionBy":""}', 400, /^body\.partitionBy: /),
   post(
+    'shards without a partition field',
+    '{"shards":3}',
+    400,
+    /^body\.shards: requires partitionBy: only partitioned matching can be sharded \(global matching is sequential and runs in one Lambda\)$/,
+  ),
+  post(
+    'more shards than MAX_SHARDS',
+    '{"partitionBy":"account","shards":1001}',
+    400,
+    /^body\.shards: must be "auto" or an integer from 1 to 1000$/,
+  ),
+  post(
     'date as partition field',
     '{"partitionBy":"date"}',
     400,
@@ -482,6 +494,13 @@ const BAD_EVENTS: BadEvent[] = [
     worker: 'paymentsImportedWorker',
     event: { ...paymentsImported('x'), detail: undefined },
     reason: /^malformed PaymentsImported event: detail: /,
+  },
+  {
+    name: 'shards without partitionBy',
+    worker: 'paymentsImportedWorker',
+    event: paymentsImported('x', { shards: 'auto' }),
+    reason:
+      /^malformed PaymentsImported event: detail\.shards: requires partitionBy: only partitioned matching can be sharded \(global matching is sequential/,
   },
   {
     name: 'no importId',

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../lib/config.js';
 import { OUTPUTS_ADDED_LATER, RUN_OUTPUT_NAMES } from '../../lib/runs/outputs.js';
 import { readYaml } from './yaml.js';
 
@@ -64,5 +65,24 @@ describe('openapi.yaml', () => {
     expect([...outputs.required].sort()).toEqual(
       RUN_OUTPUT_NAMES.filter((name) => !later.includes(name)).sort(),
     );
+  });
+
+  it('describes shards as the request schema takes it, on requests and on runs', async () => {
+    const document = (await readYaml('openapi.yaml')) as {
+      components: { schemas: Record<string, { properties: Record<string, unknown>; oneOf?: unknown }> };
+    };
+    const { schemas } = document.components;
+    expect(Object.keys(schemas.CreateMatchingRunRequest?.properties ?? {}).sort()).toEqual([
+      'limitationPeriod',
+      'partitionBy',
+      'policy',
+      'shards',
+    ]);
+    expect(schemas.Shards?.oneOf).toEqual([
+      { type: 'string', const: 'auto' },
+      { type: 'integer', minimum: 1, maximum: loadConfig({}).MAX_SHARDS },
+    ]);
+    for (const run of ['MatchingRun', 'MatchingRunListItem'])
+      expect(schemas[run]?.properties.shards, run).toMatchObject({ $ref: '#/components/schemas/Shards' });
   });
 });

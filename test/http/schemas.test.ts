@@ -90,6 +90,18 @@ describe('POST /matching-runs body and headers', () => {
     [{ limitationPeriod: 'P30M' }, { limitationPeriod: 'P2Y6M' }],
     [{ limitationPeriod: 'P0Y6M' }, { limitationPeriod: 'P6M' }],
     [{ limitationPeriod: 'P100Y' }, { limitationPeriod: 'P100Y' }],
+    [
+      { partitionBy: 'account', shards: 'auto' },
+      { partitionBy: 'account', shards: 'auto' },
+    ],
+    [
+      { partitionBy: 'account', shards: 1 },
+      { partitionBy: 'account', shards: 1 },
+    ],
+    [
+      { partitionBy: 'account', shards: 1000 },
+      { partitionBy: 'account', shards: 1000 },
+    ],
   ])('accepts %j', (input, expected) => {
     expect(body.parse(input)).toEqual(expected);
   });
@@ -121,6 +133,17 @@ describe('POST /matching-runs body and headers', () => {
     [{ limitationPeriod: 36 }, /^limitationPeriod: must be a string$/],
     [{ limitationPeriod: null }, /^limitationPeriod: must be a string$/],
     [{ policy: 'chronological', extra: 1 }, /^extra: is not an accepted field$/],
+    [
+      { shards: 3 },
+      /^shards: requires partitionBy: only partitioned matching can be sharded \(global matching is sequential/,
+    ],
+    [{ shards: 'auto', policy: 'month-first' }, /^shards: requires partitionBy/],
+    [{ partitionBy: 'account', shards: 0 }, /^shards: must be "auto" or an integer from 1 to 1000$/],
+    [{ partitionBy: 'account', shards: 1001 }, /^shards: must be "auto" or an integer from 1 to 1000$/],
+    [{ partitionBy: 'account', shards: 2.5 }, /^shards: must be "auto" or an integer$/],
+    [{ partitionBy: 'account', shards: '3' }, /^shards: must be "auto" or an integer$/],
+    [{ partitionBy: 'account', shards: 'all' }, /^shards: must be "auto" or an integer$/],
+    [{ partitionBy: 'account', shards: null }, /^shards: must be "auto" or an integer$/],
     [null, /^: must be a JSON object$/],
     [[], /^: must be a JSON object$/],
     ['chronological', /^: must be a JSON object$/],

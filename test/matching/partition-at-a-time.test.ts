@@ -241,6 +241,9 @@ class ArrayStore implements DocumentStore {
   find<T extends Document>(collection: string): AsyncIterable<T> {
     return streamOf((this.collections[collection] ?? []) as T[]);
   }
+  async estimatedCount(collection: string): Promise<number> {
+    return (this.collections[collection] ?? []).length;
+  }
   async close(): Promise<void> {}
 }
 

@@ -3,10 +3,12 @@ import { reasonCounts } from '../../lib/matching/outcome.js';
 import { newRunId } from '../../lib/runs/ledger.js';
 import {
   isPartitionedOnly,
+  isShardedOnly,
   OUTPUTS_ADDED_LATER,
   RUN_OUTPUT_NAMES,
   type RunOutputName,
   runOutputKeys,
+  shardedRunOutputKeys,
 } from '../../lib/runs/outputs.js';
 import { type MatchingRun, parseRun } from '../../lib/runs/run-record.js';
 import { toRunView } from '../../lib/runs/service.js';
@@ -62,12 +64,33 @@ describe('the HTTP view of a run', () => {
     const urls = Object.fromEntries(
       RUN_OUTPUT_NAMES.map((name) => [name, `https://signed/${name}`]),
     ) as Record<RunOutputName, string>;
+    // Every output but the manifest, which sharded runs alone write (the next test).
+    const written = RUN_OUTPUT_NAMES.filter((name) => !isShardedOnly(name));
+    expect(written).toHaveLength(RUN_OUTPUT_NAMES.length - 1);
     expect(toRunView(run, false).outputs).toEqual(
-      Object.fromEntries(RUN_OUTPUT_NAMES.map((name) => [name, { key: keys[name] }])),
+      Object.fromEntries(written.map((name) => [name, { key: keys[name] }])),
     );
     expect(toRunView(run, false, urls).outputs).toEqual(
-      Object.fromEntries(RUN_OUTPUT_NAMES.map((name) => [name, { key: keys[name], url: urls[name] }])),
+      Object.fromEntries(written.map((name) => [name, { key: keys[name], url: urls[name] }])),
     );
+  });
+
+  it('lists the run-level outputs of a sharded run, its manifest among them, each with its URL', () => {
+    const run = { ...fullRun(), outputs: shardedRunOutputKeys(newRunId()) };
+    const keys = run.outputs;
+    const names = [
+      'matchesCsv',
+      'unmatchedPaymentsCsv',
+      'unpaidAccrualsCsv',
+      'manifest',
+      'resultJson',
+    ] as const;
+    expect(Object.keys(keys)).toEqual(names);
+    const urls = Object.fromEntries(names.map((name) => [name, `https://signed/${name}`]));
+    expect(toRunView(parseRun(run), false, urls).outputs).toEqual(
+      Object.fromEntries(names.map((name) => [name, { key: keys[name], url: urls[name] }])),
+    );
+    expect(keys.manifest).toBe(`matching-runs/${run.outputs.resultJson.split('/')[1]}/manifest.json`);
   });
 
   it('lists only the outputs every run writes for a run without a partition field', () => {
@@ -76,6 +99,18 @@ describe('the HTTP view of a run', () => {
     expect(names).toEqual(RUN_OUTPUT_NAMES.filter((name) => !isPartitionedOnly(name)));
     expect(names).toContain('resultJson');
     expect(names).not.toContain('partitionIndex');
+  });
+
+  it('shows where the run-level outputs will be for a sharded run that has recorded none yet', () => {
+    const { outputs: _outputs, ...queued } = {
+      ...fullRun(),
+      status: 'queued' as const,
+      shards: 'auto' as const,
+    };
+    const outputs = toRunView(queued, false).outputs;
+    expect(Object.keys(outputs)).toEqual(Object.keys(shardedRunOutputKeys(queued.runId)));
+    expect(outputs).toHaveProperty('manifest');
+    expect(outputs).not.toHaveProperty('partitionIndex');
   });
 
   it('shows where the outputs will be for a run that has recorded none yet', () => {
@@ -111,6 +146,7 @@ describe('the HTTP view of a run', () => {
         'resultXlsx',
         'partitionsJsonl',
         'partitionIndex',
+        'manifest',
       ]);
     });
 
@@ -127,6 +163,19 @@ describe('the HTTP view of a run', () => {
         matchesCsv: { key: run.outputs?.matchesCsv, url: urls.matchesCsv },
         unmatchedPaymentsCsv: { key: run.outputs?.unmatchedPaymentsCsv, url: urls.unmatchedPaymentsCsv },
       });
+    });
+
+    it('is read and shown without stats.reasons when it succeeded before reasons existed', () => {
+      const run = fullRun();
+      const { reasons: _absent, ...stats } = run.stats ?? expect.fail('fullRun has stats');
+      const older = parseRun(JSON.parse(JSON.stringify({ ...run, stats })));
+      expect(older.stats).toEqual(stats);
+      expect(toRunView(older, false).stats).not.toHaveProperty('reasons');
+    });
+
+    it('is not read when its stats lack a figure every run records', () => {
+      const { matched: _dropped, ...stats } = fullRun().stats ?? expect.fail('fullRun has stats');
+      expect(() => parseRun({ ...fullRun(), stats })).toThrow(/matched/);
     });
 
     it('is not read when an output every run has is missing', () => {

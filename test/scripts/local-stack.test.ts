@@ -8,6 +8,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_CREDENTIALS } from '../../lib/aws/client-cache.js';
 import { derivedRunId } from '../../lib/runs/run-id.js';
@@ -246,7 +247,18 @@ describe('npm start, used as the banner says, then Ctrl-C', () => {
     expect(banner).toContain(state.dynamodbEndpoint);
     expect(banner).toContain(state.s3Endpoint);
     expect(banner).toContain(state.lambdaEndpoint);
+    expect(banner).toContain(
+      `Step Functions ${state.stepFunctionsEndpoint} (state machine ${state.stateMachineArn})`,
+    );
     const credentials = LOCAL_CREDENTIALS;
+    const sfn = new SFNClient({ region: 'us-east-1', endpoint: state.stepFunctionsEndpoint, credentials });
+    try {
+      await expect(
+        sfn.send(new DescribeExecutionCommand({ executionArn: `${state.stateMachineArn}:none` })),
+      ).rejects.toMatchObject({ name: 'ExecutionDoesNotExist' });
+    } finally {
+      sfn.destroy();
+    }
     const dynamo = new DynamoDBClient({ region: 'us-east-1', endpoint: state.dynamodbEndpoint, credentials });
     const s3 = new S3Client({
       region: 'us-east-1',
@@ -369,7 +381,9 @@ describe('npm start, used as the banner says, then Ctrl-C', () => {
     expect({ code, signal }).toEqual({ code: 0, signal: null });
     const lines = stack.stdout().trimEnd().split('\n');
     expect(lines).toContain('SIGINT: stopping the local stack…');
-    expect(lines.at(-1)).toMatch(/^Local stack stopped: serverless offline and both emulators are down/);
+    expect(lines.at(-1)).toMatch(
+      /^Local stack stopped: serverless offline, the Step Functions endpoint and both emulators are down/,
+    );
     expect(stack.stderr()).not.toMatch(/error/i);
     expect(existsSync(box.stateFile)).toBe(false);
     expect(await s3rverFolders(box)).toEqual([]);
@@ -485,6 +499,8 @@ describe('npm run event:payments-imported without a running stack', () => {
       lambdaEndpoint: 'http://127.0.0.1:1',
       dynamodbEndpoint: 'http://127.0.0.1:1',
       s3Endpoint: 'http://127.0.0.1:1',
+      stepFunctionsEndpoint: 'http://127.0.0.1:1',
+      stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:zhkh-billing-local-matchingRun',
       workerFunctionName: 'zhkh-billing-local-matchingWorker',
       paymentsImportedWorkerFunctionName: 'zhkh-billing-local-paymentsImportedWorker',
       pid: gone.pid ?? -1,

@@ -59,6 +59,11 @@ describe('what a deployed bundle loads when it initialises', () => {
     // client. They load S3 when a run first writes (lib/runs/output-bucket.ts).
     ['matching-worker', ['@aws-sdk/client-dynamodb']],
     ['payments-imported-worker', ['@aws-sdk/client-dynamodb']],
+    // The steps of a sharded run work with the ledger and the results bucket from the start.
+    ['plan-matching-run', ['@aws-sdk/client-dynamodb', '@aws-sdk/client-s3']],
+    ['matching-shard', ['@aws-sdk/client-dynamodb', '@aws-sdk/client-s3']],
+    ['merge-matching-run', ['@aws-sdk/client-dynamodb', '@aws-sdk/client-s3']],
+    ['fail-matching-run', ['@aws-sdk/client-dynamodb', '@aws-sdk/client-s3']],
   ])('%s loads exactly %j', (name, expected) => {
     expect(clients(name)).toEqual(expected);
   });
@@ -81,6 +86,10 @@ describe('what a deployed bundle loads when it initialises', () => {
     for (const b of bundles) atInit[b.name] = (await probeBundle(b)).driverAtInit;
     expect(atInit).toEqual({
       'create-matching-run': false,
+      'fail-matching-run': false,
+      'matching-shard': false,
+      'merge-matching-run': false,
+      'plan-matching-run': false,
       'get-account-actions': true,
       'get-matching-run': false,
       'get-matching-run-partition': false,

@@ -37,12 +37,25 @@ const FUNCTIONS = {
   getMatchingRunPartition: 'functions/get-matching-run-partition.mjs',
   matchingWorker: 'functions/matching-worker.mjs',
   paymentsImportedWorker: 'functions/payments-imported-worker.mjs',
+  planMatchingRun: 'functions/plan-matching-run.mjs',
+  matchingShard: 'functions/matching-shard.mjs',
+  mergeMatchingRun: 'functions/merge-matching-run.mjs',
+  failMatchingRun: 'functions/fail-matching-run.mjs',
 } as const;
 type FunctionKey = keyof typeof FUNCTIONS;
 
 /** exceljs' workbook writer, built beside the bundles that import it (serverless/esbuild-plugins.cjs). */
 const WORKBOOK_WRITER = 'functions/exceljs-workbook-writer.mjs';
 const WORKERS = ['matchingWorker', 'paymentsImportedWorker'] as const;
+/** The steps of a sharded run, invoked by the state machine. */
+const STEPS = ['planMatchingRun', 'matchingShard', 'mergeMatchingRun', 'failMatchingRun'] as const;
+const STATE_MACHINE = 'MatchingRunStateMachine';
+/** The state machine's ARN as the template builds it (`Fn::Sub`; see cfn below for the `#{…}`). */
+const STATE_MACHINE_ARN =
+  'arn:#{AWS::Partition}:states:#{AWS::Region}:#{AWS::AccountId}:stateMachine:zhkh-billing-prod-matchingRun'.replaceAll(
+    '#{',
+    '$' + '{',
+  );
 
 let packageDir: string;
 let bundleDir: string;
@@ -181,9 +194,41 @@ describe('functions', () => {
     },
   );
 
+  it("gives the shard step the workers' sizing, the plan and merge 1024 MB, and no step Lambda retries", () => {
+    expect(resource(logicalId('matchingShard')).Properties).toMatchObject({
+      Timeout: 900,
+      MemorySize: 3008,
+      EphemeralStorage: { Size: 2048 },
+    });
+    expect(resource(logicalId('planMatchingRun')).Properties).toMatchObject({
+      Timeout: 300,
+      MemorySize: 1024,
+    });
+    expect(resource(logicalId('mergeMatchingRun')).Properties).toMatchObject({
+      Timeout: 900,
+      MemorySize: 1024,
+    });
+    expect(resource(logicalId('failMatchingRun')).Properties).toMatchObject({ Timeout: 60, MemorySize: 512 });
+    // Invoked synchronously by the state machine, whose Retry and Catch handle failures.
+    for (const key of STEPS) {
+      const configs = ofType('AWS::Lambda::EventInvokeConfig').filter(
+        ([, r]) => JSON.stringify(r.Properties.FunctionName) === JSON.stringify({ Ref: logicalId(key) }),
+      );
+      expect(configs, key).toEqual([]);
+    }
+  });
+
+  it('tells every function the state machine of sharded runs by its ARN', () => {
+    for (const key of Object.keys(FUNCTIONS) as FunctionKey[]) {
+      const env = (resource(logicalId(key)).Properties.Environment as { Variables: Json }).Variables;
+      expect(env.MATCHING_STATE_MACHINE_ARN, key).toEqual({ 'Fn::Sub': STATE_MACHINE_ARN });
+    }
+  });
+
   it('creates no shared default execution role', () => {
     expect(resources).not.toHaveProperty('IamRoleLambdaExecution');
-    expect(ofType('AWS::IAM::Role')).toHaveLength(8);
+    // One per function, and the state machine's.
+    expect(ofType('AWS::IAM::Role')).toHaveLength(13);
   });
 });
 
@@ -333,6 +378,7 @@ describe('least-privilege IAM, one role per function', () => {
         'dynamodb:GetItem': ['RunsTable'],
         'dynamodb:UpdateItem': ['RunsTable'],
         'lambda:InvokeFunction': ['MatchingWorkerLambdaFunction'],
+        'states:StartExecution': [STATE_MACHINE_ARN],
       },
     ],
     [
@@ -393,8 +439,61 @@ describe('least-privilege IAM, one role per function', () => {
         's3:AbortMultipartUpload': ['ResultsBucket/matching-runs/*'],
         's3:DeleteObject': ['ResultsBucket/matching-runs/*'],
         'sqs:SendMessage': ['MatchingWorkerDeadLetterQueue'],
+        'states:StartExecution': [STATE_MACHINE_ARN],
         'ssm:GetParameter': mongoUri,
         'kms:Decrypt': kmsKeys,
+      },
+    ],
+    [
+      'planMatchingRun',
+      {
+        'logs:CreateLogStream': ownLogs('planMatchingRun'),
+        'logs:PutLogEvents': ownLogs('planMatchingRun'),
+        'dynamodb:GetItem': ['RunsTable'],
+        'dynamodb:UpdateItem': ['RunsTable'],
+        's3:PutObject': [
+          'ResultsBucket/matching-runs/*/plan.json',
+          'ResultsBucket/matching-runs/*/shard-items.json',
+        ],
+        'ssm:GetParameter': mongoUri,
+        'kms:Decrypt': kmsKeys,
+      },
+    ],
+    [
+      'matchingShard',
+      {
+        'logs:CreateLogStream': ownLogs('matchingShard'),
+        'logs:PutLogEvents': ownLogs('matchingShard'),
+        'dynamodb:GetItem': ['RunsTable'],
+        'dynamodb:UpdateItem': ['RunsTable'],
+        's3:GetObject': ['ResultsBucket/matching-runs/*/plan.json', 'ResultsBucket/matching-runs/*/shards/*'],
+        's3:PutObject': ['ResultsBucket/matching-runs/*/shards/*'],
+        's3:AbortMultipartUpload': ['ResultsBucket/matching-runs/*/shards/*'],
+        's3:DeleteObject': ['ResultsBucket/matching-runs/*/shards/*'],
+        'ssm:GetParameter': mongoUri,
+        'kms:Decrypt': kmsKeys,
+      },
+    ],
+    [
+      'mergeMatchingRun',
+      {
+        'logs:CreateLogStream': ownLogs('mergeMatchingRun'),
+        'logs:PutLogEvents': ownLogs('mergeMatchingRun'),
+        'dynamodb:GetItem': ['RunsTable'],
+        'dynamodb:UpdateItem': ['RunsTable'],
+        's3:GetObject': ['ResultsBucket/matching-runs/*'],
+        's3:PutObject': ['ResultsBucket/matching-runs/*'],
+        's3:AbortMultipartUpload': ['ResultsBucket/matching-runs/*'],
+      },
+    ],
+    [
+      'failMatchingRun',
+      {
+        'logs:CreateLogStream': ownLogs('failMatchingRun'),
+        'logs:PutLogEvents': ownLogs('failMatchingRun'),
+        'dynamodb:GetItem': ['RunsTable'],
+        'dynamodb:UpdateItem': ['RunsTable'],
+        's3:DeleteObject': ['ResultsBucket/matching-runs/*'],
       },
     ],
   ])('%s may do exactly what it uses, on exactly its resources', (key, expected) => {
@@ -420,6 +519,185 @@ describe('least-privilege IAM, one role per function', () => {
         'kms:ViaService': { 'Fn::Sub': cfn('ssm.#{AWS::Region}.amazonaws.com') },
         'kms:EncryptionContext:PARAMETER_ARN': { 'Fn::Sub': mongoUri[0] },
       },
+    });
+  });
+});
+
+describe('state machine of sharded runs', () => {
+  interface State {
+    Type: string;
+    Resource?: string;
+    Next?: string;
+    End?: boolean;
+    Retry?: Array<Record<string, unknown>>;
+    Catch?: Array<{ ErrorEquals: string[]; Next: string; ResultPath?: string }>;
+    [field: string]: unknown;
+  }
+  interface Definition {
+    StartAt: string;
+    States: Record<string, State>;
+  }
+
+  /** The deployed definition, and the function each `${…}` Resource placeholder stands for. */
+  function deployed(): { definition: Definition; functions: Record<string, string> } {
+    const sub = (resource(STATE_MACHINE).Properties.DefinitionString as Json)['Fn::Sub'] as [string, Json];
+    const [text, params] = sub;
+    const functions = Object.fromEntries(
+      Object.entries(params).map(([name, value]) => [cfn(`#{${name}}`), resourceName(value)]),
+    );
+    return { definition: JSON.parse(text) as Definition, functions };
+  }
+
+  const TRANSIENT = [
+    'TransientError',
+    'Lambda.ServiceException',
+    'Lambda.AWSLambdaException',
+    'Lambda.SdkClientException',
+    'Lambda.TooManyRequestsException',
+  ];
+
+  it('is one STANDARD state machine, named after the stage, with its own role', () => {
+    expect(ofType('AWS::StepFunctions::StateMachine').map(([id]) => id)).toEqual([STATE_MACHINE]);
+    expect(resource(STATE_MACHINE).Properties).toMatchObject({
+      StateMachineName: 'zhkh-billing-prod-matchingRun',
+      StateMachineType: 'STANDARD',
+      RoleArn: { 'Fn::GetAtt': ['MatchingStateMachineRole', 'Arn'] },
+    });
+  });
+
+  it('plans, maps the shards, merges; a plan that claimed nothing ends without shards', () => {
+    const { definition, functions } = deployed();
+    const states = definition.States;
+    expect(definition.StartAt).toBe('Plan');
+    expect(Object.keys(states).sort()).toEqual([
+      'Claimed',
+      'FailRun',
+      'Merge',
+      'NotClaimed',
+      'Plan',
+      'RunFailed',
+      'Shards',
+    ]);
+    const fn = (state: State | undefined) => functions[state?.Resource ?? ''];
+    expect(fn(states.Plan)).toBe('PlanMatchingRunLambdaFunction');
+    expect(states.Plan).toMatchObject({
+      // The execution is the run's owner, so a retried Plan task may take its own claim back.
+      Parameters: { 'runId.$': '$.runId', 'owner.$': '$$.Execution.Name' },
+      ResultPath: '$.plan',
+      Next: 'Claimed',
+    });
+    expect(states.Claimed).toMatchObject({
+      Type: 'Choice',
+      Choices: [{ Variable: '$.plan.claimed', BooleanEquals: false, Next: 'NotClaimed' }],
+      Default: 'Shards',
+    });
+    expect(states.NotClaimed?.Type).toBe('Succeed');
+    expect(fn(states.Merge)).toBe('MergeMatchingRunLambdaFunction');
+    expect(states.Merge).toMatchObject({ Parameters: { 'runId.$': '$.runId' }, End: true });
+    expect(fn(states.FailRun)).toBe('FailMatchingRunLambdaFunction');
+    expect(states.FailRun).toMatchObject({
+      Parameters: { 'runId.$': '$.runId', 'error.$': '$.error' },
+      Next: 'RunFailed',
+    });
+    expect(states.RunFailed?.Type).toBe('Fail');
+  });
+
+  it("runs the shards as a Distributed Map over the plan's item file, failing on the first failed shard", () => {
+    const { definition, functions } = deployed();
+    const map = definition.States.Shards as State & { ItemProcessor: Definition & { ProcessorConfig: Json } };
+    expect(map).toMatchObject({
+      Type: 'Map',
+      ItemReader: {
+        Resource: 'arn:aws:states:::s3:getObject',
+        ReaderConfig: { InputType: 'JSON' },
+        Parameters: { 'Bucket.$': '$.plan.itemsBucket', 'Key.$': '$.plan.itemsKey' },
+      },
+      MaxConcurrencyPath: '$.maxConcurrency',
+      ToleratedFailurePercentage: 0,
+      ResultPath: null,
+      Next: 'Merge',
+    });
+    expect(map.ItemProcessor.ProcessorConfig).toEqual({ Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' });
+    const inner = map.ItemProcessor.States;
+    expect(Object.keys(inner).sort()).toEqual(['FailShard', 'Shard', 'ShardFailed']);
+    expect(functions[inner.Shard?.Resource ?? '']).toBe('MatchingShardLambdaFunction');
+    expect(inner.Shard).toMatchObject({ End: true, TimeoutSeconds: 930 });
+    expect(inner.Shard?.Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'FailShard' },
+    ]);
+    expect(functions[inner.FailShard?.Resource ?? '']).toBe('FailMatchingRunLambdaFunction');
+    expect(inner.FailShard).toMatchObject({
+      Parameters: { 'runId.$': '$.runId', 'shard.$': '$.shard', 'error.$': '$.error' },
+      Next: 'ShardFailed',
+    });
+    expect(inner.ShardFailed).toMatchObject({ Type: 'Fail', Error: 'ShardFailed' });
+    expect(map.Catch).toEqual([
+      { ErrorEquals: ['ShardFailed', 'States.ExceedToleratedFailureThreshold'], Next: 'RunFailed' },
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'FailRun' },
+    ]);
+  });
+
+  it('retries every Lambda task on transient errors with backoff, and catches everything else', () => {
+    const { definition } = deployed();
+    const map = definition.States.Shards as State & { ItemProcessor: Definition };
+    const tasks = { ...definition.States, ...map.ItemProcessor.States };
+    const names = Object.keys(tasks).filter((name) => tasks[name]?.Type === 'Task');
+    expect(names.sort()).toEqual(['FailRun', 'FailShard', 'Merge', 'Plan', 'Shard']);
+    for (const name of names) {
+      expect(tasks[name]?.Retry, name).toEqual([
+        {
+          ErrorEquals: TRANSIENT,
+          IntervalSeconds: 2,
+          BackoffRate: 2,
+          MaxAttempts: 4,
+          MaxDelaySeconds: 60,
+          JitterStrategy: 'FULL',
+        },
+      ]);
+      expect(tasks[name]?.TimeoutSeconds, name).toEqual(expect.any(Number));
+    }
+    // A failure of the steps goes to a fail step; the fail steps themselves end in a Fail state.
+    for (const name of ['Plan', 'Merge']) expect(tasks[name]?.Catch?.[0]?.Next, name).toBe('FailRun');
+    expect(tasks.FailRun?.Catch).toBeUndefined();
+    expect(tasks.FailShard?.Catch).toBeUndefined();
+  });
+
+  it('may invoke the four step functions, run its own Distributed Map and read only the item files', () => {
+    const role = resource('MatchingStateMachineRole').Properties;
+    expect(role.AssumeRolePolicyDocument).toEqual({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Effect: 'Allow',
+          Principal: { Service: 'states.amazonaws.com' },
+          Action: 'sts:AssumeRole',
+          Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+        },
+      ],
+    });
+    const granted = new Map<string, string[]>();
+    for (const statement of (role.Policies as Array<{ PolicyDocument: { Statement: Statement[] } }>).flatMap(
+      (p) => p.PolicyDocument.Statement,
+    )) {
+      expect(statement.Effect).toBe('Allow');
+      const targets = [statement.Resource].flat().map(resourceName);
+      for (const action of [statement.Action].flat())
+        granted.set(action, [...(granted.get(action) ?? []), ...targets].sort());
+    }
+    const executions = cfn(
+      'arn:#{AWS::Partition}:states:#{AWS::Region}:#{AWS::AccountId}:execution:zhkh-billing-prod-matchingRun/*',
+    );
+    expect(Object.fromEntries(granted)).toEqual({
+      'lambda:InvokeFunction': [
+        'FailMatchingRunLambdaFunction',
+        'MatchingShardLambdaFunction',
+        'MergeMatchingRunLambdaFunction',
+        'PlanMatchingRunLambdaFunction',
+      ],
+      'states:StartExecution': [STATE_MACHINE_ARN],
+      'states:DescribeExecution': [executions],
+      'states:StopExecution': [executions],
+      's3:GetObject': ['ResultsBucket/matching-runs/*/shard-items.json'],
     });
   });
 });
@@ -460,7 +738,7 @@ describe('security baseline', () => {
   }
 
   it('uses a wildcard in a resource only for object keys under matching-runs/, own log streams, or KMS through SSM', () => {
-    const runOutputs = /^ResultsBucket\/matching-runs\/\*(\/[a-z-]+\.[a-z]+)?$/;
+    const runOutputs = /^ResultsBucket\/matching-runs\/\*(\/[a-z-]+\.[a-z]+|\/shards\/\*)?$/;
     const wildcards = statements().flatMap(({ role, statement }) =>
       (Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource])
         .map(resourceName)
@@ -475,6 +753,14 @@ describe('security baseline', () => {
           actions.every((a) => a.startsWith('s3:')),
           role,
         ).toBe(true);
+      } else if (name.includes(':execution:')) {
+        // A Distributed Map's child executions: only those of this state machine, only watched and stopped.
+        expect(name, role).toBe(
+          cfn(
+            'arn:#{AWS::Partition}:states:#{AWS::Region}:#{AWS::AccountId}:execution:zhkh-billing-prod-matchingRun/*',
+          ),
+        );
+        expect(actions, role).toEqual(['states:DescribeExecution', 'states:StopExecution']);
       } else if (name.includes(':log-group:/aws/lambda/')) {
         expect(name, role).toMatch(/:log-group:\/aws\/lambda\/zhkh-billing-prod-\w+:\*$/);
         expect(
@@ -693,6 +979,7 @@ describe('bundles', () => {
   it.each([
     'matchingWorker',
     'paymentsImportedWorker',
+    ...STEPS,
     'createMatchingRun',
     'getMatchingRun',
     'listMatchingRuns',

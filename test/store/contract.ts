@@ -2,7 +2,9 @@ import { Decimal128, Long, ObjectId } from 'bson';
 import type { Document } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { normaliseRecord } from '../../lib/matching/index.js';
+import { shardFilter, shardRanges } from '../../lib/runs/shards/plan.js';
 import type { DocumentStore } from '../../lib/store/document-store.js';
+import { sampleField } from '../../lib/store/sample-field.js';
 import { type AccountActions, getAccountActions, listAccountActions } from '../../lib/summary/index.js';
 
 /**
@@ -61,8 +63,62 @@ export function contractCollections(): Record<string, Document[]> {
     { _id: 102, number: '7800000000002', name: 'Пользователь №2' },
     { _id: 104, number: '7800000000004', name: 'Пользователь №4', sessions: [{ session_id: 's3' }] },
   ];
-  return { payment, Account };
+  return { payment, Account, partitioned: partitionedCollection() };
 }
+
+/**
+ * Partition values of every kind at `p` (and at `a.b`), for the shard filters: `_id` names the
+ * shard each must fall in under the boundaries [2, 'b'] (see `SHARD_OF`).
+ */
+function partitionedCollection(): Document[] {
+  const values: [string, unknown][] = [
+    ['1', 1],
+    ['-2.5', -2.5],
+    ['long 5', Long.fromNumber(5)],
+    ['long 2^60', Long.fromString('1152921504606846976')],
+    ['decimal 3', Decimal128.fromString('3')],
+    ['nan', Number.NaN],
+    ['infinity', Number.POSITIVE_INFINITY],
+    ['1e300', 1e300],
+    ['a', 'a'],
+    ['é', 'é'],
+    ['b', 'b'],
+    ['oid', new ObjectId(OID_A)],
+    ['null', null],
+    ['true', true],
+    ['array', [1, 'z']],
+    ['document', { x: 1 }],
+    ['date', D1],
+  ];
+  return [
+    ...values.map(([_id, p]) => ({ _id, p, a: { b: p } })),
+    { _id: 'missing' },
+    { _id: 'a array', p: 'c', a: [{ b: 'c' }] },
+  ];
+}
+
+/** The shard of each `partitioned` document under boundaries [2, 'b']: rejected values in shard 0. */
+const SHARD_OF: Readonly<Record<string, number>> = {
+  '1': 0,
+  '-2.5': 0,
+  'long 5': 1,
+  'long 2^60': 0,
+  'decimal 3': 0,
+  nan: 0,
+  infinity: 0,
+  '1e300': 1,
+  a: 1,
+  é: 2,
+  b: 2,
+  oid: 2,
+  null: 0,
+  true: 0,
+  array: 0,
+  document: 0,
+  date: 0,
+  missing: 0,
+  'a array': 2,
+};
 
 /**
  * A BSON date beyond the range of a JavaScript Date (±8.64e15 ms), as a server holds it: the
@@ -202,6 +258,50 @@ export function describeDocumentStoreContract(name: string, makeStore: MakeStore
 
     afterAll(async () => {
       await store?.close();
+    });
+
+    describe('estimatedCount and a $sample of one field', () => {
+      it('counts a collection (0 for a missing one)', async () => {
+        expect(await store.estimatedCount('payment')).toBe(15);
+        expect(await store.estimatedCount('no_such_collection')).toBe(0);
+      });
+
+      // MongoDB samples without replacement when it scans (size ≥ 5 % of the collection: at most
+      // every document once) and may repeat one on its random cursor; mingo draws with replacement
+      // (always `size` values). Both hand out only values the collection has.
+      it('samples documents, projecting one field (absent where missing)', async () => {
+        const ids = new Set(IDS_BY_DATE_ID.map(label));
+        const values = await sampleField(store, 'payment', 'id', 5);
+        expect(values).toHaveLength(5);
+        for (const value of values) expect(ids.has(label(value))).toBe(true);
+        const all = await sampleField(store, 'payment', 'id', 100);
+        expect(all.length).toBeGreaterThanOrEqual(15);
+        for (const value of all) expect(ids.has(label(value))).toBe(true);
+        const dotted = await sampleField(store, 'partitioned', 'a.b', 100);
+        expect(dotted.length).toBeGreaterThanOrEqual(19);
+        // `{ a: [{ b: 'c' }] }`: the expression `$a.b` reads through the array, giving `['c']`, never 'c'.
+        expect(dotted.every((value) => value !== 'c')).toBe(true);
+      });
+    });
+
+    describe('shard filters', () => {
+      it.each(['p', 'a.b'])(
+        'put every document in exactly one shard, rejected values in shard 0 (%s)',
+        async (field) => {
+          const plan = { partitionBy: field, shards: shardRanges([2, 'b']) };
+          const found = new Map<string, number>();
+          for (const { shard } of plan.shards) {
+            for (const document of await collect(store.find('partitioned', shardFilter(plan, shard)))) {
+              expect(found.has(document._id), `${document._id} in two shards`).toBe(false);
+              found.set(document._id as string, shard);
+            }
+          }
+          const expected = { ...SHARD_OF };
+          // `a` is an array on the way to `a.b` (a rejected value); at `p` the value is 'c'.
+          if (field === 'a.b') expected['a array'] = 0;
+          expect(Object.fromEntries(found)).toEqual(expected);
+        },
+      );
     });
 
     describe('find', () => {

@@ -28,6 +28,10 @@ export class WatchedStore implements DocumentStore {
     return this.paced(this.inner.find<T>(collection, filter, options));
   }
 
+  estimatedCount(collection: string): Promise<number> {
+    return this.inner.estimatedCount(collection);
+  }
+
   close(): Promise<void> {
     return this.inner.close();
   }

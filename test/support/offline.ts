@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { DemoDataOptions } from '../../scripts/demo-data.js';
 import type { Emulators } from '../../scripts/emulators.js';
 import { type FunctionKey, localFunctionName, startLocalStack } from '../../scripts/local-stack.js';
+import type { LocalStepFunctions } from '../../scripts/local-step-functions.js';
 
 /**
  * The local stack of `npm start`, for end-to-end and fault tests: DynamoDB and S3 emulators in this
@@ -30,6 +31,8 @@ export interface Stack {
   readonly lambdaEndpoint: string;
   readonly dynamodbEndpoint: string;
   readonly s3Endpoint: string;
+  /** The local Step Functions endpoint the functions start sharded runs on, and its executions. */
+  readonly stepFunctions: LocalStepFunctions;
   readonly dataDir: string;
   /** The emulators, with their table and bucket names and outage switches (`dynamodb.down()`, …). */
   readonly emulators: Emulators;

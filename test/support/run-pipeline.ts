@@ -34,5 +34,9 @@ export class PipelineOnlyStore implements DocumentStore {
     throw new Error('PipelineOnlyStore does not implement find');
   }
 
+  async estimatedCount(): Promise<number> {
+    throw new Error('PipelineOnlyStore only runs aggregations');
+  }
+
   async close(): Promise<void> {}
 }

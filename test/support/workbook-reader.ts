@@ -109,3 +109,22 @@ export async function outputBytes(
     parts.push(typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk));
   return Buffer.concat(parts);
 }
+
+/** The XML of each sheet of the workbook in `bytes`, by sheet name, in workbook order. */
+export function sheetXml(bytes: Uint8Array): Map<string, string> {
+  const book = XLSX.read(bytes, { type: 'buffer', bookFiles: true } as XLSX.ParsingOptions);
+  const files = (book as unknown as { files: Files }).files;
+  const rels = fileText(files, 'xl/_rels/workbook.xml.rels');
+  const targets = new Map(
+    [...rels.matchAll(/<Relationship\b[^>]*>/g)].map(([tag]) => {
+      const a = attributes(tag);
+      return [a.Id, `xl/${(a.Target ?? '').replace(/^\/?xl\//, '')}`] as const;
+    }),
+  );
+  return new Map(
+    (book.Workbook?.Sheets ?? []).map((entry) => [
+      entry.name ?? '',
+      fileText(files, targets.get((entry as { id?: string }).id ?? '') ?? ''),
+    ]),
+  );
+}

@@ -7,46 +7,37 @@
  *
  * Contract between the steps and the state machine: notes/shards-contract.md.
  */
-import type { MatchStats } from '../../matching/index.js';
-import type { MatchingJobOutcome } from '../job-outcome.js';
 
-/** One item of the Map state: which shard of which run. */
-export interface ShardItem {
-  readonly runId: string;
-  /** 0-based index into the plan's shards. */
-  readonly shard: number;
-}
-
-/** What the plan step returns to the state machine (the Map's input). */
-export interface PlanResult {
-  readonly runId: string;
-  /** False when the run could not be claimed (already running elsewhere, done, or unknown): the execution ends. */
-  readonly claimed: boolean;
-  /** The Map's items, inline (the local adaptation and an inline Map read these). */
-  readonly shards: readonly ShardItem[];
-  /** Bucket and key of the same items as a JSON array (the Distributed Map's ItemReader reads it). */
-  readonly itemsBucket: string;
-  readonly itemsKey: string;
-}
-
-/** What one shard step returns (the Map discards it: the merge reads each shard's manifest from S3). */
-export interface ShardResult {
-  readonly runId: string;
-  readonly shard: number;
-  readonly stats: MatchStats;
-}
-
-/** The error a step received from Step Functions' Catch (`$.error`: `{ Error, Cause }`). */
-export interface StepError {
-  readonly Error?: string;
-  readonly Cause?: string;
-}
-
-/** What the fail step is given: the run, the shard that failed (when a shard did), the caught error. */
-export interface FailInput {
-  readonly runId: string;
-  readonly shard?: number;
-  readonly error?: StepError;
-}
-
-export type { MatchingJobOutcome };
+export { failShardedRun } from './fail.js';
+export {
+  MAX_PLAN_BYTES,
+  planKey,
+  readPlan,
+  type ShardManifest,
+  shardItemsKey,
+  shardManifestKey,
+  shardManifestSchema,
+  shardOutputKeys,
+  shardPrefix,
+} from './layout.js';
+export { mergeMatchingRun } from './merge.js';
+export {
+  DEFAULT_SHARD_OPTIONS,
+  parsePlan,
+  type ShardOptions,
+  type ShardPlan,
+  shardFilter,
+  shardOf,
+} from './plan.js';
+export { planMatchingRun } from './plan-step.js';
+export { runMatchingShard } from './shard-job.js';
+export { TransientError } from './transient.js';
+export type {
+  FailInput,
+  MatchingJobOutcome,
+  PlanResult,
+  ShardItem,
+  ShardResult,
+  ShardStepDeps,
+  StepError,
+} from './types.js';

@@ -1,5 +1,11 @@
 import * as z from 'zod';
-import { limitationPeriodSchema, partitionFieldSchema, policySchema } from '../request.js';
+import {
+  limitationPeriodSchema,
+  partitionFieldSchema,
+  policySchema,
+  refuseShardsWithoutPartition,
+  shardsSchema,
+} from '../request.js';
 import { describeIssues, isEventObject } from './invocation.js';
 
 /**
@@ -14,19 +20,23 @@ export const PAYMENTS_IMPORTED_SOURCE = 'billing.payments';
 export const PAYMENTS_IMPORTED_DETAIL_TYPE = 'PaymentsImported';
 
 /** The `detail` of a PaymentsImported event. Unknown detail fields are ignored (producers may add some). */
-export const paymentsImportedDetailSchema = z.object({
-  /** The import batch; one import gives one matching run however often the event is delivered. */
-  importId: z
-    .string({ error: 'must be a string' })
-    .min(1, 'must not be empty')
-    .max(128, 'must be at most 128 characters')
-    .regex(/^[^\p{Cc}]*$/u, 'must not contain control characters'),
-  policy: policySchema.optional(),
-  partitionBy: partitionFieldSchema.optional(),
-  /** ISO 8601 years and/or months (SPEC §7), canonical once parsed (`P36M` → `P3Y`). */
-  limitationPeriod: limitationPeriodSchema.optional(),
-  paymentCount: z.number().int().nonnegative().optional(),
-});
+export const paymentsImportedDetailSchema = z
+  .object({
+    /** The import batch; one import gives one matching run however often the event is delivered. */
+    importId: z
+      .string({ error: 'must be a string' })
+      .min(1, 'must not be empty')
+      .max(128, 'must be at most 128 characters')
+      .regex(/^[^\p{Cc}]*$/u, 'must not contain control characters'),
+    policy: policySchema.optional(),
+    partitionBy: partitionFieldSchema.optional(),
+    /** ISO 8601 years and/or months (SPEC §7), canonical once parsed (`P36M` → `P3Y`). */
+    limitationPeriod: limitationPeriodSchema.optional(),
+    /** `auto` or 1..MAX_SHARDS, only with partitionBy: the run goes through the state machine (issue 12). */
+    shards: shardsSchema.optional(),
+    paymentCount: z.number().int().nonnegative().optional(),
+  })
+  .superRefine(refuseShardsWithoutPartition);
 
 export type PaymentsImportedDetail = z.infer<typeof paymentsImportedDetailSchema>;
 

@@ -4,7 +4,7 @@ import { runIdSchema } from '../run-id.js';
 /**
  * The asynchronous invocation `POST /matching-runs` sends to the `matchingWorker` function, and
  * its parser. Kept apart from lib/runs/workers/events.ts so the worker that runs these invocations does not
- * load the PaymentsImported schemas (cold start: see the README, Lambda sizing).
+ * load the PaymentsImported schemas (cold start: see docs/decisions.md, "Lambda sizing and retries").
  */
 
 /** The payload `POST /matching-runs` sends to the worker (InvocationType 'Event'). */

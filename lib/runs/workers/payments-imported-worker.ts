@@ -8,7 +8,9 @@ import type { ResponseHook } from '@aws-lambda-powertools/idempotency/types';
 import type { Context } from 'aws-lambda';
 import { config } from '../../config.js';
 import { logger } from '../../logger.js';
+import { StepFunctionsDispatcher, type WorkerDispatcher } from '../dispatcher.js';
 import { runMatchingJob } from '../job.js';
+import type { MatchingRun } from '../ledger.js';
 import { describeRequest, requestDifferences, runRequest } from '../request.js';
 import { derivedRunId } from '../run-id.js';
 import { type PaymentsImportedDetail, parsePaymentsImportedInput } from './events.js';
@@ -58,6 +60,8 @@ const duplicateDelivery: ResponseHook = (recorded) => {
 export interface PaymentsImportedWorkerDeps extends WorkerDeps {
   readonly persistenceStore: BasePersistenceLayer;
   readonly idempotencyTtlSeconds?: number;
+  /** Starts sharded runs (`detail.shards`): the state machine; default from the configuration. */
+  readonly stateMachine?: WorkerDispatcher;
 }
 
 /** The worker's dependencies from the configuration (exported for tests of that wiring). */
@@ -82,6 +86,7 @@ export function createPaymentsImportedWorker(deps: PaymentsImportedWorkerDeps) {
     eventKeyJmesPath: 'importId',
     // A redelivery must ask for the same run: another policy, partitionBy or limitationPeriod
     // under a remembered importId is an IdempotencyValidationError, deferred to the ledger below.
+    // (`shards` is left out: it changes how the run is executed, not its result.)
     // (The detail is hashed as parsed, so the period is already canonical: P36M and P3Y agree.)
     payloadValidationJmesPath: '[policy, partitionBy, limitationPeriod]',
     responseHook: duplicateDelivery,
@@ -113,6 +118,8 @@ export function createPaymentsImportedWorker(deps: PaymentsImportedWorkerDeps) {
     // failed transiently), and so is a stale running one (its worker died) or one this very
     // invocation claimed before it crashed; markRunning lets only one invocation claim it.
     if (!created && run.status === 'succeeded') return duplicateOf(runId);
+    // The recorded run decides how it runs (`shards` is not part of its identity).
+    if (run.shards !== undefined) return startSharded(run, created);
     if (
       !created &&
       run.status === 'running' &&
@@ -140,6 +147,26 @@ export function createPaymentsImportedWorker(deps: PaymentsImportedWorkerDeps) {
     persistenceStore: deps.persistenceStore,
     config: idempotency,
   });
+
+  /**
+   * A sharded run is not run here: its execution of the state machine is started (or found: the
+   * execution name is the run's attempt, lib/runs/dispatcher.ts) and this delivery is done. A run
+   * a live execution holds is a duplicate; a queued, failed or stale one gets a new execution,
+   * whose plan step claims it.
+   */
+  async function startSharded(run: MatchingRun, created: boolean): Promise<WorkerResult> {
+    if (!created && run.status === 'running' && !deps.ledger.isStale(run)) {
+      logger.info('duplicate PaymentsImported event: the sharded run is running', { runId: run.runId });
+      return { status: 'duplicate', runId: run.runId, reason: 'run already running' };
+    }
+    await (deps.stateMachine ?? new StepFunctionsDispatcher()).dispatch(run.runId, run);
+    logger.info('PaymentsImported: sharded run handed to the state machine', {
+      runId: run.runId,
+      shards: run.shards,
+      attempts: run.attempts,
+    });
+    return { status: 'dispatched', runId: run.runId };
+  }
 
   function duplicateOf(runId: string): WorkerResult {
     logger.info('duplicate PaymentsImported event: the run already succeeded', { runId });

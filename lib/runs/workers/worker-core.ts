@@ -29,6 +29,8 @@ export class TransientRunFailure extends Error {
 export type WorkerResult =
   | MatchingJobOutcome
   | { readonly status: 'duplicate'; readonly runId: string; readonly reason: string }
+  /** A sharded run handed to the state machine (PaymentsImported with `shards`). */
+  | { readonly status: 'dispatched'; readonly runId: string }
   | { readonly status: 'discarded'; readonly reason: string };
 
 export interface WorkerDeps {

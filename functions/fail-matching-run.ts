@@ -1,0 +1,3 @@
+import { failMatchingRunHandler } from '../lib/runs/workers/shard-workers.js';
+
+export const handler = failMatchingRunHandler();

@@ -1,0 +1,3 @@
+import { matchingShardHandler } from '../lib/runs/workers/shard-workers.js';
+
+export const handler = matchingShardHandler();

@@ -1,0 +1,3 @@
+import { mergeMatchingRunHandler } from '../lib/runs/workers/shard-workers.js';
+
+export const handler = mergeMatchingRunHandler();
