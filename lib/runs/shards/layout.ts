@@ -1,6 +1,12 @@
 import * as z from 'zod';
 import { NotFoundError } from '../../errors.js';
-import { RUN_OUTPUTS, RUN_OUTPUTS_PREFIX, type RunOutputKeys } from '../outputs.js';
+import {
+  isShardedOnly,
+  RUN_OUTPUTS,
+  RUN_OUTPUTS_PREFIX,
+  type RunOutputKeys,
+  type ShardedOnlyOutputName,
+} from '../outputs.js';
 import type { ResultsBucket } from '../results-bucket.js';
 import { assertRunId } from '../run-id.js';
 import { matchStatsSchema } from '../run-record.js';
@@ -46,13 +52,18 @@ export function shardPrefix(runId: string, shard: number): string {
   return `${runPrefix(runId)}shards/${String(shard).padStart(4, '0')}/`;
 }
 
-/** The outputs of one shard: those of a partitioned run, under the shard's prefix. */
-export function shardOutputKeys(runId: string, shard: number): Required<RunOutputKeys> {
+/** The outputs of one shard: those of an unsharded partitioned run (no manifest), under the shard's prefix. */
+export function shardOutputKeys(runId: string, shard: number): ShardOutputKeys {
   const prefix = shardPrefix(runId, shard);
   return Object.fromEntries(
-    RUN_OUTPUTS.map(({ name, file }) => [name, `${prefix}${file}`]),
-  ) as Required<RunOutputKeys>;
+    RUN_OUTPUTS.filter(({ name }) => !isShardedOnly(name)).map(({ name, file }) => [
+      name,
+      `${prefix}${file}`,
+    ]),
+  ) as ShardOutputKeys;
 }
+
+export type ShardOutputKeys = Required<Omit<RunOutputKeys, ShardedOnlyOutputName>>;
 
 /** `shard.json`, the shard's manifest, written last: its presence means the shard is complete. */
 export function shardManifestKey(runId: string, shard: number): string {

@@ -98,7 +98,7 @@ export async function runMatchingShard(item: ShardItem, deps: ShardStepDeps): Pr
       };
       await uploadOutputs(deps.bucket, keys, outputs, meta, deadline, count);
       const elements = outputs.resultJsonLayout as ResultJsonLayout;
-      const output = (name: RunOutputName) => ({ key: keys[name], bytes: bytes[name] ?? 0 });
+      const output = (name: keyof typeof keys) => ({ key: keys[name], bytes: bytes[name] ?? 0 });
       const matchesHeader = Buffer.byteLength(matchesCsvHeader(plan.partitionBy), 'utf8');
       const leftoversHeader = Buffer.byteLength(leftoversCsvHeader(plan.partitionBy), 'utf8');
       const manifest: ShardManifest = {
