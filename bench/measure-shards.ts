@@ -40,6 +40,8 @@ export interface StepTime {
   readonly cpuMs: number;
   /** Inside `ResultsBucket.upload` / `concat` (serialising and sending to the S3 emulator). */
   readonly writeMs: number;
+  /** CPU time of this process while writing. */
+  readonly writeCpuMs: number;
 }
 
 export interface ReadingStep extends StepTime {
@@ -47,6 +49,7 @@ export interface ReadingStep extends StepTime {
   readonly loadMs: number;
   /** In the store's finds before their first document (filter over the collection, sort): in `ms`. */
   readonly scanMs: number;
+  readonly scanCpuMs: number;
   /** Accruals + payments the step matched. */
   readonly records: number;
   /** Bytes of every output it wrote. */
@@ -64,8 +67,8 @@ export interface MergeTime extends StepTime {
   readonly uploadedBytes: number;
   /** Bytes S3 copied itself (UploadPartCopy). */
   readonly copiedBytes: number;
-  /** Bytes of the run-level outputs the merge wrote. */
-  readonly outputBytes: number;
+  /** Bytes of each run-level output the merge wrote, by name. */
+  readonly outputs: Readonly<Record<string, number>>;
   readonly parts: number;
 }
 
@@ -81,11 +84,28 @@ export interface ShardsMeasurement {
   readonly identical: Readonly<Record<string, number>>;
 }
 
-/** Time since `since` on `ms`, one clock per step. */
+/** Wall and CPU time while at least one timed operation is in flight (overlapping ones counted once). */
 class Clock {
   ms = 0;
-  add(since: number): void {
-    this.ms += performance.now() - since;
+  cpuMs = 0;
+  private active = 0;
+  private since = 0;
+  private cpu = process.cpuUsage();
+
+  async time<T>(operation: () => Promise<T>): Promise<T> {
+    if (this.active++ === 0) {
+      this.since = performance.now();
+      this.cpu = process.cpuUsage();
+    }
+    try {
+      return await operation();
+    } finally {
+      if (--this.active === 0) {
+        this.ms += performance.now() - this.since;
+        const used = process.cpuUsage(this.cpu);
+        this.cpuMs += (used.user + used.system) / 1000;
+      }
+    }
   }
 }
 
@@ -100,28 +120,18 @@ class MeteredBucket extends ResultsBucket {
   copiedBytes = 0;
   parts = 0;
 
-  override async upload(key: string, chunks: OutputChunks, contentType: string): Promise<void> {
-    const started = performance.now();
-    try {
-      await super.upload(key, chunks, contentType);
-    } finally {
-      this.write.add(started);
-    }
+  override upload(key: string, chunks: OutputChunks, contentType: string): Promise<void> {
+    return this.write.time(() => super.upload(key, chunks, contentType));
   }
 
   override async concat(key: string, pieces: Iterable<ConcatPiece>, contentType: string) {
-    const started = performance.now();
-    try {
-      const parts = await super.concat(key, pieces, contentType);
-      for (const part of parts) {
-        if (part.kind === 'copy') this.copiedBytes += part.size;
-        else this.uploadedBytes += part.size;
-      }
-      this.parts += parts.length;
-      return parts;
-    } finally {
-      this.write.add(started);
+    const parts = await this.write.time(() => super.concat(key, pieces, contentType));
+    for (const part of parts) {
+      if (part.kind === 'copy') this.copiedBytes += part.size;
+      else this.uploadedBytes += part.size;
     }
+    this.parts += parts.length;
+    return parts;
   }
 
   override async readRange(key: string, start: number, length: number): Promise<Buffer | undefined> {
@@ -145,9 +155,8 @@ function timedFirst<T>(source: AsyncIterable<T>, clock: Clock): AsyncIterable<T>
       return {
         next: () => {
           const step = iterator.next();
-          if (!(step instanceof Promise)) return step;
-          const started = performance.now();
-          return step.finally(() => clock.add(started));
+          // Only the first answer is a promise; the store's work for it starts after this call returns.
+          return step instanceof Promise ? clock.time(() => step) : step;
         },
         return: async () => (await iterator.return?.()) ?? { done: true, value: undefined },
       } as AsyncIterator<T>;
@@ -196,7 +205,19 @@ async function step<T>(
   const used = process.cpuUsage(cpu);
   await store.close();
   const cpuMs = (used.user + used.system) / 1000;
-  return { value, time: { ms, cpuMs, writeMs: bucket.write.ms, loadMs, scanMs: scan.ms } };
+  const { write } = bucket;
+  return {
+    value,
+    time: {
+      ms,
+      cpuMs,
+      writeMs: write.ms,
+      writeCpuMs: write.cpuMs,
+      loadMs,
+      scanMs: scan.ms,
+      scanCpuMs: scan.cpuMs,
+    },
+  };
 }
 
 async function objectBytes(key: string): Promise<number> {
@@ -279,8 +300,8 @@ async function main(): Promise<void> {
   const used = process.cpuUsage(cpu);
   if (merged.status !== 'succeeded') throw new Error(`the merge ${merged.status}: ${merged.reason}`);
   const mergedKeys = shardedRunOutputKeys(runId);
-  let mergedBytes = 0;
-  for (const key of Object.values(mergedKeys)) mergedBytes += await objectBytes(key);
+  const mergedBytes: Record<string, number> = {};
+  for (const [name, key] of Object.entries(mergedKeys)) mergedBytes[name] = await objectBytes(key);
 
   const identical: Record<string, number> = {};
   for (const name of ['matchesCsv', 'unmatchedPaymentsCsv', 'unpaidAccrualsCsv'] as const) {
@@ -303,10 +324,11 @@ async function main(): Promise<void> {
       ms: mergeMs,
       cpuMs: (used.user + used.system) / 1000,
       writeMs: bucket.write.ms,
+      writeCpuMs: bucket.write.cpuMs,
       readBytes: bucket.readBytes,
       uploadedBytes: bucket.uploadedBytes,
       copiedBytes: bucket.copiedBytes,
-      outputBytes: mergedBytes,
+      outputs: mergedBytes,
       parts: bucket.parts,
     },
     identical,

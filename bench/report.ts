@@ -183,14 +183,21 @@ function shardedRun(r: BenchResults): string[] {
     label,
     ms(t.ms),
     ms(t.cpuMs),
-    t.scanMs === undefined ? '—' : ms(t.scanMs),
-    ms(t.writeMs),
+    t.scanMs === undefined ? '—' : `${ms(t.scanMs)} (${ms(t.scanCpuMs ?? 0)})`,
+    `${ms(t.writeMs)} (${ms(t.writeCpuMs)})`,
     records === undefined ? '—' : records.toLocaleString('en-US'),
     bytes === undefined ? '—' : mib(bytes),
   ];
   const times = s.shards.map((shard) => shard.ms);
   const sum = times.reduce((a, b) => a + b, 0);
   const scans = s.shards.reduce((a, shard) => a + shard.scanMs, 0);
+  const cpu = s.shards.reduce((a, shard) => a + shard.cpuMs, 0);
+  // CPU per record once the embedded store's scan is taken out: what the model of a shard starts from.
+  const perRecord = (t: { cpuMs: number; scanCpuMs: number; records: number }) =>
+    `${(((t.cpuMs - t.scanCpuMs) / t.records) * 1000).toFixed(1)} µs`;
+  const shardsNet = { cpuMs: cpu, scanCpuMs: s.shards.reduce((a, x) => a + x.scanCpuMs, 0), records: s.size };
+  const outputs = Object.entries(s.merge.outputs);
+  const merged = outputs.reduce((a, [, bytes]) => a + bytes, 0);
   const path = criticalPathMs(s);
   const loads = [s.unsharded, s.plan, ...s.shards].map((step) => step.loadMs);
   const m = s.merge;
@@ -208,11 +215,11 @@ function shardedRun(r: BenchResults): string[] {
     `shard’s range. The merged ${Object.keys(s.identical).map(code).join(', ')} were byte for byte the unsharded run’s`,
     '(the bench stops otherwise).',
     '',
-    table('step | ms | CPU ms | store scan ms | write ms | records | outputs MiB', 'lrrrrrr', [
+    table('step | ms | CPU ms | store scan ms (CPU) | write ms (CPU) | records | outputs MiB', 'lrrrrrr', [
       row('unsharded partitioned job', s.unsharded, s.unsharded.records, s.unsharded.outputBytes),
       row('plan', s.plan),
       ...s.shards.map((shard) => row(`shard ${shard.shard}`, shard, shard.records, shard.outputBytes)),
-      row('merge', m, undefined, m.outputBytes),
+      row('merge', m, undefined, merged),
     ]),
     '',
     `Shards: min ${ms(Math.min(...times))}, median ${ms(median(times))}, max ${ms(Math.max(...times))} ms. Their sum,`,
@@ -220,10 +227,12 @@ function shardedRun(r: BenchResults): string[] {
     `${ms(s.unsharded.scanMs)} ms unsharded). Critical path (plan + slowest shard + merge: the wall time if every shard`,
     `ran at once on its own Lambda): ${ms(path)} ms, ${(s.unsharded.ms / path).toFixed(1)} × faster than unsharded. Loading`,
     `both files into a fresh store took ${ms(Math.min(...loads))} to ${ms(Math.max(...loads))} ms per step (not counted above).`,
+    `CPU: shards ${ms(cpu)} ms in all, unsharded ${ms(s.unsharded.cpuMs)} ms; per record without the store scan,`,
+    `${perRecord(shardsNet)} sharded and ${perRecord(s.unsharded)} unsharded.`,
     '',
     `The merge read ${kib(m.readBytes)} KiB from S3 into the process and uploaded ${mib(m.uploadedBytes)} MiB of parts;`,
-    `S3 copied ${mib(m.copiedBytes)} MiB itself (UploadPartCopy), ${m.parts} parts in all, for ${mib(m.outputBytes)} MiB of`,
-    'run-level outputs.',
+    `S3 copied ${mib(m.copiedBytes)} MiB itself (UploadPartCopy), ${m.parts} parts in all, for ${mib(merged)} MiB of`,
+    `run-level outputs (${outputs.map(([name, bytes]) => `${name} ${mib(bytes)}`).join(', ')} MiB).`,
     '',
     `One driver find cursor (bench/measure-cursor-rate.ts: the official driver against the wire-protocol double in`,
     `another process, over loopback, batches of ${c.batchSize}) delivered ${Math.round(c.docsPerSecond).toLocaleString('en-US')} documents/s over`,
@@ -232,7 +241,14 @@ function shardedRun(r: BenchResults): string[] {
   ];
 }
 
-type ShardsStep = { ms: number; cpuMs: number; writeMs: number; scanMs?: number };
+type ShardsStep = {
+  ms: number;
+  cpuMs: number;
+  writeMs: number;
+  writeCpuMs: number;
+  scanMs?: number;
+  scanCpuMs?: number;
+};
 
 function summary(r: BenchResults): string[] {
   if (r.summary.length === 0) return [];
