@@ -8,7 +8,7 @@ import { REPO_ROOT, runChild, startServiceChild } from './child-process.js';
 import { type CliMeasurement, measureCommandLine } from './cli.js';
 import { COLD_REQUEST_FUNCTION, type ColdRequestMeasurement, measureColdRequest } from './cold-request.js';
 import { type InitProfile, profileBundleImport } from './init-profile.js';
-import { createRandom, generateMatchingInputs, type MatchingRecord } from './inputs.js';
+import { createRandom, generateMatchingInputs, generateSide, type MatchingRecord } from './inputs.js';
 import type { CoreKind, CoreMeasurement, ProfileSummary } from './measure-core.js';
 import type { CursorRateMeasurement } from './measure-cursor-rate.js';
 import type { E2eMeasurement } from './measure-e2e.js';
@@ -189,11 +189,15 @@ async function measureShards(o: BenchOptions, progress: Progress) {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'bench-shards-'));
   let measured: ShardsMeasurement;
   try {
-    const inputs = generateMatchingInputs(perSide, o.seed);
     const random = createRandom(o.seed * 13 + 7);
     const account = () => 1 + Math.floor(random() * partitions);
-    await writeWithAccounts(path.join(dataDir, 'accrual.ndjson'), inputs.accruals, account);
-    await writeWithAccounts(path.join(dataDir, 'payment.ndjson'), inputs.payments, account);
+    // One side at a time: 5·10^6 records of each do not fit in the default heap together.
+    for (const [which, file] of [
+      ['accruals', 'accrual.ndjson'],
+      ['payments', 'payment.ndjson'],
+    ] as const) {
+      await writeWithAccounts(path.join(dataDir, file), generateSide(which, perSide, o.seed), account);
+    }
     const env = { ...process.env, POWERTOOLS_LOG_LEVEL: 'SILENT' };
     const emulators = await startServiceChild<{ env: Record<string, string> }>(['bench/emulator-host.ts'], {
       env,
