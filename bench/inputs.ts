@@ -74,8 +74,12 @@ function side(count: number, lagDays: number, seed: number): MatchingRecord[] {
  * const { accruals, payments } = generateMatchingInputs(1000, 1);
  */
 export function generateMatchingInputs(size: number, seed: number): MatchingInputs {
-  return {
-    accruals: side(size, 0, seed * 2 + 1),
-    payments: side(size, INPUT_SHAPE.paymentLagDays, seed * 2 + 2),
-  };
+  return { accruals: generateSide('accruals', size, seed), payments: generateSide('payments', size, seed) };
+}
+
+/** One side of {@link generateMatchingInputs}, for a caller that cannot hold both at once (10^7 records). */
+export function generateSide(which: keyof MatchingInputs, size: number, seed: number): MatchingRecord[] {
+  return which === 'accruals'
+    ? side(size, 0, seed * 2 + 1)
+    : side(size, INPUT_SHAPE.paymentLagDays, seed * 2 + 2);
 }

@@ -31,6 +31,8 @@ export interface BenchOptions {
   readonly lookupPartitions: number;
   /** Timed lookups of random partitions. */
   readonly lookups: number;
+  /** Sharded run against the same data unsharded: records in all (accruals + payments) and shards; undefined to skip. */
+  readonly shards: { readonly size: number; readonly shards: number } | undefined;
   /** Function bundles (functions/*.ts names) to measure; empty to skip. */
   readonly functions: 'all' | readonly string[];
   readonly initRuns: number;
@@ -38,7 +40,7 @@ export interface BenchOptions {
   readonly outDir: string;
 }
 
-export const SECTIONS = ['core', 'profile', 'e2e', 'cli', 'lookup', 'summary', 'bundles'] as const;
+export const SECTIONS = ['core', 'profile', 'e2e', 'cli', 'lookup', 'shards', 'summary', 'bundles'] as const;
 
 export const USAGE = `Usage: npm run bench -- [options]
   --quick                 n up to 10^5, fewer runs, no profile (a minute or two)
@@ -52,6 +54,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --lookup-size N         partition lookups: accruals = payments of the run (default 1e6; --quick: 1e5)
   --lookup-partitions N   partitions of that run (default 1e5; --quick: 1e4)
   --lookups N             timed lookups of random partitions (default 1000; --quick: 200)
+  --shards-size N         sharded vs unsharded partitioned run: accruals + payments (default 1e6; --quick: 1e5)
+  --shards N              shards of that run (default 8)
   --summary-sessions LIST actions summary: sessions of 10 actions (default 1e3,5e3,2e4; --quick: 1e3,5e3)
   --summary-control N     actions summary: actions of the one-session control (default 1e5; --quick: 2e4)
   --functions LIST        function bundles to measure (default all)
@@ -93,6 +97,8 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions & { rea
       'lookup-size': text,
       'lookup-partitions': text,
       lookups: text,
+      'shards-size': text,
+      shards: text,
       'summary-sessions': text,
       'summary-control': text,
       functions: text,
@@ -131,6 +137,9 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions & { rea
     lookupSize: skip.has('lookup') ? undefined : parseSize(v['lookup-size'] ?? (quick ? '1e5' : '1e6')),
     lookupPartitions: parseSize(v['lookup-partitions'] ?? (quick ? '1e4' : '1e5')),
     lookups: parseSize(v.lookups ?? (quick ? '200' : '1000')),
+    shards: skip.has('shards')
+      ? undefined
+      : { size: parseSize(v['shards-size'] ?? (quick ? '1e5' : '1e6')), shards: parseSize(v.shards ?? '8') },
     summarySessions: skip.has('summary')
       ? []
       : sizes(v['summary-sessions'] ?? (quick ? '1e3,5e3' : '1e3,5e3,2e4')),

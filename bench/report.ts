@@ -8,7 +8,16 @@ import { PROFILE_INTERVAL_US } from './cpu-profile.js';
 import { INPUT_SHAPE } from './inputs.js';
 import type { BenchResults } from './suite.js';
 import { SUMMARY_SHAPE } from './summary-inputs.js';
-import { evaluateTargets, growthExponent, growthSteps, MIB, peakAboveInputs, TARGETS } from './targets.js';
+import {
+  criticalPathMs,
+  evaluateTargets,
+  growthExponent,
+  growthSteps,
+  MIB,
+  median,
+  peakAboveInputs,
+  TARGETS,
+} from './targets.js';
 
 /**
  * A Markdown table: `header` as its cells joined by ` | `, `align` one letter (`l`, `r`) per
@@ -40,7 +49,7 @@ const code = (text: string): string => (text === '' ? '' : `\`${text}\``);
 
 function targets(r: BenchResults): string[] {
   const status = { pass: '**pass**', fail: '**FAIL**', 'not measured': 'not measured' } as const;
-  const rows = evaluateTargets(r.core, r.e2e, r.bundles, r.lookup).map((t) => [
+  const rows = evaluateTargets(r.core, r.e2e, r.bundles, r.lookup, r.shards).map((t) => [
     t.target,
     t.measured,
     status[t.status],
@@ -166,6 +175,80 @@ function partitionLookup(r: BenchResults): string[] {
     `pages it did not hold, the partition's line); median ${l.medianRecords} records per lookup.`,
   ];
 }
+
+function shardedRun(r: BenchResults): string[] {
+  const s = r.shards;
+  if (s === undefined) return [];
+  const row = (label: string, t: ShardsStep, records?: number, bytes?: number) => [
+    label,
+    ms(t.ms),
+    ms(t.cpuMs),
+    t.scanMs === undefined ? '—' : `${ms(t.scanMs)} (${ms(t.scanCpuMs ?? 0)})`,
+    `${ms(t.writeMs)} (${ms(t.writeCpuMs)})`,
+    records === undefined ? '—' : records.toLocaleString('en-US'),
+    bytes === undefined ? '—' : mib(bytes),
+  ];
+  const times = s.shards.map((shard) => shard.ms);
+  const sum = times.reduce((a, b) => a + b, 0);
+  const scans = s.shards.reduce((a, shard) => a + shard.scanMs, 0);
+  const cpu = s.shards.reduce((a, shard) => a + shard.cpuMs, 0);
+  // CPU per record once the embedded store's scan is taken out: what the model of a shard starts from.
+  const perRecord = (t: { cpuMs: number; scanCpuMs: number; records: number }) =>
+    `${(((t.cpuMs - t.scanCpuMs) / t.records) * 1000).toFixed(1)} µs`;
+  const shardsNet = { cpuMs: cpu, scanCpuMs: s.shards.reduce((a, x) => a + x.scanCpuMs, 0), records: s.size };
+  const outputs = Object.entries(s.merge.outputs);
+  const merged = outputs.reduce((a, [, bytes]) => a + bytes, 0);
+  const path = criticalPathMs(s);
+  const loads = [s.unsharded, s.plan, ...s.shards].map((step) => step.loadMs);
+  const m = s.merge;
+  const c = s.cursor;
+  return [
+    `## Sharded run: ${size(s.size)} records over ${size(s.partitions)} accounts, ${s.shards.length} shards`,
+    '',
+    `The same ${size(s.size / 2)} accruals and ${size(s.size / 2)} payments (about ${Math.round(s.size / s.partitions)} records per`,
+    'account, as NDJSON in the embedded store), matched with `partitionBy: account` against the S3 and DynamoDB',
+    'emulators (their own process): first unsharded (`runMatchingJob`), then sharded step by step in this one',
+    `process, one step after another (the machine has ${os.availableParallelism()} cores): \`planMatchingRun\` (${s.shardsAsked} shards asked),`,
+    'each `runMatchingShard`, `mergeMatchingRun` (bench/measure-shards.ts). Each step gets a fresh store, whose',
+    'file load is not in its time; "store scan" is the embedded store’s part of it (mingo tests the shard’s filter',
+    'on every document, then sorts the matching ones), where MongoDB walks the `(partition, date, id)` index over the',
+    `shard’s range. The merged ${Object.keys(s.identical).map(code).join(', ')} were byte for byte the unsharded run’s`,
+    '(the bench stops otherwise).',
+    '',
+    table('step | ms | CPU ms | store scan ms (CPU) | write ms (CPU) | records | outputs MiB', 'lrrrrrr', [
+      row('unsharded partitioned job', s.unsharded, s.unsharded.records, s.unsharded.outputBytes),
+      row('plan', s.plan),
+      ...s.shards.map((shard) => row(`shard ${shard.shard}`, shard, shard.records, shard.outputBytes)),
+      row('merge', m, undefined, merged),
+    ]),
+    '',
+    `Shards: min ${ms(Math.min(...times))}, median ${ms(median(times))}, max ${ms(Math.max(...times))} ms. Their sum,`,
+    `${ms(sum)} ms, is ${(sum / s.unsharded.ms).toFixed(2)} × the unsharded run (store scans ${ms(scans)} ms of it, against`,
+    `${ms(s.unsharded.scanMs)} ms unsharded). Critical path (plan + slowest shard + merge: the wall time if every shard`,
+    `ran at once on its own Lambda): ${ms(path)} ms, ${(s.unsharded.ms / path).toFixed(1)} × faster than unsharded. Loading`,
+    `both files into a fresh store took ${ms(Math.min(...loads))} to ${ms(Math.max(...loads))} ms per step (not counted above).`,
+    `CPU: shards ${ms(cpu)} ms in all, unsharded ${ms(s.unsharded.cpuMs)} ms; per record without the store scan,`,
+    `${perRecord(shardsNet)} sharded and ${perRecord(s.unsharded)} unsharded.`,
+    '',
+    `The merge read ${kib(m.readBytes)} KiB from S3 into the process and uploaded ${mib(m.uploadedBytes)} MiB of parts;`,
+    `S3 copied ${mib(m.copiedBytes)} MiB itself (UploadPartCopy), ${m.parts} parts in all, for ${mib(merged)} MiB of`,
+    `run-level outputs (${outputs.map(([name, bytes]) => `${name} ${mib(bytes)}`).join(', ')} MiB).`,
+    '',
+    `One driver find cursor (bench/measure-cursor-rate.ts: the official driver against the wire-protocol double in`,
+    `another process, over loopback, batches of ${c.batchSize}) delivered ${Math.round(c.docsPerSecond).toLocaleString('en-US')} documents/s over`,
+    `${c.docs.toLocaleString('en-US')} documents, using ${c.clientCpuMsPerThousand.toFixed(1)} ms of the reader’s CPU per 1,000 (first document after`,
+    `${ms(c.firstDocumentMs)} ms: the double’s sort, not a cursor cost).`,
+  ];
+}
+
+type ShardsStep = {
+  ms: number;
+  cpuMs: number;
+  writeMs: number;
+  writeCpuMs: number;
+  scanMs?: number;
+  scanCpuMs?: number;
+};
 
 function summary(r: BenchResults): string[] {
   if (r.summary.length === 0) return [];
@@ -316,6 +399,7 @@ export function renderReport(r: BenchResults, argv: readonly string[]): string {
     endToEnd,
     commandLine,
     partitionLookup,
+    shardedRun,
     summary,
     bundles,
     coldRequest,

@@ -1,3 +1,4 @@
+import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,10 +8,12 @@ import { REPO_ROOT, runChild, startServiceChild } from './child-process.js';
 import { type CliMeasurement, measureCommandLine } from './cli.js';
 import { COLD_REQUEST_FUNCTION, type ColdRequestMeasurement, measureColdRequest } from './cold-request.js';
 import { type InitProfile, profileBundleImport } from './init-profile.js';
-import { generateMatchingInputs, type MatchingRecord } from './inputs.js';
+import { createRandom, generateMatchingInputs, generateSide, type MatchingRecord } from './inputs.js';
 import type { CoreKind, CoreMeasurement, ProfileSummary } from './measure-core.js';
+import type { CursorRateMeasurement } from './measure-cursor-rate.js';
 import type { E2eMeasurement } from './measure-e2e.js';
 import type { LookupMeasurement } from './measure-lookup.js';
+import type { ShardsMeasurement } from './measure-shards.js';
 import type { SummaryMeasurement, SummaryPipeline } from './measure-summary.js';
 import type { BenchOptions } from './options.js';
 import { SUMMARY_SHAPE } from './summary-inputs.js';
@@ -27,6 +30,7 @@ export interface BenchResults {
   readonly e2e: E2eMeasurement | undefined;
   readonly cli: CliMeasurement | undefined;
   readonly lookup: LookupMeasurement | undefined;
+  readonly shards: (ShardsMeasurement & { readonly cursor: CursorRateMeasurement }) | undefined;
   readonly summary: readonly SummaryMeasurement[];
   readonly bundles: readonly BundleMeasurement[];
   readonly coldRequest: ColdRequestMeasurement | undefined;
@@ -149,6 +153,81 @@ async function measureLookup(o: BenchOptions, size: number): Promise<LookupMeasu
   }
 }
 
+/** Accounts as the demo data writes them: 13 digits, so text order is number order. */
+const ACCOUNT_BASE = 7_800_000_000_000;
+/** Records per account in the sharded run's data: 10 accruals and 10 payments, as measure-lookup's 10^6 over 10^5. */
+const RECORDS_PER_ACCOUNT = 20;
+
+/** `records` as NDJSON with an account each, written in pieces (10^7 lines do not fit in one string). */
+async function writeWithAccounts(
+  file: string,
+  records: readonly MatchingRecord[],
+  account: () => number,
+): Promise<void> {
+  const out = createWriteStream(file);
+  const written = new Promise<void>((resolve, reject) => out.on('finish', resolve).on('error', reject));
+  for (let at = 0; at < records.length; at += 10_000) {
+    const lines = records.slice(at, at + 10_000).map((r) => {
+      const date = r.date.toISOString();
+      return `{"id":${r.id},"account":"${ACCOUNT_BASE + account()}","date":{"$date":"${date}"},"month":"${r.month}"}\n`;
+    });
+    if (!out.write(lines.join(''))) await new Promise<void>((resolve) => out.once('drain', resolve));
+  }
+  out.end();
+  await written;
+}
+
+/**
+ * The sharded run (issue 12): accruals and payments over many accounts written as NDJSON, the
+ * emulators in their own process, bench/measure-shards.ts in a fresh one (unsharded, then plan,
+ * shards and merge on the same files); then the driver cursor's delivery rate (no emulators).
+ */
+async function measureShards(o: BenchOptions, progress: Progress) {
+  const { size, shards } = o.shards as NonNullable<BenchOptions['shards']>;
+  const perSide = Math.ceil(size / 2);
+  const partitions = Math.max(1, Math.round((2 * perSide) / RECORDS_PER_ACCOUNT));
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'bench-shards-'));
+  let measured: ShardsMeasurement;
+  try {
+    const random = createRandom(o.seed * 13 + 7);
+    const account = () => 1 + Math.floor(random() * partitions);
+    // One side at a time: 5·10^6 records of each do not fit in the default heap together.
+    for (const [which, file] of [
+      ['accruals', 'accrual.ndjson'],
+      ['payments', 'payment.ndjson'],
+    ] as const) {
+      await writeWithAccounts(path.join(dataDir, file), generateSide(which, perSide, o.seed), account);
+    }
+    const env = { ...process.env, POWERTOOLS_LOG_LEVEL: 'SILENT' };
+    const emulators = await startServiceChild<{ env: Record<string, string> }>(['bench/emulator-host.ts'], {
+      env,
+    });
+    try {
+      const args = ['bench/measure-shards.ts', '--data-dir', dataDir, '--size', String(2 * perSide)];
+      args.push('--shards', String(shards), '--partitions', String(partitions));
+      measured = await runChild<ShardsMeasurement>(args, {
+        // Every step loads both files into a fresh store: 10^7 records need more than the default heap.
+        nodeFlags: ['--expose-gc', '--max-old-space-size=12288'],
+        timeoutMs: 90 * 60_000,
+        env: { ...env, ...emulators.ready.env, DATA_DIR: dataDir },
+      });
+    } finally {
+      await emulators.stop();
+    }
+  } finally {
+    await rm(dataDir, { recursive: true, force: true });
+  }
+  const slowest = Math.max(...measured.shards.map((s) => s.ms));
+  progress(
+    `shards ${measured.size} records: unsharded ${measured.unsharded.ms.toFixed(0)} ms, ${measured.shards.length} shards (slowest ${slowest.toFixed(0)} ms), merge ${measured.merge.ms.toFixed(0)} ms`,
+  );
+  const rateArgs = ['bench/measure-cursor-rate.ts', '--docs', String(Math.min(perSide, 200_000))];
+  rateArgs.push('--batch-size', String(o.batchSize), '--seed', String(o.seed));
+  const cursor = await runChild<CursorRateMeasurement>(rateArgs, CHILD);
+  progress(`cursor rate: ${cursor.docsPerSecond.toFixed(0)} documents/s over ${cursor.docs}`);
+  return { ...measured, cursor };
+}
+
 /**
  * The actions summary: for each account shape, lib/summary/ and then the flattening baseline, each
  * in a fresh process on the same generated account. Throws as soon as the two disagree.
@@ -221,6 +300,7 @@ export async function runBenchSuite(
       `lookup n=${lookup.size} over ${lookup.partitions} partitions: median ${lookup.service.medianMs.toFixed(1)} ms, at most ${lookup.bytes.max} bytes`,
     );
   }
+  const shards = o.shards === undefined ? undefined : await measureShards(o, progress);
   const summary = await measureSummary(o, progress);
   const { bundles, coldRequest, initProfile } = await measureBundles(o, progress);
   return {
@@ -233,6 +313,7 @@ export async function runBenchSuite(
     e2e,
     cli,
     lookup,
+    shards,
     summary,
     bundles,
     coldRequest,

@@ -2,6 +2,7 @@ import type { BundleMeasurement } from './bundles.js';
 import type { CoreKind, CoreMeasurement } from './measure-core.js';
 import type { E2eMeasurement } from './measure-e2e.js';
 import type { LookupMeasurement } from './measure-lookup.js';
+import type { ShardsMeasurement } from './measure-shards.js';
 
 export const MIB = 1024 * 1024;
 
@@ -26,6 +27,8 @@ export const TARGETS = {
   lookupPartitions: 1e5,
   lookupBytes: 1024 * 1024,
   lookupMs: 200,
+  /** Sharded run: plan + slowest shard + merge at most this share of the unsharded run's time. */
+  shardsCriticalShare: 0.5,
   bundleBytes: 1024 * 1024,
   initMs: 150,
 } as const;
@@ -142,6 +145,7 @@ export function evaluateTargets(
   e2e: E2eMeasurement | undefined,
   bundles: readonly BundleMeasurement[],
   lookup?: LookupMeasurement,
+  shards?: ShardsMeasurement,
 ): TargetResult[] {
   const e2eLabel = `end to end, 10^5 × 10^5: ≤ ${ms(TARGETS.e2eMs)}`;
   const bundleLabel = `each bundle ≤ ${TARGETS.bundleBytes / MIB} MiB minified`;
@@ -176,6 +180,27 @@ export function evaluateTargets(
           `slowest ${slowest.name} ${ms(slowest.initMedianMs)}${overInit.length > 0 ? `; over: ${overInit.join(', ')}` : ''}`,
           overInit.length === 0,
         ),
+    ...shardsTargets(shards),
+  ];
+}
+
+/** Plan + slowest shard + merge: the run's wall time if every shard ran at once, each on a Lambda of its own. */
+export function criticalPathMs(s: ShardsMeasurement): number {
+  return s.plan.ms + Math.max(...s.shards.map((shard) => shard.ms)) + s.merge.ms;
+}
+
+function shardsTargets(s: ShardsMeasurement | undefined): TargetResult[] {
+  const same = 'sharded run: merged CSV tables byte for byte the unsharded run’s';
+  const critical = `sharded run: plan + slowest shard + merge ≤ ${TARGETS.shardsCriticalShare} × the unsharded run`;
+  if (s === undefined) return [notMeasured(same), notMeasured(critical)];
+  const path = criticalPathMs(s);
+  return [
+    result(same, Object.keys(s.identical).join(', '), Object.keys(s.identical).length === 3),
+    result(
+      critical,
+      `${ms(path)} vs ${ms(s.unsharded.ms)} (${s.size.toLocaleString('en-US')} records, ${s.shards.length} shards)`,
+      path <= TARGETS.shardsCriticalShare * s.unsharded.ms,
+    ),
   ];
 }
 

@@ -105,6 +105,7 @@ describe('the benchmark at a toy size', () => {
   ];
   args.push('--init-runs', '1', '--summary-sessions', '20', '--summary-control', '100', '--profile');
   args.push('--lookup-size', '2e3', '--lookup-partitions', '100', '--lookups', '10');
+  args.push('--shards-size', '2e3', '--shards', '3');
   let results: BenchResults;
   let profileDir: string;
 
@@ -151,6 +152,28 @@ describe('the benchmark at a toy size', () => {
     expect(results.lookup?.bytes.max).toBeLessThan(1024 * 1024);
     expect(results.lookup?.medianRecords).toBeGreaterThan(0);
     expect(results.lookup?.service.medianMs).toBeGreaterThan(0);
+  });
+
+  it('runs a partitioned run unsharded and sharded on the same data, every shard and the merge timed', () => {
+    const s = results.shards;
+    expect(s).toMatchObject({ size: 2000, partitions: 100, shardsAsked: 3 });
+    // The plan may cut fewer shards than asked, never more; together they read every record once.
+    expect(s?.shards.length).toBeGreaterThan(1);
+    expect(s?.shards.length).toBeLessThanOrEqual(3);
+    expect(s?.shards.reduce((sum, shard) => sum + shard.records, 0)).toBe(2000);
+    expect(Object.keys(s?.identical ?? {})).toEqual([
+      'matchesCsv',
+      'unmatchedPaymentsCsv',
+      'unpaidAccrualsCsv',
+    ]);
+    expect(s?.identical.matchesCsv).toBeGreaterThan(0);
+    expect(s?.merge.outputs.matchesCsv).toBe(s?.identical.matchesCsv);
+    expect(s?.merge.outputs.resultJson).toBeGreaterThan(0);
+    expect(s?.cursor.docs).toBe(1000);
+    expect(s?.cursor.docsPerSecond).toBeGreaterThan(0);
+    const markdown = formatMarkdown(renderReport(results, args));
+    expect(markdown).toMatch(/^\| shard 0 /m);
+    expect(markdown).toMatch(/plan \+ slowest shard \+ merge/);
   });
 
   it('times the actions summary, a bundle, its cold request and two CPU profiles', () => {
