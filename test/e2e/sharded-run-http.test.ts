@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MatchResult } from '../../lib/matching/index.js';
-import { planMatchingRun } from '../../lib/runs/shards/index.js';
 import { type Stack, startStack } from '../support/offline.js';
 import { type StackClient, stackClient } from '../support/stack-client.js';
 
@@ -9,17 +8,7 @@ import { type StackClient, stackClient } from '../support/stack-client.js';
  * starts the state machine on the local Step Functions endpoint, whose tasks invoke the plan,
  * shard, merge and fail functions in serverless offline; its result.json must equal an unsharded
  * partitioned run's on the same records.
- *
- * The steps themselves come from the plan/shard and merge branches of issue 12. Where they are
- * still the not-implemented declarations, that test is skipped (it could only fail) and another
- * one checks the wiring instead: the execution reaches the functions and fails with their error.
  */
-
-/** True while lib/runs/shards/index.ts only declares the steps. */
-const stepsAreStubs = await planMatchingRun('00000000000000000000000000', {} as never).then(
-  () => false,
-  (error: unknown) => error instanceof Error && error.message === 'not implemented in this branch',
-);
 
 let stack: Stack;
 let client: StackClient;
@@ -64,55 +53,24 @@ function withoutIdentity(outcome: MatchResult) {
   return { ...rest, stats: { ...stats, durationMs: 0 } };
 }
 
-describe.runIf(stepsAreStubs)('a sharded run while the steps are not implemented in this branch', () => {
-  it('starts the state machine, whose tasks reach the step functions in serverless offline', async () => {
+describe('a sharded run over the local stack', () => {
+  it('succeeds through the state machine, with the result of an unsharded partitioned run', async () => {
     const sharded = await post({ partitionBy: 'account', shards: 3 });
     expect(sharded.status).toBe(202);
     const runId = String(sharded.json.runId);
-    const [started, ...more] = await execution(runId, 60_000);
-    expect(more).toEqual([]);
-    expect(JSON.parse(started?.input ?? '')).toEqual({ runId, maxConcurrency: 100 });
-    // Plan failed with the stub's error, FailRun too (no Catch there): the functions were invoked.
-    expect(started).toMatchObject({
-      name: `${runId}-0`,
-      status: 'FAILED',
-      error: 'Error',
-      cause: 'Error: not implemented in this branch',
-    });
-    const logged = client
-      .logLines()
-      .filter((line) => line.runId === runId && line.message === 'sharded run step failed');
-    expect(logged.length).toBeGreaterThanOrEqual(2);
-    expect((await client.request(`/matching-runs/${runId}`)).json).toMatchObject({
+    const run = await client.waitForRun(runId, 240_000);
+    expect(run, JSON.stringify(run)).toMatchObject({
+      status: 'succeeded',
       shards: 3,
-      status: 'queued',
+      partitionBy: 'account',
     });
-  }, 120_000);
+    expect((await execution(runId, 1000)).map((e) => [e.name, e.status])).toEqual([
+      [`${runId}-0`, 'SUCCEEDED'],
+    ]);
+
+    const plain = await post({ partitionBy: 'account' });
+    const plainRun = await client.waitForRun(String(plain.json.runId), 240_000);
+    expect(plainRun.status).toBe('succeeded');
+    expect(withoutIdentity(await result(run))).toEqual(withoutIdentity(await result(plainRun)));
+  }, 500_000);
 });
-
-describe.skipIf(stepsAreStubs)(
-  stepsAreStubs
-    ? 'a sharded run over the local stack (skipped: the plan, shard and merge steps are not implemented in this branch)'
-    : 'a sharded run over the local stack',
-  () => {
-    it('succeeds through the state machine, with the result of an unsharded partitioned run', async () => {
-      const sharded = await post({ partitionBy: 'account', shards: 3 });
-      expect(sharded.status).toBe(202);
-      const runId = String(sharded.json.runId);
-      const run = await client.waitForRun(runId, 240_000);
-      expect(run, JSON.stringify(run)).toMatchObject({
-        status: 'succeeded',
-        shards: 3,
-        partitionBy: 'account',
-      });
-      expect((await execution(runId, 1000)).map((e) => [e.name, e.status])).toEqual([
-        [`${runId}-0`, 'SUCCEEDED'],
-      ]);
-
-      const plain = await post({ partitionBy: 'account' });
-      const plainRun = await client.waitForRun(String(plain.json.runId), 240_000);
-      expect(plainRun.status).toBe('succeeded');
-      expect(withoutIdentity(await result(run))).toEqual(withoutIdentity(await result(plainRun)));
-    }, 500_000);
-  },
-);
