@@ -1,6 +1,14 @@
 import * as z from 'zod';
 import { NotFoundError } from '../../errors.js';
-import { isShardedOnly, RUN_OUTPUTS, RUN_OUTPUTS_PREFIX, type RunOutputKeys } from '../outputs.js';
+import {
+  isShardedOnly,
+  RUN_OUTPUT_NAMES,
+  RUN_OUTPUTS,
+  RUN_OUTPUTS_PREFIX,
+  type RunOutputKeys,
+  type RunOutputName,
+  type ShardedOnlyOutputName,
+} from '../outputs.js';
 import type { ResultsBucket } from '../results-bucket.js';
 import { assertRunId } from '../run-id.js';
 import { matchStatsSchema } from '../run-record.js';
@@ -46,14 +54,17 @@ export function shardPrefix(runId: string, shard: number): string {
   return `${runPrefix(runId)}shards/${String(shard).padStart(4, '0')}/`;
 }
 
-/** The outputs of one shard: those of a partitioned run (not the run's manifest), under the shard's prefix. */
+/** The outputs every shard writes: those of a partitioned run, not the run's manifest (the merge's). */
+export const SHARD_OUTPUT_NAMES = RUN_OUTPUT_NAMES.filter(
+  (name): name is Exclude<RunOutputName, ShardedOnlyOutputName> => !isShardedOnly(name),
+);
+
+/** The outputs of one shard, under the shard's prefix. */
 export function shardOutputKeys(runId: string, shard: number): Required<Omit<RunOutputKeys, 'manifest'>> {
   const prefix = shardPrefix(runId, shard);
+  const files = new Map(RUN_OUTPUTS.map(({ name, file }) => [name, file]));
   return Object.fromEntries(
-    RUN_OUTPUTS.filter(({ name }) => !isShardedOnly(name)).map(({ name, file }) => [
-      name,
-      `${prefix}${file}`,
-    ]),
+    SHARD_OUTPUT_NAMES.map((name) => [name, `${prefix}${files.get(name)}`]),
   ) as Required<Omit<RunOutputKeys, 'manifest'>>;
 }
 

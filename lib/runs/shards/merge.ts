@@ -16,6 +16,7 @@ import type { ResultsBucket } from '../results-bucket.js';
 import { settleUnrecordedSuccess } from '../unrecorded-success.js';
 import {
   readPlan,
+  SHARD_OUTPUT_NAMES,
   type ShardManifest,
   shardManifestKey,
   shardManifestSchema,
@@ -162,7 +163,7 @@ function shardManifest(runId: string, shard: number, text: Buffer): ShardManifes
     throw new Error(`shard.json of shard ${shard} is of run ${manifest.runId}, shard ${manifest.shard}`);
   }
   const prefix = shardPrefix(runId, shard);
-  for (const name of SHARD_OUTPUTS) {
+  for (const name of SHARD_OUTPUT_NAMES) {
     if (!manifest.outputs[name].key.startsWith(prefix)) {
       throw new Error(`shard ${shard} lists its ${name} outside its prefix`);
     }
@@ -199,17 +200,6 @@ export function sumStats(all: readonly MatchStats[], durationMs: number): MatchS
     durationMs,
   };
 }
-
-/** The outputs every shard lists in its manifest (those of a partitioned run). */
-const SHARD_OUTPUTS = [
-  'matchesCsv',
-  'unmatchedPaymentsCsv',
-  'unpaidAccrualsCsv',
-  'resultXlsx',
-  'partitionsJsonl',
-  'partitionIndex',
-  'resultJson',
-] as const;
 
 const CONTENT_TYPES = Object.fromEntries(RUN_OUTPUTS.map(({ name, contentType }) => [name, contentType]));
 const CSV_OUTPUTS = ['matchesCsv', 'unmatchedPaymentsCsv', 'unpaidAccrualsCsv'] as const;
@@ -296,7 +286,7 @@ function runManifest(run: MatchingRun, plan: ShardPlan, manifests: readonly Shar
         ...(manifest.counts === undefined ? {} : { counts: manifest.counts }),
         manifest: shardManifestKey(run.runId, manifest.shard),
         outputs: Object.fromEntries(
-          SHARD_OUTPUTS.map((name) => {
+          SHARD_OUTPUT_NAMES.map((name) => {
             const { key, bytes } = manifest.outputs[name];
             return [name, { key, bytes }];
           }),
